@@ -1,0 +1,79 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let package = Package(
+    name: "Skein",
+    platforms: [.macOS(.v14)],
+    products: [
+        .library(name: "SkeinKit", targets: ["SkeinKit"]),
+        .library(name: "SkeinTesting", targets: ["SkeinTesting"]),
+        .executable(name: "skein", targets: ["skein"]),
+        .executable(name: "skein-test-server", targets: ["skein-test-server"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+    ],
+    targets: [
+        .target(
+            name: "SkeinKit",
+            dependencies: [
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "OrderedCollections", package: "swift-collections"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
+            ]
+        ),
+        .target(
+            name: "SkeinTesting",
+            dependencies: [
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
+        ),
+        .executableTarget(
+            name: "skein",
+            dependencies: [
+                "SkeinKit",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "skein-test-server",
+            dependencies: [
+                "SkeinTesting",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .executableTarget(
+            name: "skein-bench",
+            dependencies: [
+                "SkeinKit",
+                "SkeinTesting",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Benchmarks/skein-bench"
+        ),
+        .testTarget(
+            name: "SkeinKitTests",
+            dependencies: ["SkeinKit", "SkeinTesting"],
+            resources: [.copy("Fixtures")]
+        ),
+        .testTarget(
+            name: "SkeinCLITests",
+            dependencies: ["SkeinKit", "SkeinTesting"]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,80 @@
+import Foundation
+import OrderedCollections
+
+/// Loads pipeline files: YAML with located errors, structure and types checked,
+/// every problem reported (in source order), not just the first.
+public struct PipelineLoader: Sendable {
+    public struct Configuration: Sendable {
+        public var limits: YAMLLimits
+        /// Prompt files (`{file: ...}`) must resolve inside this directory.
+        public var workingDirectory: String
+        /// Images (`{image_file: ...}`) larger than this are refused.
+        public var maximumImageSize: Int
+
+        public init(limits: YAMLLimits = YAMLLimits(),
+                    workingDirectory: String = FileManager.default.currentDirectoryPath,
+                    maximumImageSize: Int = 20 << 20)
+        {
+            self.limits = limits
+            self.workingDirectory = workingDirectory
+            self.maximumImageSize = maximumImageSize
+        }
+    }
+
+    /// The outcome of loading: the pipeline when there were no errors, and every diagnostic.
+    public struct Result: Sendable {
+        public var pipeline: Pipeline?
+        public var diagnostics: [Diagnostic]
+        public var hasErrors: Bool { diagnostics.contains { $0.severity == .error } }
+    }
+
+    public var configuration: Configuration
+
+    public init(configuration: Configuration = Configuration()) {
+        self.configuration = configuration
+    }
+
+    /// Loads a pipeline file from disk.
+    public func load(path: String) -> Result {
+        let start = SourceLocation(file: path, line: 1, column: 1)
+        guard let attributes = try? FileManager.default.attributesOfItem(atPath: path) else {
+            return Result(pipeline: nil, diagnostics: [.error("no such file: \(path)")])
+        }
+        if let size = attributes[.size] as? Int, size > configuration.limits.maximumFileSize {
+            let mib = Double(size) / Double(1 << 20)
+            return Result(pipeline: nil, diagnostics: [
+                .error("file is \(String(format: "%.1f", mib)) MiB; pipeline files are limited to \(configuration.limits.maximumFileSize >> 20) MiB", at: start)
+            ])
+        }
+        guard let data = FileManager.default.contents(atPath: path) else {
+            return Result(pipeline: nil, diagnostics: [.error("cannot read \(path)")])
+        }
+        guard let text = String(data: data, encoding: .utf8) else {
+            return Result(pipeline: nil, diagnostics: [.error("file is not valid UTF-8", at: start)])
+        }
+        return load(text: text, path: path)
+    }
+
+    /// Loads a pipeline from text; `path` names it in diagnostics and anchors relative prompt files.
+    public func load(text: String, path: String) -> Result {
+        let root: YAMLNode?
+        do {
+            root = try YAMLReader.read(text, file: path, limits: configuration.limits)
+        } catch let diagnostic as Diagnostic {
+            return Result(pipeline: nil, diagnostics: [diagnostic])
+        } catch {
+            return Result(pipeline: nil, diagnostics: [.error("\(error)", at: SourceLocation(file: path, line: 1, column: 1))])
+        }
+        var decoder = PipelineDecoder(path: path, text: text, configuration: configuration)
+        let pipeline = decoder.decode(root)
+        let diagnostics = decoder.diagnostics.sorted { a, b in
+            switch (a.location, b.location) {
+            case (let l?, let r?): return l < r
+            case (nil, _?): return true
+            default: return false
+            }
+        }
+        let hasErrors = diagnostics.contains { $0.severity == .error }
+        return Result(pipeline: hasErrors ? nil : pipeline, diagnostics: diagnostics)
+    }
+}
