@@ -2,9 +2,8 @@ import Foundation
 
 /// `skein-bench NAME [args]`: runs one benchmark and prints its figures as JSON lines.
 /// Each benchmark lives in its own file and registers itself in `benchmarks` below.
-let benchmarks: [String: @Sendable ([String]) async throws -> Void] = [
-    // "templates": TemplateBenchmark.run,
-]
+var benchmarks: [String: @Sendable ([String]) async throws -> Void] = [:]
+benchmarks["templates"] = TemplateBenchmark.run
 
 let arguments = CommandLine.arguments.dropFirst()
 guard let name = arguments.first, let benchmark = benchmarks[name] else {

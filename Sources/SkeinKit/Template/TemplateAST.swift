@@ -1,0 +1,171 @@
+/// The parsed form of a template: a list of nodes, each expression with the offset
+/// (in Unicode scalars of the normalized text) that errors about it point at.
+///
+/// Expressions and blocks are immutable final classes rather than indirect enums: the
+/// renderer walks them many times per render, and borrowing a class's `let` properties
+/// avoids the reference counting that copying indirect enum payloads costs (it halved
+/// render time).
+enum TemplateNode: Sendable {
+    /// Text as UTF-8, ready to append to the output.
+    case text([UInt8])
+    case output(TemplateExpression)
+    case conditional(TemplateConditional)
+    case loop(TemplateLoop)
+    /// `{% set name = value %}`
+    case assignment(name: String, value: TemplateExpression)
+    /// `{% set name %}body{% endset %}`: the rendered body, as a string.
+    case blockAssignment(name: String, body: [TemplateNode])
+}
+
+/// `{% if %}…{% elif %}…{% else %}…{% endif %}`
+final class TemplateConditional: Sendable {
+    let branches: [TemplateBranch]
+    let otherwise: [TemplateNode]?
+
+    init(branches: [TemplateBranch], otherwise: [TemplateNode]?) {
+        self.branches = branches
+        self.otherwise = otherwise
+    }
+}
+
+struct TemplateBranch: Sendable {
+    var condition: TemplateExpression
+    var body: [TemplateNode]
+}
+
+/// `{% for variable in sequence %}body{% else %}otherwise{% endfor %}`
+final class TemplateLoop: Sendable {
+    let variable: String
+    let variableOffset: Int
+    let sequence: TemplateExpression
+    let body: [TemplateNode]
+    /// `{% else %}`: rendered when the sequence is empty.
+    let otherwise: [TemplateNode]?
+
+    init(variable: String, variableOffset: Int, sequence: TemplateExpression, body: [TemplateNode],
+         otherwise: [TemplateNode]?)
+    {
+        self.variable = variable
+        self.variableOffset = variableOffset
+        self.sequence = sequence
+        self.body = body
+        self.otherwise = otherwise
+    }
+}
+
+final class TemplateExpression: Sendable {
+    let kind: Kind
+    /// Where errors about this expression point: the start of a literal or name, the
+    /// operator of an operation, the name of a filter or test.
+    let offset: Int
+    /// Height of the tree, bounded by the parser so that evaluation never recurses deeply.
+    let depth: Int
+
+    enum Kind: Sendable {
+        case literal(JSONValue)
+        case variable(String)
+        /// `base.key`, `base["key"]`, `base[0]`, `base[expr]`, chained.
+        case access(TemplateExpression, [TemplateAccess])
+        case list([TemplateExpression])
+        case dictionary([(key: TemplateExpression, value: TemplateExpression)])
+        case unary(TemplateUnaryOperator, TemplateExpression)
+        case binary(TemplateBinaryOperator, TemplateExpression, TemplateExpression)
+        /// `a ~ b ~ c`, kept flat as Jinja2 does.
+        case concatenation([TemplateExpression])
+        /// `a and b` / `a or b`: the value of one operand, as in Python.
+        case logical(TemplateLogicalOperator, TemplateExpression, TemplateExpression)
+        case not(TemplateExpression)
+        /// `a < b <= c`: chained as in Python.
+        case comparison(TemplateExpression, [TemplateComparison])
+        case test(TemplateExpression, TemplateTest, isNegated: Bool)
+        case filter(TemplateExpression, TemplateFilterCall)
+        /// `a if condition else b`
+        case conditional(condition: TemplateExpression, then: TemplateExpression, otherwise: TemplateExpression)
+    }
+
+    init(_ kind: Kind, at offset: Int) {
+        self.kind = kind
+        self.offset = offset
+        var depth = 1 + kind.children.reduce(0) { max($0, $1.depth) }
+        if case .access(let base, let accesses) = kind {
+            depth = max(depth, base.depth + accesses.count)  // a long path is walked recursively
+        }
+        self.depth = depth
+    }
+
+    /// True for a name or a path on a name (`a`, `a.b[0]`).
+    var isPath: Bool {
+        switch kind {
+        case .variable: return true
+        case .access(let base, _): if case .variable = base.kind { return true } else { return false }
+        default: return false
+        }
+    }
+}
+
+extension TemplateExpression.Kind {
+    /// The direct subexpressions.
+    var children: [TemplateExpression] {
+        switch self {
+        case .literal, .variable: return []
+        case .access(let base, let accesses):
+            return [base] + accesses.compactMap { if case .dynamic(let key) = $0.kind { return key } else { return nil } }
+        case .list(let items): return items
+        case .dictionary(let entries): return entries.flatMap { [$0.key, $0.value] }
+        case .unary(_, let operand), .not(let operand), .test(let operand, _, _): return [operand]
+        case .binary(_, let left, let right), .logical(_, let left, let right): return [left, right]
+        case .concatenation(let operands): return operands
+        case .comparison(let first, let rest): return [first] + rest.map(\.operand)
+        case .filter(let input, let call): return [input] + call.arguments.compactMap { $0 }
+        case .conditional(let condition, let then, let otherwise): return [condition, then, otherwise]
+        }
+    }
+}
+
+/// One step of a path: `.key`, `["key"]`, `[0]`, `[-1]`, or `[expression]`.
+struct TemplateAccess: Sendable {
+    enum Kind: Sendable {
+        case key(String)
+        case index(Int)
+        case dynamic(TemplateExpression)
+    }
+
+    var kind: Kind
+    /// The field name after `.`, or the `[`.
+    var offset: Int
+}
+
+enum TemplateUnaryOperator: String, Sendable {
+    case negate = "-", plus = "+"
+}
+
+enum TemplateBinaryOperator: String, Sendable {
+    case add = "+", subtract = "-", multiply = "*", divide = "/", floorDivide = "//", modulo = "%"
+}
+
+enum TemplateLogicalOperator: String, Sendable {
+    case and, or
+}
+
+enum TemplateComparisonOperator: String, Sendable {
+    case equal = "==", notEqual = "!=", less = "<", lessEqual = "<=", greater = ">", greaterEqual = ">="
+    case contains = "in", notContains = "not in"
+}
+
+struct TemplateComparison: Sendable {
+    var comparisonOperator: TemplateComparisonOperator
+    var operand: TemplateExpression
+    var offset: Int
+}
+
+/// The tests after `is`.
+enum TemplateTest: String, Sendable, CaseIterable {
+    case defined, undefined, none
+}
+
+/// A filter with its arguments bound to the filter's parameters by position
+/// (`nil` where the template leaves a parameter to its default).
+struct TemplateFilterCall: Sendable {
+    var filter: TemplateFilter
+    var arguments: [TemplateExpression?]
+}

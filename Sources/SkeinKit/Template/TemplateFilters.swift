@@ -1,0 +1,299 @@
+/// The filters a template may apply with `|`. Each follows Jinja2 3.1's filter of the
+/// same name (arguments, defaults and edge cases), except `fromjson`, `lines` and `chunk`,
+/// which Jinja2 does not have, and `tojson`, which does not escape `<`, `>`, `&` and `'`.
+enum TemplateFilter: String, Sendable, CaseIterable {
+    case `default`, tojson, fromjson, join, trim, upper, lower, length, first, last, replace, truncate, indent
+    case lines, chunk
+
+    /// Widest indentation `indent` and `tojson` accept, so a template cannot exhaust memory.
+    static let maximumIndentation = 1_000
+
+    /// Other names a filter answers to (Jinja2's `d` for `default`).
+    static let aliases: [String: TemplateFilter] = ["d": .default]
+
+    static func named(_ name: String) -> TemplateFilter? {
+        TemplateFilter(rawValue: name) ?? aliases[name]
+    }
+
+    /// Every name a template may use, for "did you mean" suggestions.
+    static var names: [String] { allCases.map(\.rawValue) + aliases.keys.sorted() }
+
+    struct Parameter: Sendable {
+        var name: String
+        var isRequired: Bool
+    }
+
+    /// The parameters in order, with Jinja2's names so keyword arguments work the same.
+    var parameters: [Parameter] {
+        func optional(_ names: String...) -> [Parameter] { names.map { Parameter(name: $0, isRequired: false) } }
+        switch self {
+        case .default: return optional("default_value", "boolean")
+        case .tojson: return optional("indent")
+        case .join: return optional("d")
+        case .trim: return optional("chars")
+        case .replace:
+            return [Parameter(name: "old", isRequired: true), Parameter(name: "new", isRequired: true)]
+                + optional("count")
+        case .truncate: return optional("length", "killwords", "end", "leeway")
+        case .indent: return optional("width", "first", "blank")
+        case .chunk: return [Parameter(name: "size", isRequired: true)]
+        case .fromjson, .upper, .lower, .length, .first, .last, .lines: return []
+        }
+    }
+
+    /// Applies the filter. `default` is handled by the renderer, which must see whether
+    /// the input is defined before evaluating it.
+    /// - Parameters:
+    ///   - input: the value on the left of `|`.
+    ///   - arguments: one per parameter, `nil` where the template gave none.
+    ///   - offset: where errors point (the filter's name).
+    /// - Returns: the result, or `nil` for "no value" (`first` and `last` of an empty sequence).
+    func apply(to input: JSONValue, arguments: [JSONValue?], at offset: Int) throws -> JSONValue? {
+        let call = FilterArguments(filter: self, values: arguments, offset: offset)
+        switch self {
+        case .default:
+            return input
+        case .tojson:
+            let indent = try call.integer(0)
+            guard (indent ?? 0) <= TemplateFilter.maximumIndentation else {
+                throw TemplateError("filter 'tojson': 'indent' must be at most \(TemplateFilter.maximumIndentation)", at: offset)
+            }
+            let style = JSONValue.SerializationStyle(
+                spacedSeparators: true, sortKeys: true, indent: indent.map { max(0, $0) }, asciiOnly: true)
+            return .string(input.serialized(style))
+        case .fromjson:
+            let text = try call.stringInput(input)
+            do {
+                return try JSONValue(parsing: text)
+            } catch let error as JSONValue.ParseError {
+                throw TemplateError("filter 'fromjson' could not parse its input: \(error)", at: offset)
+            }
+        case .join:
+            let separator = call.text(0) ?? ""
+            return .string(try call.elements(of: input).map(TemplateOperators.text(of:)).joined(separator: separator))
+        case .trim:
+            let text = TemplateOperators.text(of: input)
+            guard let characters = call.text(0) else { return .string(TemplateFilter.trim(text, TemplateWhitespace.contains)) }
+            let trimmed = Set(characters.unicodeScalars)
+            return .string(TemplateFilter.trim(text) { trimmed.contains($0) })
+        case .upper:
+            return .string(TemplateOperators.text(of: input).uppercased())
+        case .lower:
+            return .string(TemplateOperators.text(of: input).lowercased())
+        case .length:
+            switch input {
+            case .string(let string): return .int(string.unicodeScalars.count)
+            case .array(let items): return .int(items.count)
+            case .object(let object): return .int(object.count)
+            default: throw call.wrongInput(input, expected: "a string, list or object")
+            }
+        case .first:
+            return try call.elements(of: input).first
+        case .last:
+            return try call.elements(of: input).last
+        case .replace:
+            return .string(
+                TemplateFilter.replace(
+                    TemplateOperators.text(of: input), call.text(0) ?? "", call.text(1) ?? "",
+                    count: try call.integer(2) ?? -1))
+        case .truncate:
+            return try truncate(TemplateOperators.text(of: input), call)
+        case .indent:
+            return try indent(TemplateOperators.text(of: input), call)
+        case .lines:
+            return .array(TemplateFilter.splitLines(try call.stringInput(input)).map(JSONValue.string))
+        case .chunk:
+            guard let size = try call.integer(0), size > 0 else {
+                throw TemplateError("filter 'chunk': 'size' must be a positive integer", at: offset)
+            }
+            return .array(TextChunker(size: size).chunks(of: try call.stringInput(input)).map(JSONValue.string))
+        }
+    }
+
+    /// Python's `str.strip`: removes leading and trailing scalars that match.
+    static func trim(_ text: String, _ isTrimmed: (Unicode.Scalar) -> Bool) -> String {
+        let scalars = text.unicodeScalars
+        guard let first = scalars.firstIndex(where: { !isTrimmed($0) }),
+            let last = scalars.lastIndex(where: { !isTrimmed($0) })
+        else { return "" }
+        return String(scalars[first...last])
+    }
+
+    /// Python's `str.replace(old, new, count)` over code points (an empty `old` inserts
+    /// `new` around every character; a negative count replaces all). Matching works on
+    /// UTF-8 bytes, which finds exactly the code-point matches.
+    static func replace(_ text: String, _ old: String, _ new: String, count: Int) -> String {
+        var remaining = count < 0 ? Int.max : count
+        if old.isEmpty {
+            var result = ""
+            for scalar in text.unicodeScalars {
+                if remaining > 0 {
+                    result += new
+                    remaining -= 1
+                }
+                result.unicodeScalars.append(scalar)
+            }
+            if remaining > 0 { result += new }
+            return result
+        }
+        let bytes = Array(text.utf8), target = Array(old.utf8), replacement = Array(new.utf8)
+        var result: [UInt8] = []
+        result.reserveCapacity(bytes.count)
+        var index = 0
+        while index < bytes.count {
+            if remaining > 0, bytes[index] == target[0], index + target.count <= bytes.count,
+                bytes[index..<index + target.count].elementsEqual(target)
+            {
+                result += replacement
+                index += target.count
+                remaining -= 1
+            } else {
+                result.append(bytes[index])
+                index += 1
+            }
+        }
+        return String(decoding: result, as: UTF8.self)
+    }
+
+    /// Jinja2's `truncate`: the default leeway is 5 (Jinja2's `truncate.leeway` policy),
+    /// and without `killwords` the cut goes back to the last space.
+    private func truncate(_ text: String, _ call: FilterArguments) throws -> JSONValue {
+        let length = try call.integer(0) ?? 255
+        let killsWords = call.values[1].map(TemplateOperators.isTruthy) ?? false
+        let end = call.text(2) ?? "..."
+        let endLength = end.unicodeScalars.count
+        let leeway = try call.integer(3) ?? 5
+        guard length >= endLength else {
+            throw TemplateError("filter 'truncate': 'length' must be at least \(endLength) (the length of 'end'), got \(length)",
+                                at: call.offset)
+        }
+        guard leeway >= 0 else {
+            throw TemplateError("filter 'truncate': 'leeway' must not be negative, got \(leeway)", at: call.offset)
+        }
+        // Work on code points as Python does; for ASCII text those are its UTF-8 bytes,
+        // which are much cheaper to get at.
+        let bytes = Array(text.utf8)
+        if bytes.count - length <= leeway { return .string(text) }  // never more code points than bytes
+        let cut = (length: length, keep: length - endLength, leeway: leeway, killsWords: killsWords)
+        if bytes.allSatisfy({ $0 < 0x80 }) {
+            guard let kept = TemplateFilter.truncatedPrefix(bytes, space: 0x20, cut) else { return .string(text) }
+            return .string(String(decoding: kept, as: UTF8.self) + end)
+        }
+        guard let kept = TemplateFilter.truncatedPrefix(Array(text.unicodeScalars), space: " ", cut) else {
+            return .string(text)
+        }
+        return .string(String(scalars: kept) + end)
+    }
+
+    /// What `truncate` keeps of `units` before adding `end`, or nil when the text is
+    /// short enough to keep whole.
+    private static func truncatedPrefix<Unit: Equatable>(
+        _ units: [Unit], space: Unit, _ cut: (length: Int, keep: Int, leeway: Int, killsWords: Bool)
+    ) -> ArraySlice<Unit>? {
+        if units.count - cut.length <= cut.leeway { return nil }
+        var kept = units[..<cut.keep]
+        if !cut.killsWords, let lastSpace = kept.lastIndex(of: space) {
+            kept = kept[..<lastSpace]
+        }
+        return kept
+    }
+
+    /// Jinja2's `indent`: the first line and empty lines are left alone unless `first` /
+    /// `blank` say otherwise; `width` may be a number of spaces or a string.
+    private func indent(_ text: String, _ call: FilterArguments) throws -> JSONValue {
+        let indentation: String
+        if case .string(let string)? = call.values[0] {
+            indentation = string
+        } else {
+            let width = try call.integer(0) ?? 4
+            guard width <= TemplateFilter.maximumIndentation else {
+                throw TemplateError("filter 'indent': 'width' must be at most \(TemplateFilter.maximumIndentation)", at: call.offset)
+            }
+            indentation = String(repeating: " ", count: max(0, width))
+        }
+        let indentsFirst = call.values[1].map(TemplateOperators.isTruthy) ?? false
+        let indentsBlank = call.values[2].map(TemplateOperators.isTruthy) ?? false
+        // Like Jinja2, add a newline first so a trailing newline survives `splitlines`.
+        let lines = TemplateFilter.splitLines(text + "\n")
+        var result: String
+        if indentsBlank {
+            result = lines.joined(separator: "\n" + indentation)
+        } else {
+            result = lines.first ?? ""
+            let rest = lines.dropFirst()
+            if !rest.isEmpty {
+                result += "\n" + rest.map { $0.isEmpty ? $0 : indentation + $0 }.joined(separator: "\n")
+            }
+        }
+        if indentsFirst { result = indentation + result }
+        return .string(result)
+    }
+
+    /// Python's `str.splitlines()`: breaks at `\n`, `\r\n`, `\r`, `\v`, `\f`, `\x1c`–`\x1e`,
+    /// `\x85`, U+2028 and U+2029; a final line break does not start an empty line.
+    static func splitLines(_ text: String) -> [String] {
+        let scalars = Array(text.unicodeScalars)
+        var lines: [String] = []
+        var start = 0, index = 0
+        while index < scalars.count {
+            switch scalars[index].value {
+            case 0x0A, 0x0B, 0x0C, 0x0D, 0x1C, 0x1D, 0x1E, 0x85, 0x2028, 0x2029:
+                lines.append(String(scalars: scalars[start..<index]))
+                if scalars[index] == "\r" && index + 1 < scalars.count && scalars[index + 1] == "\n" { index += 1 }
+                index += 1
+                start = index
+            default:
+                index += 1
+            }
+        }
+        if start < scalars.count { lines.append(String(scalars: scalars[start..<scalars.count])) }
+        return lines
+    }
+}
+
+/// The evaluated arguments of one filter call, with typed accessors that report
+/// mistakes in the filter's terms.
+private struct FilterArguments {
+    var filter: TemplateFilter
+    var values: [JSONValue?]
+    var offset: Int
+
+    func text(_ index: Int) -> String? {
+        guard index < values.count, let value = values[index], !value.isNull else { return nil }
+        return TemplateOperators.text(of: value)
+    }
+
+    func integer(_ index: Int) throws -> Int? {
+        guard index < values.count, let value = values[index] else { return nil }
+        switch value {
+        case .null: return nil
+        case .int(let int): return int
+        case .bool(let bool): return bool ? 1 : 0
+        default:
+            let name = filter.parameters[index].name
+            throw TemplateError(
+                "filter '\(filter.rawValue)': '\(name)' must be an integer, got \(TemplateOperators.describeType(value))",
+                at: offset)
+        }
+    }
+
+    func stringInput(_ input: JSONValue) throws -> String {
+        guard case .string(let string) = input else { throw wrongInput(input, expected: "a string") }
+        return string
+    }
+
+    /// What iterating the input yields in Python: list items, string characters, object keys.
+    func elements(of input: JSONValue) throws -> [JSONValue] {
+        switch input {
+        case .array(let items): return items
+        case .string(let string): return string.unicodeScalars.map { .string(String($0)) }
+        case .object(let object): return object.keys.map(JSONValue.string)
+        default: throw wrongInput(input, expected: "a list, string or object")
+        }
+    }
+
+    func wrongInput(_ input: JSONValue, expected: String) -> TemplateError {
+        TemplateError(
+            "filter '\(filter.rawValue)' expects \(expected), got \(TemplateOperators.describeType(input))", at: offset)
+    }
+}
