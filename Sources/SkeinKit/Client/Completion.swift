@@ -1,0 +1,71 @@
+/// A finished reply: the same value whether it arrived streamed or in one piece.
+public struct Completion: Sendable, Hashable {
+    /// A function call the model asked for.
+    public struct ToolCall: Sendable, Hashable {
+        public var id: String
+        public var name: String
+        /// The arguments as the model wrote them: JSON text, not yet parsed (it may be invalid).
+        public var arguments: String
+
+        public init(id: String, name: String, arguments: String) {
+            self.id = id
+            self.name = name
+            self.arguments = arguments
+        }
+
+        /// The arguments parsed as JSON, or nil when the model wrote invalid JSON.
+        public var parsedArguments: JSONValue? { try? JSONValue(parsing: arguments) }
+    }
+
+    /// Token counts as the provider reported them.
+    public struct Usage: Sendable, Hashable {
+        public var promptTokens: Int
+        public var completionTokens: Int
+        public var totalTokens: Int
+        /// Prompt tokens served from the provider's prompt cache (`prompt_tokens_details.cached_tokens`).
+        public var cachedTokens: Int?
+
+        public init(promptTokens: Int, completionTokens: Int, totalTokens: Int? = nil, cachedTokens: Int? = nil) {
+            self.promptTokens = promptTokens
+            self.completionTokens = completionTokens
+            self.totalTokens = totalTokens ?? promptTokens + completionTokens
+            self.cachedTokens = cachedTokens
+        }
+
+        /// `{"prompt_tokens", "completion_tokens", "total_tokens", "cached_tokens"?}`.
+        public var jsonValue: JSONValue {
+            var object: JSONValue.JSONObject = [
+                "prompt_tokens": .int(promptTokens), "completion_tokens": .int(completionTokens),
+                "total_tokens": .int(totalTokens),
+            ]
+            if let cachedTokens { object["cached_tokens"] = .int(cachedTokens) }
+            return .object(object)
+        }
+    }
+
+    /// The reply text (`message.content`, or `text` for the legacy Completions API).
+    public var content: String
+    /// The reasoning text a reasoning model sent apart from the reply (`reasoning_content`).
+    public var reasoningContent: String?
+    public var toolCalls: [ToolCall]
+    /// `stop`, `length`, `tool_calls`, `content_filter`, or the provider's own value.
+    public var finishReason: String?
+    /// The model that answered, as the provider names it.
+    public var model: String?
+    public var usage: Usage?
+    /// The number of HTTP attempts it took, 1 when the first one succeeded.
+    public var attempts: Int
+
+    public init(
+        content: String, reasoningContent: String? = nil, toolCalls: [ToolCall] = [], finishReason: String? = nil,
+        model: String? = nil, usage: Usage? = nil, attempts: Int = 1
+    ) {
+        self.content = content
+        self.reasoningContent = reasoningContent
+        self.toolCalls = toolCalls
+        self.finishReason = finishReason
+        self.model = model
+        self.usage = usage
+        self.attempts = attempts
+    }
+}

@@ -1,0 +1,404 @@
+import AsyncHTTPClient
+import Foundation
+import Logging
+import NIOCore
+import NIOHTTP1
+
+/// The completion client for OpenAI-compatible APIs, over AsyncHTTPClient.
+///
+/// One client serves every provider: it keeps one connection pool (HTTP/1.1 or HTTP/2,
+/// whatever the server offers) and one `RateLimiter` per provider name, so every step
+/// that uses a provider shares its limits. Shut it down with `shutdown()` or use
+/// `withClient`, which does so whether its body throws or not.
+public final class HTTPCompletionClient: CompletionClient {
+    /// How the client connects, waits and retries.
+    public struct Configuration: Sendable {
+        /// Connections kept per host. Size it to the requests in flight at once: a request
+        /// beyond it waits for a connection (AsyncHTTPClient's default is 8).
+        public var connectionsPerHost: Int
+        /// How long an unused connection stays open.
+        public var idleTimeout: Duration
+        public var connectTimeout: Duration
+        /// The default limit for one attempt, from sending to the reply's last byte.
+        public var timeout: Duration
+        public var retryPolicy: RetryPolicy
+        /// Replies larger than this are refused (a guard against a runaway server).
+        public var maximumResponseBytes: Int
+        public var userAgent: String
+
+        public init(
+            connectionsPerHost: Int = 64, idleTimeout: Duration = .seconds(60), connectTimeout: Duration = .seconds(10),
+            timeout: Duration = .seconds(600), retryPolicy: RetryPolicy = .standard,
+            maximumResponseBytes: Int = 64 << 20, userAgent: String = "skein"
+        ) {
+            self.connectionsPerHost = max(1, connectionsPerHost)
+            self.idleTimeout = idleTimeout
+            self.connectTimeout = connectTimeout
+            self.timeout = timeout
+            self.retryPolicy = retryPolicy
+            self.maximumResponseBytes = maximumResponseBytes
+            self.userAgent = userAgent
+        }
+    }
+
+    public let configuration: Configuration
+    private let httpClient: HTTPClient
+    private let environment: [String: String]
+    private let logger: Logger?
+    private let clock: ClientClock
+    private let random: @Sendable () -> Double
+    private let limiters: RateLimiters
+
+    /// Creates a client; call `shutdown()` when done with it.
+    /// - Parameters:
+    ///   - configuration: pool size, timeouts, the default retry policy.
+    ///   - environment: where API keys are read from.
+    ///   - logger: attempts at debug level, retries at notice; nil logs nothing.
+    ///   - clock: what the client waits on; tests pass one that only records.
+    ///   - random: numbers in 0..<1 for the backoff's jitter.
+    public init(
+        configuration: Configuration = Configuration(),
+        environment: [String: String] = ProcessInfo.processInfo.environment, logger: Logger? = nil,
+        clock: ClientClock = .continuous, random: @escaping @Sendable () -> Double = { Double.random(in: 0..<1) }
+    ) {
+        self.configuration = configuration
+        self.environment = environment
+        self.logger = logger
+        self.clock = clock
+        self.random = random
+        self.limiters = RateLimiters(now: clock.now)
+        var http = HTTPClient.Configuration()
+        http.connectionPool = HTTPClient.Configuration.ConnectionPool(
+            idleTimeout: .init(configuration.idleTimeout),
+            concurrentHTTP1ConnectionsPerHostSoftLimit: configuration.connectionsPerHost)
+        http.httpVersion = .automatic
+        http.timeout = HTTPClient.Configuration.Timeout(connect: .init(configuration.connectTimeout))
+        // AsyncHTTPClient's own logs stay off: the request-level logging here is enough,
+        // and it never sees a header.
+        self.httpClient = HTTPClient(
+            eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: http,
+            backgroundActivityLogger: Logger(label: "skein.http", factory: { _ in SwiftLogNoOpLogHandler() }))
+    }
+
+    /// Closes the connections. The client cannot be used afterwards.
+    public func shutdown() async throws {
+        try await httpClient.shutdown()
+    }
+
+    /// Runs `body` with a new client and shuts it down afterwards, whether `body` throws or not.
+    public static func withClient<Result>(
+        configuration: Configuration = Configuration(),
+        environment: [String: String] = ProcessInfo.processInfo.environment, logger: Logger? = nil,
+        clock: ClientClock = .continuous, isolation: isolated (any Actor)? = #isolation,
+        _ body: (HTTPCompletionClient) async throws -> Result
+    ) async throws -> Result {
+        let client = HTTPCompletionClient(
+            configuration: configuration, environment: environment, logger: logger, clock: clock)
+        let result: Result
+        do {
+            result = try await body(client)
+        } catch {
+            try? await client.shutdown()
+            throw error
+        }
+        try await client.shutdown()
+        return result
+    }
+
+    // MARK: - CompletionClient
+
+    public func complete(
+        _ request: CompletionRequest, provider: ProviderConfiguration, retryPolicy: RetryPolicy? = nil,
+        timeout: Duration? = nil, events: (@Sendable (ClientEvent) -> Void)? = nil
+    ) async throws -> Completion {
+        guard provider.kind == .openai else {
+            throw ProviderError.unsupportedAPI(provider: provider.name, kind: provider.kind.rawValue)
+        }
+        let apiKey = try requireAPIKey(provider)
+        let call = Call(
+            url: provider.baseURL + request.api.path, method: .POST, provider: provider, apiKey: apiKey,
+            headers: headers(for: provider, apiKey: apiKey, streaming: request.isStreaming),
+            body: ByteBuffer(string: JSONValue.object(request.body).serialized(.compact)),
+            timeout: timeout ?? configuration.timeout)
+        let limiter = await limiters.limiter(for: provider)
+        // The estimate walks the whole body; only a token budget needs it.
+        let tokens = provider.tokensPerMinute == nil ? 0 : request.estimatedTokens
+        let metadata: Logger.Metadata = ["provider": "\(provider.name)", "model": "\(request.model ?? "")"]
+        return try await withRetries(
+            call, policy: retryPolicy ?? configuration.retryPolicy, metadata: metadata, events: events
+        ) { attempt in
+            var permit = try await limiter.acquire(tokens: tokens)
+            do {
+                try await self.waitForStart(of: &permit, limiter: limiter, events: events)
+                events?(.attemptStarted(attempt: attempt))
+                var completion = try await self.perform(call, streaming: request.isStreaming, events: events)
+                completion.attempts = attempt
+                await limiter.release(permit, outcome: .success(tokens: completion.usage?.totalTokens))
+                return completion
+            } catch let error as ProviderError {
+                await limiter.release(
+                    permit, outcome: error.kind == .rateLimited ? .rateLimited(retryAfter: error.retryAfter) : .failure)
+                throw error
+            } catch {
+                await limiter.release(permit, outcome: .failure)
+                throw error
+            }
+        }
+    }
+
+    public func listModels(provider: ProviderConfiguration) async throws -> [ModelInfo] {
+        guard provider.kind == .openai else {
+            throw ProviderError.unsupportedAPI(provider: provider.name, kind: provider.kind.rawValue)
+        }
+        let apiKey = try requireAPIKey(provider)
+        let call = Call(
+            url: provider.baseURL + "/models", method: .GET, provider: provider, apiKey: apiKey,
+            headers: headers(for: provider, apiKey: apiKey, streaming: false), body: nil, timeout: configuration.timeout)
+        return try await withRetries(
+            call, policy: configuration.retryPolicy, metadata: ["provider": "\(provider.name)"], events: nil
+        ) { _ in
+            let (status, body) = try await self.fetch(call)
+            guard let json = try? JSONValue(parsing: body.readableBytesView), let models = ModelInfo.decodeList(json)
+            else {
+                throw ProviderError.invalidResponse(
+                    provider: provider.name, status: status, detail: "the model list is not {\"data\": [...]}")
+            }
+            return models
+        }
+    }
+
+    // MARK: - Attempts
+
+    /// Everything one attempt needs, fixed for all attempts of a request.
+    private struct Call: Sendable {
+        var url: String
+        var method: HTTPMethod
+        var provider: ProviderConfiguration
+        var apiKey: String?
+        var headers: HTTPHeaders
+        var body: ByteBuffer?
+        var timeout: Duration
+
+        var httpRequest: HTTPClientRequest {
+            var request = HTTPClientRequest(url: url)
+            request.method = method
+            request.headers = headers
+            if let body { request.body = .bytes(body) }
+            return request
+        }
+    }
+
+    private func requireAPIKey(_ provider: ProviderConfiguration) throws(ProviderError) -> String? {
+        guard let variable = provider.apiKeyEnvironmentVariable else { return nil }
+        guard let key = provider.apiKey(environment: environment) else {
+            throw ProviderError.missingAPIKey(provider: provider.name, variable: variable)
+        }
+        return key
+    }
+
+    private func headers(for provider: ProviderConfiguration, apiKey: String?, streaming: Bool) -> HTTPHeaders {
+        var headers = HTTPHeaders()
+        headers.reserveCapacity(5 + provider.headers.count)
+        headers.add(name: "user-agent", value: configuration.userAgent)
+        headers.add(name: "content-type", value: "application/json")
+        headers.add(name: "accept", value: streaming ? "text/event-stream" : "application/json")
+        for (name, value) in provider.headers.sorted(by: { $0.key < $1.key }) { headers.replaceOrAdd(name: name, value: value) }
+        if let apiKey { headers.replaceOrAdd(name: "authorization", value: "Bearer \(apiKey)") }
+        return headers
+    }
+
+    /// Sleeps until the permit's start, and again if the limiter moved it meanwhile.
+    private func waitForStart(
+        of permit: inout RateLimiter.Permit, limiter: RateLimiter, events: (@Sendable (ClientEvent) -> Void)?
+    ) async throws {
+        var now = Self.seconds(clock.now())
+        if permit.start - permit.askedAt > 0.001 || now - permit.askedAt > 0.001 {
+            events?(.throttled(delay: .seconds(max(permit.start, now) - permit.askedAt)))
+        }
+        while permit.start > now {
+            try await clock.sleep(.seconds(permit.start - now))
+            guard let renewed = await limiter.revalidate(permit) else { return }
+            permit = renewed
+            now = Self.seconds(clock.now())
+        }
+    }
+
+    /// Runs `operation` until it succeeds, fails for good, or the policy says stop.
+    private func withRetries<Value: Sendable>(
+        _ call: Call, policy: RetryPolicy, metadata: Logger.Metadata, events: (@Sendable (ClientEvent) -> Void)?,
+        operation: (Int) async throws -> Value
+    ) async throws -> Value {
+        var attempt = 1
+        while true {
+            do {
+                logger?.debug("sending", metadata: metadata.merging(["attempt": "\(attempt)"]) { $1 })
+                return try await operation(attempt)
+            } catch let error as ProviderError {
+                guard let delay = policy.delay(beforeRetry: attempt, after: error, random: random()) else {
+                    logger?.debug(
+                        "failed: \(error)", metadata: metadata.merging(["attempt": "\(attempt)"]) { $1 })
+                    throw error
+                }
+                logger?.notice(
+                    "retrying in \(ProviderError.seconds(delay)): \(error)",
+                    metadata: metadata.merging(["attempt": "\(attempt)"]) { $1 })
+                events?(.retrying(attempt: attempt, delay: delay, error: error))
+                try await clock.sleep(delay)
+                attempt += 1
+            }
+        }
+    }
+
+    /// One attempt at a completion, bounded by the call's timeout.
+    private func perform(
+        _ call: Call, streaming: Bool, events: (@Sendable (ClientEvent) -> Void)?
+    ) async throws -> Completion {
+        try await withTimeout(call) {
+            let response = try await self.execute(call)
+            let status = Int(response.status.code)
+            guard (200..<300).contains(status) else {
+                throw try await self.error(for: response, call: call)
+            }
+            let contentType = response.headers.first(name: "content-type") ?? ""
+            if streaming && contentType.contains("text/event-stream") {
+                return try await self.assembleStream(response.body, call: call, events: events)
+            }
+            let body = try await self.collect(response.body, call: call)
+            guard let json = try? JSONValue(parsing: body.readableBytesView) else {
+                throw ProviderError.invalidResponse(
+                    provider: call.provider.name, status: status,
+                    detail: "the reply is not JSON: \(StreamAssembler.excerpt(String(buffer: body)))")
+            }
+            guard let completion = Completion.decode(json, attempts: 1) else {
+                let fields = ErrorFields(body: body.readableBytesView)
+                throw ProviderError.invalidResponse(
+                    provider: call.provider.name, status: status,
+                    detail: ProviderError.redact(fields.message ?? "the reply has no choices", apiKey: call.apiKey))
+            }
+            if streaming {
+                // Asked to stream, answered in one piece: still show the text as it "arrives".
+                if let reasoning = completion.reasoningContent { events?(.reasoningDelta(reasoning)) }
+                if !completion.content.isEmpty { events?(.contentDelta(completion.content)) }
+            }
+            return completion
+        }
+    }
+
+    /// One GET or POST whose whole body is wanted, bounded by the call's timeout.
+    private func fetch(_ call: Call) async throws -> (status: Int, body: ByteBuffer) {
+        try await withTimeout(call) {
+            let response = try await self.execute(call)
+            let status = Int(response.status.code)
+            guard (200..<300).contains(status) else {
+                throw try await self.error(for: response, call: call)
+            }
+            return (status, try await self.collect(response.body, call: call))
+        }
+    }
+
+    private func execute(_ call: Call) async throws -> HTTPClientResponse {
+        do {
+            return try await httpClient.execute(
+                call.httpRequest, deadline: .now() + TimeAmount(call.timeout), logger: nil)
+        } catch {
+            throw transportError(error, call: call)
+        }
+    }
+
+    private func collect(_ body: HTTPClientResponse.Body, call: Call) async throws -> ByteBuffer {
+        do {
+            return try await body.collect(upTo: configuration.maximumResponseBytes)
+        } catch is NIOTooManyBytesError {
+            throw ProviderError.invalidResponse(
+                provider: call.provider.name, status: nil,
+                detail: "the reply is larger than \(configuration.maximumResponseBytes) bytes")
+        } catch {
+            throw transportError(error, call: call)
+        }
+    }
+
+    private func error(for response: HTTPClientResponse, call: Call) async throws -> ProviderError {
+        // An error body is short; a proxy's HTML page need not be read to the end.
+        var body = ByteBuffer()
+        do {
+            for try await chunk in response.body {
+                var chunk = chunk
+                if body.readableBytes < 64 << 10 { body.writeBuffer(&chunk) }
+            }
+        } catch {
+            if Task.isCancelled { throw CancellationError() }
+        }
+        return ProviderError.response(
+            provider: call.provider, status: Int(response.status.code), reasonPhrase: response.status.reasonPhrase,
+            body: body.readableBytesView, retryAfter: RetryPolicy.retryAfter(in: response.headers),
+            apiKey: call.apiKey)
+    }
+
+    private func assembleStream(
+        _ body: HTTPClientResponse.Body, call: Call, events: (@Sendable (ClientEvent) -> Void)?
+    ) async throws -> Completion {
+        var parser = SSEParser()
+        var assembler = StreamAssembler(provider: call.provider, apiKey: call.apiKey)
+        do {
+            for try await chunk in body {
+                // Whatever follows [DONE] is read (to keep the connection reusable) but ignored.
+                guard !assembler.isDone else { continue }
+                for event in parser.consume(chunk.readableBytesView) where !assembler.isDone {
+                    for delta in try assembler.consume(event) { events?(delta) }
+                }
+            }
+        } catch let error as ProviderError {
+            throw error
+        } catch {
+            throw transportError(error, call: call)
+        }
+        for event in parser.finish() where !assembler.isDone {
+            for delta in try assembler.consume(event) { events?(delta) }
+        }
+        guard assembler.isComplete else {
+            throw ProviderError.connectionFailed(
+                provider: call.provider.name, detail: "the stream ended before the reply was complete")
+        }
+        return assembler.completion(attempts: 1)
+    }
+
+    /// Runs one attempt, failing it with a timeout error when it takes longer than the call allows.
+    private func withTimeout<Value: Sendable>(
+        _ call: Call, _ operation: @escaping @Sendable () async throws -> Value
+    ) async throws -> Value {
+        try await withThrowingTaskGroup(of: Value?.self) { group in
+            group.addTask { try await operation() }
+            group.addTask {
+                try await Task.sleep(for: call.timeout)
+                return nil
+            }
+            defer { group.cancelAll() }
+            guard let first = try await group.next() else {
+                throw CancellationError()
+            }
+            guard let value = first else {
+                throw ProviderError.timeout(provider: call.provider.name, after: call.timeout)
+            }
+            return value
+        }
+    }
+
+    /// A failure below HTTP, as a provider error; cancellation stays cancellation.
+    private func transportError(_ error: any Error, call: Call) -> any Error {
+        if error is ProviderError || error is CancellationError { return error }
+        if let error = error as? HTTPClientError {
+            if error == .cancelled && Task.isCancelled { return CancellationError() }
+            if error == .deadlineExceeded || error == .readTimeout || error == .writeTimeout {
+                return ProviderError.timeout(provider: call.provider.name, after: call.timeout)
+            }
+        }
+        if Task.isCancelled { return CancellationError() }
+        return ProviderError.connectionFailed(
+            provider: call.provider.name,
+            detail: ProviderError.redact("\(call.url): \(error)", apiKey: call.apiKey))
+    }
+
+    static func seconds(_ duration: Duration) -> Double {
+        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+    }
+}

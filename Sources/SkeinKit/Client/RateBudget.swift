@@ -1,0 +1,169 @@
+/// When a provider's next request may start, by its requests-per-minute and
+/// tokens-per-minute budgets, and how the request rate adapts to 429s.
+///
+/// A value type with no clock of its own (times are seconds on the limiter's clock), so
+/// tests drive it directly. Pacing is the generic cell rate algorithm, a token bucket
+/// kept as one "theoretical arrival time": each reservation moves it on by its cost over
+/// the rate, and a request may start once that time is less than a small burst away.
+/// Requests are thus spread evenly over the minute instead of spending the minute's
+/// budget at once.
+///
+/// After a 429 the request rate halves (once per round of requests, not once per 429:
+/// requests already in flight when the rate dropped say nothing new) and, when the
+/// response said how long to wait, nothing starts until then. Each success then adds a
+/// small step back, up to the configured rate. A provider with no configured rate runs
+/// unpaced until its first 429, then starts from half the rate it was observed sending at
+/// and is unpaced again once it climbs back there.
+struct RateBudget: Sendable {
+    struct Limits: Sendable, Hashable {
+        var requestsPerMinute: Int?
+        var tokensPerMinute: Int?
+    }
+
+    private(set) var limits: Limits
+    /// Requests per second allowed now; nil while unpaced.
+    private(set) var requestRate: Double?
+    /// The rate additive increase climbs back to; nil while unpaced.
+    private(set) var ceiling: Double?
+    private var requestArrival = -Double.infinity
+    private var tokenArrival = -Double.infinity
+    private var lastDecrease = -Double.infinity
+    /// Start times of the latest requests, oldest first, to observe the rate sent at.
+    private var recentStarts: [Double] = []
+    private static let recentStartsKept = 256
+    /// How far ahead of its rate the token budget may run, in seconds of tokens.
+    static let tokenBurst = 1.0
+    /// The longest provider-requested pause applied to everyone.
+    static let longestPause = 60.0
+
+    init(limits: Limits) {
+        self.limits = limits
+        configure()
+    }
+
+    /// Takes new limits (a provider redefined); adaptive state starts over.
+    mutating func update(limits: Limits) {
+        guard limits != self.limits else { return }
+        self.limits = limits
+        configure()
+    }
+
+    private mutating func configure() {
+        requestRate = limits.requestsPerMinute.map { Double(max(1, $0)) / 60 }
+        ceiling = requestRate
+        lastDecrease = -.infinity
+    }
+
+    /// Requests allowed at once before pacing sets in: a small burst, never more than 4
+    /// and never more than a second's worth.
+    var requestBurst: Int {
+        guard let requestRate else { return .max }
+        return min(4, max(1, Int(requestRate)))
+    }
+
+    /// A start time handed out, good until the rate drops or a pause begins.
+    struct Reservation: Sendable, Hashable {
+        var start: Double
+        var tokens: Int
+        /// The `epoch` it was made in.
+        var epoch: Int
+    }
+
+    /// Counts decreases and pauses: a reservation made before one is stale.
+    private(set) var epoch = 0
+
+    /// Reserves a start time for a request.
+    /// - Parameters:
+    ///   - tokens: the request's estimated tokens.
+    ///   - now: the current time.
+    /// - Returns: when it may start, never before `now`.
+    mutating func reserve(tokens: Int, at now: Double) -> Reservation {
+        var start = now
+        if let requestRate {
+            let interval = 1 / requestRate
+            start = max(start, requestArrival - Double(requestBurst - 1) * interval)
+        }
+        let tokenRate = limits.tokensPerMinute.map { Double(max(1, $0)) / 60 }
+        if tokenRate != nil {
+            start = max(start, tokenArrival - Self.tokenBurst)
+        }
+        if let requestRate {
+            requestArrival = max(requestArrival, start) + 1 / requestRate
+        }
+        if let tokenRate {
+            tokenArrival = max(tokenArrival, start) + Double(max(0, tokens)) / tokenRate
+        }
+        recentStarts.append(start)
+        if recentStarts.count > Self.recentStartsKept { recentStarts.removeFirst(recentStarts.count / 2) }
+        return Reservation(start: start, tokens: tokens, epoch: epoch)
+    }
+
+    /// Checks a reservation whose start has come: if the rate dropped or a pause began
+    /// since it was made, it is replaced by a new one (its tokens handed back first).
+    /// - Returns: nil when it still holds.
+    mutating func revalidate(_ reservation: Reservation, at now: Double) -> Reservation? {
+        guard reservation.epoch != epoch else { return nil }
+        if let perMinute = limits.tokensPerMinute {
+            tokenArrival -= Double(max(0, reservation.tokens)) / (Double(max(1, perMinute)) / 60)
+        }
+        recentStarts.removeAll { $0 == reservation.start }
+        return reserve(tokens: reservation.tokens, at: now)
+    }
+
+    /// A request got a reply; its real token count replaces the estimate.
+    mutating func recordSuccess(estimatedTokens: Int, actualTokens: Int?) {
+        if let perMinute = limits.tokensPerMinute, let actualTokens {
+            tokenArrival += Double(actualTokens - estimatedTokens) / (Double(max(1, perMinute)) / 60)
+        }
+        guard let rate = requestRate, let ceiling else { return }
+        let step = max(1.0 / 60, min(ceiling / 100, rate / 50))
+        if rate + step < ceiling {
+            requestRate = rate + step
+        } else if limits.requestsPerMinute == nil {
+            // Back where it was when the 429s began: unpaced again.
+            requestRate = nil
+            self.ceiling = nil
+        } else {
+            requestRate = ceiling
+        }
+    }
+
+    /// A request sent at `sentAt` got a 429.
+    /// - Parameters:
+    ///   - sentAt: when that request started; a 429 for a request sent before the last
+    ///     decrease was already answered by it.
+    ///   - retryAfter: the wait the response asked for, in seconds.
+    ///   - now: the current time.
+    mutating func recordRateLimit(sentAt: Double, retryAfter: Double?, at now: Double) {
+        if sentAt >= lastDecrease {
+            let current = requestRate ?? observedRate(at: now)
+            if ceiling == nil { ceiling = current }
+            let floor = max(1.0 / 60, (ceiling ?? current) / 64)
+            let rate = max(floor, current / 2)
+            requestRate = rate
+            lastDecrease = now
+            epoch += 1
+            // Every reservation not yet sent is made again at the new rate, so the
+            // schedule starts over: one interval from now, no burst.
+            requestArrival = now + Double(requestBurst) / rate
+        }
+        if let retryAfter, retryAfter > 0 {
+            let resume = now + min(retryAfter, Self.longestPause)
+            if let rate = requestRate, resume + Double(requestBurst - 1) / rate > requestArrival {
+                requestArrival = resume + Double(requestBurst - 1) / rate
+                epoch += 1
+            }
+            if limits.tokensPerMinute != nil && resume + Self.tokenBurst > tokenArrival {
+                tokenArrival = resume + Self.tokenBurst
+                epoch += 1
+            }
+        }
+    }
+
+    /// The rate requests were sent at over the last ten seconds (at least one second).
+    func observedRate(at now: Double) -> Double {
+        let window = recentStarts.filter { $0 >= now - 10 }
+        guard let first = window.first else { return 1 }
+        return Double(window.count) / max(1, now - first)
+    }
+}

@@ -1,0 +1,94 @@
+import Foundation
+import NIOHTTP1
+
+/// When and how long to wait before sending a failed request again.
+///
+/// Only retryable errors are retried (408, 409, 429, 5xx, timeouts, dropped connections);
+/// the wait doubles from `initialDelay` up to `maxDelay`, less a random part so that many
+/// clients failing together do not come back together. A wait the provider asks for
+/// (`retry-after-ms`, `Retry-After`) is used instead, unless it is longer than
+/// `maxRetryAfter`: then waiting is not worth it and the error is returned at once.
+public struct RetryPolicy: Sendable, Hashable {
+    /// Retries after the first attempt; 0 sends each request once.
+    public var maxRetries: Int
+    public var initialDelay: Duration
+    public var maxDelay: Duration
+    /// The longest provider-requested wait that is honoured.
+    public var maxRetryAfter: Duration
+    /// The part of each backoff that is random, from 0 (none) to 1 (anywhere from 0 to the full delay).
+    public var jitter: Double
+
+    public init(
+        maxRetries: Int = 3, initialDelay: Duration = .milliseconds(500), maxDelay: Duration = .seconds(8),
+        maxRetryAfter: Duration = .seconds(120), jitter: Double = 0.25
+    ) {
+        self.maxRetries = max(0, maxRetries)
+        self.initialDelay = initialDelay
+        self.maxDelay = maxDelay
+        self.maxRetryAfter = maxRetryAfter
+        self.jitter = min(1, max(0, jitter))
+    }
+
+    /// Three retries, 0.5 s doubling to 8 s, provider waits up to 120 s.
+    public static let standard = RetryPolicy()
+    /// Each request is sent once.
+    public static let never = RetryPolicy(maxRetries: 0)
+
+    /// How long to wait before retry number `retry`, or nil when not to retry.
+    /// - Parameters:
+    ///   - retry: 1 for the first retry (the second attempt).
+    ///   - error: why the last attempt failed.
+    ///   - random: a number in 0..<1 that picks the jitter.
+    public func delay(beforeRetry retry: Int, after error: ProviderError, random: Double) -> Duration? {
+        guard error.isRetryable, retry >= 1, retry <= maxRetries else { return nil }
+        if let retryAfter = error.retryAfter {
+            guard retryAfter <= maxRetryAfter else { return nil }
+            return max(.zero, retryAfter)
+        }
+        return backoff(beforeRetry: retry, random: random)
+    }
+
+    /// The exponential backoff before retry number `retry`, jittered by `random` in 0..<1.
+    public func backoff(beforeRetry retry: Int, random: Double) -> Duration {
+        let exponent = min(max(0, retry - 1), 30)
+        let full = min(maxDelay, initialDelay * (1 << exponent))
+        let fraction = 1 - jitter * min(1, max(0, random))
+        return full * fraction
+    }
+
+    /// The wait a response asks for: `retry-after-ms` (OpenAI's, in milliseconds) first,
+    /// then `Retry-After` in seconds or as an HTTP date.
+    /// - Parameters:
+    ///   - headers: the response headers.
+    ///   - now: the time to measure an HTTP date from.
+    static func retryAfter(in headers: HTTPHeaders, now: Date = Date()) -> Duration? {
+        if let text = headers.first(name: "retry-after-ms"), let milliseconds = Double(text.trimmed), milliseconds >= 0,
+            milliseconds.isFinite
+        {
+            return .milliseconds(Int64(min(milliseconds, 1e12)))
+        }
+        guard let text = headers.first(name: "retry-after")?.trimmed, !text.isEmpty else { return nil }
+        if let seconds = Double(text), seconds.isFinite {
+            return .milliseconds(Int64(min(max(0, seconds), 1e9) * 1000))
+        }
+        guard let date = parseHTTPDate(text) else { return nil }
+        let seconds = max(0, date.timeIntervalSince(now))
+        return .milliseconds(Int64(min(seconds, 1e9) * 1000))
+    }
+
+    /// Parses the three date formats HTTP allows (RFC 9110 §5.6.7), IMF-fixdate first.
+    static func parseHTTPDate(_ text: String) -> Date? {
+        for format in ["EEE, dd MMM yyyy HH:mm:ss zzz", "EEEE, dd-MMM-yy HH:mm:ss zzz", "EEE MMM d HH:mm:ss yyyy"] {
+            let formatter = DateFormatter()
+            formatter.locale = Locale(identifier: "en_US_POSIX")
+            formatter.timeZone = TimeZone(identifier: "GMT")
+            formatter.dateFormat = format
+            if let date = formatter.date(from: text) { return date }
+        }
+        return nil
+    }
+}
+
+extension String {
+    fileprivate var trimmed: String { trimmingCharacters(in: .whitespaces) }
+}

@@ -1,0 +1,178 @@
+import Foundation
+import Hummingbird
+import NIOCore
+
+extension TestServerResponder {
+    /// `POST /v1/chat/completions` and `POST /v1/completions`, streaming or not.
+    func completion(
+        _ request: Request,
+        _ incoming: IncomingRequest,
+        endpoint: ReplyRule.Endpoint,
+        context: Context
+    ) async -> Response {
+        let buffer: ByteBuffer
+        do {
+            buffer = try await request.body.collect(upTo: configuration.maxBodySize)
+        } catch {
+            let id = await state.record(
+                method: incoming.method, path: incoming.path, headers: incoming.headers, body: nil,
+                arrival: incoming.arrival, handling: .badRequest
+            )
+            let message = "Request body larger than \(configuration.maxBodySize) bytes"
+            return await errorResponse(status: 413, error: ErrorBody(status: 413, message: message), id: id)
+        }
+        let bytes = Array(buffer.readableBytesView)
+        guard let json = try? TestJSON(parsing: bytes), case .object = json else {
+            let id = await state.record(
+                method: incoming.method, path: incoming.path, headers: incoming.headers, body: bytes,
+                arrival: incoming.arrival, handling: .badRequest
+            )
+            let message = "We could not parse the JSON body of your request."
+            return await errorResponse(status: 400, error: ErrorBody(status: 400, message: message), id: id)
+        }
+
+        let parsed = ParsedCompletionRequest(endpoint: endpoint, body: json)
+        let isAuthorized = configuration.requiredAPIKey.map { incoming.authorization == "Bearer \($0)" } ?? true
+        let decision = await state.admit(
+            parsed, method: incoming.method, path: incoming.path, headers: incoming.headers, body: bytes,
+            isAuthorized: isAuthorized, arrival: incoming.arrival
+        )
+        if decision.delay > .zero {
+            do {
+                try await Task.sleep(for: decision.delay)
+            } catch {
+                // Cancelled: the server is shutting down.
+                await state.finish(id: decision.id, status: nil, wasDropped: true)
+                context.channel.close(promise: nil)
+                return Response(status: .serviceUnavailable)
+            }
+        }
+        return await perform(decision.action, for: parsed, id: decision.id, context: context)
+    }
+
+    private func perform(
+        _ action: ReplyRule.Action,
+        for request: ParsedCompletionRequest,
+        id: Int,
+        context: Context
+    ) async -> Response {
+        let shape = CompletionResponseBuilder(
+            endpoint: request.endpoint,
+            requestID: id,
+            model: request.model ?? configuration.modelIDs.first ?? "test-model",
+            created: Int(Date().timeIntervalSince1970)
+        )
+        switch action {
+        case .reply(let reply):
+            let generated = ReplyGenerator.generate(
+                for: request, reply: reply, honorsMaxTokens: configuration.honorsMaxTokens
+            )
+            guard request.isStream else {
+                return await jsonResponse(
+                    status: 200, body: shape.body(for: generated, choiceCount: request.choiceCount), id: id)
+            }
+            let events = shape.chunks(for: generated, includesUsage: request.includesUsage).map(SSEWriter.dataEvent)
+            return stream(SSEWriter(events: events, ending: .done, interval: configuration.tokenInterval), id: id)
+
+        case .error(let status, let error, let headers):
+            return await errorResponse(status: status, error: error, headers: headers, id: id)
+
+        case .raw(let status, let body, let contentType, let headers):
+            return await rawResponse(
+                status: status, body: ByteBuffer(string: body), contentType: contentType, headers: headers, id: id
+            )
+
+        case .dropConnection(let afterChunks):
+            guard request.isStream else {
+                return await drop(id: id, context: context)
+            }
+            let events = defaultChunks(for: request, shape: shape).prefix(max(afterChunks, 0)).map(SSEWriter.dataEvent)
+            return stream(
+                SSEWriter(events: Array(events), ending: .dropConnection, interval: configuration.tokenInterval), id: id
+            )
+
+        case .malformedBody:
+            guard request.isStream else {
+                let whole = shape.body(for: defaultReply(for: request)).serialized
+                let cut = String(whole.prefix(whole.count / 2))
+                return await rawResponse(
+                    status: 200, body: ByteBuffer(string: cut), contentType: "application/json", id: id
+                )
+            }
+            let first = defaultChunks(for: request, shape: shape).prefix(1).map(SSEWriter.dataEvent)
+            let events = first + [SSEWriter.dataEvent(shape.brokenChunkText())]
+            return stream(SSEWriter(events: events, ending: .done, interval: configuration.tokenInterval), id: id)
+
+        case .malformedSSE:
+            guard request.isStream else {
+                return await perform(.malformedBody, for: request, id: id, context: context)
+            }
+            let events = [ByteBuffer(string: "this is not an event stream\n<html><body>Bad Gateway</body></html>\n")]
+            return stream(
+                SSEWriter(events: events, ending: .endWithoutDone, interval: configuration.tokenInterval), id: id
+            )
+
+        case .streamError(let afterChunks, let error, let style):
+            guard request.isStream else {
+                return await errorResponse(status: 500, error: error, id: id)
+            }
+            var events = defaultChunks(for: request, shape: shape).prefix(max(afterChunks, 0)).map(SSEWriter.dataEvent)
+            let data = error.json(status: 500).serialized
+            switch style {
+            case .dataLine: events.append(SSEWriter.dataEvent(data))
+            case .errorEvent: events.append(SSEWriter.namedEvent("error", data: data))
+            }
+            return stream(
+                SSEWriter(events: events, ending: .endWithoutDone, interval: configuration.tokenInterval), id: id
+            )
+
+        case .hang(let duration):
+            let deadline = ContinuousClock.now + duration
+            // Poll rather than sleep once, so a request ends when its client goes away or the server stops.
+            while context.channel.isActive, ContinuousClock.now < deadline, await !state.isShuttingDown {
+                do {
+                    try await Task.sleep(for: min(.milliseconds(100), deadline - .now))
+                } catch {
+                    break
+                }
+            }
+            return await drop(id: id, context: context)
+        }
+    }
+
+    private func defaultReply(for request: ParsedCompletionRequest) -> GeneratedReply {
+        ReplyGenerator.generate(for: request, reply: nil, honorsMaxTokens: configuration.honorsMaxTokens)
+    }
+
+    private func defaultChunks(for request: ParsedCompletionRequest, shape: CompletionResponseBuilder) -> [TestJSON] {
+        shape.chunks(for: defaultReply(for: request), includesUsage: false)
+    }
+
+    /// Closes the connection with no response.
+    private func drop(id: Int, context: Context) async -> Response {
+        await state.finish(id: id, status: nil, wasDropped: true)
+        context.channel.close(promise: nil)
+        // Never reaches the client: writing it fails on the closed channel, and Hummingbird gives up.
+        return Response(status: .internalServerError)
+    }
+
+    /// A `text/event-stream` response whose body the writer produces; the request is recorded
+    /// as finished when the body ends or breaks off.
+    private func stream(_ writer: SSEWriter, id: Int) -> Response {
+        var fields = HTTPFields()
+        fields[.contentType] = "text/event-stream"
+        fields[.cacheControl] = "no-cache"
+        fields.set("x-request-id", String(id))
+        let state = self.state
+        let body = ResponseBody { bodyWriter in
+            do {
+                try await writer.write(to: &bodyWriter)
+                await state.finish(id: id, status: 200)
+            } catch {
+                await state.finish(id: id, status: 200, wasDropped: true)
+                throw error
+            }
+        }
+        return Response(status: .ok, headers: fields, body: body)
+    }
+}

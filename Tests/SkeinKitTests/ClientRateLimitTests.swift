@@ -1,0 +1,50 @@
+import SkeinTesting
+import Testing
+
+@testable import SkeinKit
+
+/// The client's limiter against a server that enforces a real limit, in real time.
+@Suite struct ClientRateLimitTests {
+    /// The server accepts 200 requests in any 10 seconds (1,200 a minute); the provider is
+    /// configured at 1,200 a minute; 300 requests are sent at once. (The 600 a minute
+    /// scaled by two to keep the test near 15 s; the window is 10 s, not 60, so that the 300
+    /// requests outrun it: unpaced, 100 of them would get a 429.)
+    @Test(.timeLimit(.minutes(1)))
+    func pacedRequestsRarelyMeetTheServersLimit() async throws {
+        let server = SkeinTestServer.Configuration(
+            requestsPerMinute: 200, rateLimitWindow: .seconds(10), recordsBodies: false)
+        try await SkeinTestServer.withRunning(server) { server in
+            try await HTTPCompletionClient.withClient(environment: [:]) { client in
+                let provider = clientTestProvider(server, requestsPerMinute: 1200)
+                let start = ContinuousClock.now
+                let attempts = try await withThrowingTaskGroup(of: Int.self) { group in
+                    for index in 0..<300 {
+                        group.addTask {
+                            try await client.complete(clientChat("request \(index)"), provider: provider).attempts
+                        }
+                    }
+                    return try await group.reduce(0, +)
+                }
+                let elapsed = ContinuousClock.now - start
+                let rejected = await server.statusCounts[429] ?? 0
+                #expect(attempts == 300 + rejected)
+                #expect(Double(rejected) <= 0.03 * Double(attempts), "\(rejected) of \(attempts) got 429")
+                // Paced, not burst: 296 requests after a burst of 4, at 20 a second.
+                #expect(elapsed > .seconds(13), "\(elapsed)")
+            }
+        }
+    }
+
+    @Test func maxConcurrencyIsSharedByEveryRequestOfTheProvider() async throws {
+        try await withClientAndServer(.init(latency: .fixed(.milliseconds(20)))) { server, client in
+            let provider = clientTestProvider(server, maxConcurrency: 3)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for index in 0..<24 {
+                    group.addTask { _ = try await client.complete(clientChat("r\(index)"), provider: provider) }
+                }
+                try await group.waitForAll()
+            }
+            #expect(await server.maxConcurrentRequests == 3)
+        }
+    }
+}

@@ -1,0 +1,168 @@
+import Testing
+
+@testable import SkeinKit
+
+@Suite struct ClientRateLimiterTests {
+    @Test func requestsArePacedEvenlyAfterASmallBurst() {
+        var budget = RateBudget(limits: .init(requestsPerMinute: 600))  // 10 a second
+        #expect(budget.requestBurst == 4)
+        let starts = (0..<10).map { _ in budget.reserve(tokens: 0, at: 0).start }
+        // Four at once, then one every 100 ms.
+        let expected: [Double] = [0, 0, 0, 0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6]
+        for (start, want) in zip(starts, expected) { #expect(abs(start - want) < 1e-9, "\(starts)") }
+        // Idle time does not bank more than the burst.
+        let later = (0..<6).map { _ in budget.reserve(tokens: 0, at: 100).start }
+        #expect(later.filter { $0 == 100 }.count == 4)
+    }
+
+    @Test func slowRatesHaveNoBurst() {
+        var budget = RateBudget(limits: .init(requestsPerMinute: 30))
+        #expect(budget.requestBurst == 1)
+        #expect(budget.reserve(tokens: 0, at: 0).start == 0)
+        #expect(budget.reserve(tokens: 0, at: 0).start == 2)
+    }
+
+    @Test func tokenBudgetPacesByEstimateAndIsCorrectedByUsage() {
+        var budget = RateBudget(limits: .init(tokensPerMinute: 6000))  // 100 tokens a second
+        #expect(budget.reserve(tokens: 300, at: 0).start == 0)
+        // 300 tokens spent at 0 run to 3 s; a second of burst lets the next go at 2 s.
+        #expect(budget.reserve(tokens: 300, at: 0).start == 2)
+        // The second used only 100: the next may go 2 s earlier than its estimate said.
+        budget.recordSuccess(estimatedTokens: 300, actualTokens: 100)
+        #expect(budget.reserve(tokens: 100, at: 0).start == 3)
+    }
+
+    @Test func a429HalvesTheRateOnceAndSuccessesBringItBack() {
+        var budget = RateBudget(limits: .init(requestsPerMinute: 600))
+        let sent = budget.reserve(tokens: 0, at: 0)
+        let alsoInFlight = budget.reserve(tokens: 0, at: 0)
+        budget.recordRateLimit(sentAt: sent.start, retryAfter: nil, at: 1)
+        #expect(budget.requestRate == 5)
+        // A 429 for a request sent before the decrease says nothing new.
+        budget.recordRateLimit(sentAt: alsoInFlight.start, retryAfter: nil, at: 1.01)
+        #expect(budget.requestRate == 5)
+        var successes = 0
+        while let rate = budget.requestRate, rate < 10 {
+            budget.recordSuccess(estimatedTokens: 0, actualTokens: nil)
+            successes += 1
+        }
+        #expect((49...51).contains(successes))
+        #expect(budget.requestRate == 10)
+    }
+
+    @Test func retryAfterPausesEveryoneAndStaleReservationsAreRenewed() {
+        var budget = RateBudget(limits: .init(requestsPerMinute: 600))
+        let queued = (0..<8).map { _ in budget.reserve(tokens: 0, at: 0) }
+        budget.recordRateLimit(sentAt: 0, retryAfter: 20, at: 0.05)
+        #expect(budget.revalidate(queued[7], at: 0.4) != nil)
+        let renewed = budget.reserve(tokens: 0, at: 0.5)
+        #expect(renewed.start >= 20.05)
+        let current = budget.reserve(tokens: 0, at: 30)
+        #expect(budget.revalidate(current, at: 30) == nil)
+    }
+
+    @Test func unconfiguredProviderAdaptsFromTheObservedRateAndUnpacesAgain() {
+        var budget = RateBudget(limits: .init())
+        #expect(budget.requestRate == nil)
+        for index in 0..<100 { _ = budget.reserve(tokens: 0, at: Double(index) / 100) }  // 100 a second
+        budget.recordRateLimit(sentAt: 0.99, retryAfter: nil, at: 1)
+        #expect(budget.requestRate == 50)
+        for _ in 0..<200 { budget.recordSuccess(estimatedTokens: 0, actualTokens: nil) }
+        #expect(budget.requestRate == nil)
+    }
+
+    /// A simulated provider that accepts `limit` requests in any 60 seconds and answers
+    /// the rest with 429 and `Retry-After` (whole seconds), against 64 workers that pace
+    /// themselves with `RateBudget` as `HTTPCompletionClient` does.
+    private func simulate(configuredRPM: Int?, serverRPM: Int, requests: Int) -> (successes: Int, rejections: Int) {
+        enum Step { case reserve, send(RateBudget.Reservation), finish(RateBudget.Reservation, retryAfter: Double?) }
+        var budget = RateBudget(limits: .init(requestsPerMinute: configuredRPM))
+        var accepted: [Double] = []
+        var queue: [(time: Double, worker: Int, step: Step)] = (0..<64).map { (0, $0, .reserve) }
+        var remaining = requests - 64
+        var successes = 0
+        var rejections = 0
+        let latency = 0.05
+        while !queue.isEmpty {
+            let next = queue.indices.min { queue[$0].time < queue[$1].time } ?? 0
+            let (now, worker, step) = queue.remove(at: next)
+            switch step {
+            case .reserve:
+                let reservation = budget.reserve(tokens: 0, at: now)
+                queue.append((reservation.start, worker, .send(reservation)))
+            case .send(let reservation):
+                if let renewed = budget.revalidate(reservation, at: now) {
+                    queue.append((renewed.start, worker, .send(renewed)))
+                    continue
+                }
+                accepted.removeAll { $0 <= now - 60 }
+                if accepted.count < serverRPM {
+                    accepted.append(now)
+                    queue.append((now + latency, worker, .finish(reservation, retryAfter: nil)))
+                } else {
+                    let wait = ((accepted.first ?? now) + 60 - now).rounded(.up)
+                    queue.append((now + latency, worker, .finish(reservation, retryAfter: wait)))
+                }
+            case .finish(let reservation, let retryAfter?):
+                rejections += 1
+                budget.recordRateLimit(sentAt: reservation.start, retryAfter: retryAfter, at: now)
+                queue.append((now + retryAfter, worker, .reserve))
+            case .finish:
+                successes += 1
+                budget.recordSuccess(estimatedTokens: 0, actualTokens: nil)
+                if remaining > 0 {
+                    remaining -= 1
+                    queue.append((now, worker, .reserve))
+                }
+            }
+        }
+        return (successes, rejections)
+    }
+
+    @Test func aBurstAgainstTheConfiguredLimitGetsAlmostNo429s() {
+        let result = simulate(configuredRPM: 600, serverRPM: 600, requests: 1000)
+        #expect(result.successes == 1000)
+        #expect(result.rejections <= 5, "\(result)")
+    }
+
+    @Test func aBurstAgainstALimitLowerThanConfiguredAdapts() {
+        // The pipeline says 1,200 a minute; the provider allows 600.
+        let result = simulate(configuredRPM: 1200, serverRPM: 600, requests: 1000)
+        #expect(result.successes == 1000)
+        #expect(result.rejections <= 10, "\(result)")
+    }
+
+    @Test func aBurstWithNoConfiguredLimitBacksOff() {
+        // Nothing configured: the first round in flight meets the limit unprepared;
+        // after that the rate adapts (40 of 1,000 when written).
+        let result = simulate(configuredRPM: nil, serverRPM: 600, requests: 1000)
+        #expect(result.successes == 1000)
+        #expect(result.rejections <= 64 + 16, "\(result)")
+    }
+
+    @Test func concurrencySlotsAreHandedOverInOrder() async throws {
+        let limiter = RateLimiter(limits: .init(maxConcurrency: 2), now: { .zero })
+        let first = try await limiter.acquire(tokens: 0)
+        _ = try await limiter.acquire(tokens: 0)
+        let third = Task { try await limiter.acquire(tokens: 0) }
+        while await limiter.attemptsInFlight < 2 { await Task.yield() }
+        try await Task.sleep(for: .milliseconds(20))
+        #expect(await limiter.attemptsInFlight == 2)
+        await limiter.release(first, outcome: .success(tokens: nil))
+        _ = try await third.value
+        #expect(await limiter.attemptsInFlight == 2)
+    }
+
+    @Test func aCancelledWaiterGivesUpItsPlace() async throws {
+        let limiter = RateLimiter(limits: .init(maxConcurrency: 1), now: { .zero })
+        let held = try await limiter.acquire(tokens: 0)
+        let waiting = Task { try await limiter.acquire(tokens: 0) }
+        try await Task.sleep(for: .milliseconds(20))
+        waiting.cancel()
+        await #expect(throws: CancellationError.self) { try await waiting.value }
+        await limiter.release(held, outcome: .failure)
+        #expect(await limiter.attemptsInFlight == 0)
+        _ = try await limiter.acquire(tokens: 0)
+        #expect(await limiter.attemptsInFlight == 1)
+    }
+}

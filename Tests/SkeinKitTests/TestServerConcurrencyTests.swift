@@ -1,0 +1,113 @@
+import Testing
+
+@testable import SkeinTesting
+
+@Suite struct TestServerConcurrencyTests {
+    @Test func recordsOverlapAndPeakConcurrency() async throws {
+        try await SkeinTestServer.withRunning(.init(latency: .fixed(.milliseconds(300)))) { server in
+            let client = TestServerClient(server)
+            try await withThrowingTaskGroup(of: Int.self) { group in
+                for index in 0..<4 {
+                    group.addTask { try await client.chat("parallel \(index)").status }
+                }
+                for try await status in group { #expect(status == 200) }
+            }
+            #expect(await server.maxConcurrentRequests == 4)
+            #expect(await server.inFlightRequests == 0)
+            let records = await server.requests
+            #expect(records.count == 4)
+            #expect(records.allSatisfy { $0.completion != nil && $0.status == 200 })
+            #expect(records[0].overlaps(records[1]))
+            #expect(records.allSatisfy { $0.completion! - $0.arrival >= .milliseconds(300) })
+
+            // One after the other: no overlap, peak 1.
+            await server.resetRecords()
+            _ = try await client.chat("first")
+            _ = try await client.chat("second")
+            let sequential = await server.requests
+            #expect(sequential.map(\.lastUserMessage) == ["first", "second"])
+            #expect(!sequential[0].overlaps(sequential[1]))
+            #expect(await server.maxConcurrentRequests == 1)
+        }
+    }
+
+    @Test func peakConcurrencyPerModelAndMarkerTag() async throws {
+        let configuration = SkeinTestServer.Configuration(
+            latency: .fixed(.milliseconds(300)), concurrencyTagMarkers: ["[translate]"]
+        )
+        try await SkeinTestServer.withRunning(configuration) { server in
+            let client = TestServerClient(server)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for index in 0..<3 {
+                    group.addTask { _ = try await client.chat("[translate] item \(index)", model: "a") }
+                }
+                group.addTask { _ = try await client.chat("summary", model: "b") }
+                try await group.waitForAll()
+            }
+            #expect(await server.maxConcurrentRequests == 4)
+            #expect(await server.maxConcurrentRequests(tag: "model:a") == 3)
+            #expect(await server.maxConcurrentRequests(tag: "model:b") == 1)
+            #expect(await server.maxConcurrentRequests(tag: "[translate]") == 3)
+            #expect(await server.maxConcurrentRequests(tag: "never") == 0)
+        }
+    }
+
+    @Test func streamsStayInFlightUntilTheirLastEvent() async throws {
+        try await SkeinTestServer.withRunning(.init(tokenInterval: .milliseconds(50))) { server in
+            let client = TestServerClient(server)
+            let started = ContinuousClock.now
+            let stream = try await client.post("/chat/completions", chatBody("one two three four", stream: true))
+            #expect(stream.sawDone)
+            // role, 5 words, finish, [DONE]: seven pauses.
+            #expect(ContinuousClock.now - started >= .milliseconds(350))
+            let record = try #require(await server.requests.first)
+            #expect(record.isStream)
+            #expect(try #require(record.completion) - record.arrival >= .milliseconds(350))
+        }
+    }
+
+    @Test func seededFaultsRepeatAndCoverEveryKind() async throws {
+        func run(seed: UInt64) async throws -> [RecordedRequest.Handling] {
+            let faults = SkeinTestServer.FaultConfiguration(
+                serverErrorRate: 0.2, rateLimitRate: 0.2, malformedRate: 0.2
+            )
+            return try await SkeinTestServer.withRunning(.init(faults: faults, seed: seed)) { server in
+                let client = TestServerClient(server)
+                for index in 0..<30 {
+                    let reply = try await client.chat("fault \(index)")
+                    switch reply.status {
+                    case 500: #expect(reply.json?["error"]?["type"] == "server_error")
+                    case 429: #expect(reply.headers["retry-after"] == "1")
+                    default: #expect(reply.status == 200)
+                    }
+                }
+                return await server.requests.map(\.handling)
+            }
+        }
+        let first = try await run(seed: 42)
+        #expect(try await run(seed: 42) == first)
+        #expect(try await run(seed: 7) != first)
+        #expect(first.contains(.fault(.serverError)))
+        #expect(first.contains(.fault(.rateLimit)))
+        #expect(first.contains(.fault(.malformed)))
+        #expect(first.contains(.defaultReply))
+    }
+
+    @Test func hungRequestTimesOutOnTheClientAndShutdownIsPrompt() async throws {
+        let server = try await SkeinTestServer.start()
+        await server.addRule(ReplyRule(action: .hang(.seconds(60))))
+        let client = TestServerClient(server)
+        let started = ContinuousClock.now
+        await #expect(throws: (any Error).self) {
+            _ = try await client.post("/chat/completions", chatBody("hang"), timeout: .milliseconds(300))
+        }
+        #expect(ContinuousClock.now - started < .seconds(5))
+        // Hold another one and shut down under it.
+        let pending = Task { try await client.post("/chat/completions", chatBody("hang again")) }
+        try await Task.sleep(for: .milliseconds(200))
+        let stopping = ContinuousClock.now
+        await server.shutdown()
+        #expect(ContinuousClock.now - stopping < .seconds(5))
+        await #expect(throws: (any Error).self) { _ = try await pending.value }
+    }
+}

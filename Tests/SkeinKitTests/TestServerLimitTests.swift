@@ -1,0 +1,92 @@
+import Testing
+
+@testable import SkeinTesting
+
+@Suite struct TestServerLimitTests {
+    @Test func requestsPerMinuteLimitAnswers429WithRetryAfter() async throws {
+        try await SkeinTestServer.withRunning(.init(requestsPerMinute: 10)) { server in
+            let client = TestServerClient(server)
+            var replies: [TestServerReply] = []
+            for index in 0..<20 { replies.append(try await client.chat("request \(index)")) }
+            #expect(replies.prefix(10).allSatisfy { $0.status == 200 })
+            #expect(replies.suffix(10).allSatisfy { $0.status == 429 })
+            let limited = try #require(replies.last)
+            let retryAfter = try #require(limited.headers["retry-after"].flatMap { Int($0) })
+            #expect((59...60).contains(retryAfter))
+            #expect(
+                limited.json == [
+                    "error": [
+                        "message": "Rate limit exceeded", "type": "rate_limit_error", "code": "RATE_LIMIT_EXCEEDED",
+                    ]
+                ]
+            )
+            #expect(await server.statusCounts == [200: 10, 429: 10])
+            #expect(await server.requests.filter { $0.handling == .rateLimited }.count == 10)
+        }
+    }
+
+    @Test func rateLimitWindowSlides() async throws {
+        let configuration = SkeinTestServer.Configuration(requestsPerMinute: 2, rateLimitWindow: .seconds(2))
+        try await SkeinTestServer.withRunning(configuration) { server in
+            let client = TestServerClient(server)
+            #expect(try await client.chat("1").status == 200)
+            #expect(try await client.chat("2").status == 200)
+            let limited = try await client.chat("3")
+            #expect(limited.status == 429)
+            #expect(["1", "2"].contains(limited.headers["retry-after"]))
+            try await Task.sleep(for: .milliseconds(2100))
+            #expect(try await client.chat("4").status == 200)
+        }
+    }
+
+    @Test func jsonSchemaRejectionLooksLikeLlamaCppPython() async throws {
+        try await SkeinTestServer.withRunning(.init(rejectsJSONSchema: true)) { server in
+            let client = TestServerClient(server)
+            let schema: TestJSON = ["type": "object", "properties": ["a": ["type": "string"]]]
+            let rejected = try await client.chat(
+                "x",
+                extra: ["response_format": ["type": "json_schema", "json_schema": ["name": "a", "schema": schema]]]
+            )
+            #expect(rejected.status == 500)
+            let error = try #require(rejected.json?["error"])
+            #expect(error["type"] == "internal_server_error")
+            let message = try #require(error["message"]?.stringValue)
+            #expect(message.contains("Input should be 'text' or 'json_object'"))
+            #expect(message.contains("'input': 'json_schema'"))
+
+            // The llama.cpp way of asking is accepted and answered with a schema instance.
+            let accepted = try await client.chat(
+                "x", extra: ["response_format": ["type": "json_object", "schema": schema]]
+            )
+            #expect(accepted.status == 200)
+            #expect(accepted.json?["choices"]?[0]?["message"]?["content"] == #"{"a":"a"}"#)
+            #expect(await server.requests.map(\.handling) == [.jsonSchemaRejected, .defaultReply])
+        }
+    }
+
+    @Test func apiKeyAndUnknownModels() async throws {
+        let configuration = SkeinTestServer.Configuration(
+            modelIDs: ["known"], rejectsUnknownModels: true, requiredAPIKey: "sk-test"
+        )
+        try await SkeinTestServer.withRunning(configuration) { server in
+            let client = TestServerClient(server)
+            let anonymous = try await client.post("/chat/completions", chatBody("x", model: "known"))
+            #expect(anonymous.status == 401)
+            #expect(anonymous.json?["error"]?["code"] == "INVALID_API_KEY")
+
+            let authorization = ["authorization": "Bearer sk-test"]
+            let known = try await client.post(
+                "/chat/completions", chatBody("x", model: "known"), headers: authorization)
+            #expect(known.status == 200)
+            let unknown = try await client.post(
+                "/chat/completions", chatBody("x", model: "nope"), headers: authorization)
+            #expect(unknown.status == 404)
+            #expect(unknown.json?["error"]?["code"] == "MODEL_NOT_FOUND")
+            #expect(unknown.json?["error"]?["message"] == "The model `nope` does not exist")
+
+            let recorded = await server.requests
+            #expect(recorded.map(\.handling) == [.unauthorized, .defaultReply, .unknownModel])
+            #expect(recorded[1].headers["authorization"] == "Bearer sk-test")
+        }
+    }
+}
