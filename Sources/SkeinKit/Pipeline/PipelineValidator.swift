@@ -14,8 +14,8 @@ public struct PipelineValidator: Sendable {
         self.loader = loader
     }
 
+    /// Loads the file, parses its templates and checks its graph.
     public func validate(path: String) -> Result {
-        let loaded = loader.load(path: path)
-        return Result(pipeline: loaded.pipeline, diagnostics: loaded.diagnostics, sourceText: loaded.pipeline?.sourceText)
+        validateGraph(path: path).1
     }
 }
