@@ -1,0 +1,26 @@
+/// What happens during a run, as it happens: the CLI renders these as progress, `--trace`
+/// writes them as a timeline, and library users consume them directly.
+public enum RunEvent: Sendable {
+    /// A step started; `items` is the number of `for_each` items (nil for a single request).
+    case stepStarted(step: String, items: Int?)
+    /// A request of a step started (item index for `for_each` steps, else nil).
+    case requestStarted(step: String, item: Int?)
+    /// A streamed piece of a reply.
+    case token(step: String, item: Int?, text: String, isReasoning: Bool)
+    /// A request attempt failed and will be retried after `delay`.
+    case retry(step: String, item: Int?, attempt: Int, delay: Duration, message: String)
+    /// A request finished.
+    case requestFinished(step: String, item: Int?, usage: Completion.Usage?, attempts: Int)
+    /// A step ended: finished, failed or skipped.
+    case stepEnded(StepResult)
+
+    /// The step the event belongs to.
+    public var step: String {
+        switch self {
+        case .stepStarted(let step, _), .requestStarted(let step, _), .token(let step, _, _, _),
+            .retry(let step, _, _, _, _), .requestFinished(let step, _, _, _):
+            return step
+        case .stepEnded(let result): return result.name
+        }
+    }
+}

@@ -1,0 +1,60 @@
+/// How a step ended.
+public enum StepStatus: String, Sendable, Hashable, Codable {
+    case finished, failed, skipped
+    /// Not started because the run stopped first (fail-fast, or interrupted).
+    case notRun = "not_run"
+}
+
+/// What a finished (or failed, or skipped) step leaves behind: the value templates read
+/// as `steps.NAME` (`output`, `reasoning`, `tool_calls`, `usage`, `model`,
+/// `finish_reason`, `status`).
+public struct StepResult: Sendable, Hashable {
+    public var name: String
+    public var status: StepStatus
+    /// Text, or the parsed JSON; for a `for_each` step, the list of item outputs in item order.
+    public var output: JSONValue
+    public var reasoning: JSONValue
+    public var toolCalls: JSONValue
+    public var usage: Completion.Usage?
+    public var model: JSONValue
+    public var finishReason: JSONValue
+    /// Why the step failed or was skipped.
+    public var message: String?
+    /// HTTP requests made (attempts included) and retries.
+    public var requests: Int
+    public var retries: Int
+    public var duration: Duration
+
+    public init(
+        name: String, status: StepStatus, output: JSONValue = .null, reasoning: JSONValue = .null,
+        toolCalls: JSONValue = .array([]), usage: Completion.Usage? = nil, model: JSONValue = .null,
+        finishReason: JSONValue = .null, message: String? = nil, requests: Int = 0, retries: Int = 0,
+        duration: Duration = .zero
+    ) {
+        self.name = name
+        self.status = status
+        self.output = output
+        self.reasoning = reasoning
+        self.toolCalls = toolCalls
+        self.usage = usage
+        self.model = model
+        self.finishReason = finishReason
+        self.message = message
+        self.requests = requests
+        self.retries = retries
+        self.duration = duration
+    }
+
+    /// The object templates see as `steps.NAME`.
+    public var templateValue: JSONValue {
+        var object = JSONValue.JSONObject()
+        object["output"] = output
+        object["reasoning"] = reasoning
+        object["tool_calls"] = toolCalls
+        object["usage"] = usage?.jsonValue ?? .null
+        object["model"] = model
+        object["finish_reason"] = finishReason
+        object["status"] = .string(status.rawValue)
+        return .object(object)
+    }
+}

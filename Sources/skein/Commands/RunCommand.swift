@@ -1,0 +1,182 @@
+import ArgumentParser
+import Foundation
+import OrderedCollections
+import SkeinKit
+
+struct RunCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Run a pipeline and print its outputs.",
+        discussion: """
+            Progress and diagnostics go to stderr, results to stdout, so \
+            'skein run p.yaml --output json | jq .outputs' works. Exit codes: 0 success, \
+            1 a failed step or an invalid file, 2 bad usage, 130 interrupted.
+            """
+    )
+
+    enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
+        case text, json
+    }
+
+    @Argument(help: "The pipeline file.")
+    var file: String
+
+    @Option(name: [.customShort("i"), .customLong("input")], parsing: .unconditionalSingleValue,
+            help: ArgumentHelp("An input: name=value, name=@file (read a file) or name=@- (read stdin).", valueName: "name=value"))
+    var input: [String] = []
+
+    @Option(name: .customLong("inputs"), help: ArgumentHelp("A YAML or JSON file mapping input names to values.", valueName: "file"))
+    var inputsFile: String?
+
+    @Option(help: "Use this provider for every step (overrides the file).")
+    var provider: String?
+
+    @Option(help: "Use this model for every step (overrides the file).")
+    var model: String?
+
+    @Option(help: "Requests in flight at once, across all steps.")
+    var concurrency: Int = 16
+
+    @Flag(help: "After a failure, run every step that does not depend on it.")
+    var keepGoing = false
+
+    @Option(help: ArgumentHelp("Print this step's reply as it streams in.", valueName: "step"))
+    var stream: String?
+
+    @Option(help: "How to print the results: text, or one JSON object.")
+    var output: OutputFormat = .text
+
+    @Option(name: .customShort("o"), help: ArgumentHelp("Write the results to this file instead of stdout.", valueName: "file"))
+    var outputFile: String?
+
+    @Flag(help: "Print every request that would be sent, without sending any.")
+    var dryRun = false
+
+    @Option(help: ArgumentHelp("Write a Chrome trace-event timeline (open in Perfetto or chrome://tracing).", valueName: "file"))
+    var trace: String?
+
+    @Flag(help: "Print no progress, only results and errors.")
+    var quiet = false
+
+    func validate() throws {
+        if concurrency < 1 { throw ValidationError("--concurrency must be at least 1") }
+        for item in input where !item.contains("=") {
+            throw ValidationError("-i expects name=value, name=@file or name=@-; got '\(item)'")
+        }
+    }
+
+    func run() async throws {
+        let (graph, result) = PipelineValidator().validateGraph(path: file)
+        Diagnostics.report(result.diagnostics, sourceText: result.sourceText, file: file)
+        guard let graph else { throw ExitCode(1) }
+        if let stream, graph.index[stream] == nil {
+            Terminal.standardError.write("error: --stream names unknown step '\(stream)'\(Suggestion.didYouMean(stream, in: graph.names))\n")
+            throw ExitCode(2)
+        }
+
+        let inputs: JSONValue.JSONObject
+        do {
+            inputs = try InputResolver(pipeline: graph.pipeline).resolve(try providedInputs())
+        } catch let error as DiagnosticsError {
+            Diagnostics.report(error.diagnostics, sourceText: graph.pipeline.sourceText, file: file)
+            throw ExitCode(1)
+        }
+        let environment = ProcessInfo.processInfo.environment
+        let resolver = ProviderResolver(pipeline: graph.pipeline, providerOverride: provider, modelOverride: model, environment: environment)
+
+        if dryRun {
+            do {
+                let requests = try DryRun(graph: graph, resolver: resolver).requests(inputs: inputs, environment: environment)
+                try emit(DryRunPrinter.render(requests, format: output))
+            } catch let diagnostic as Diagnostic {
+                Diagnostics.report([diagnostic], sourceText: graph.pipeline.sourceText, file: file)
+                throw ExitCode(1)
+            }
+            return
+        }
+
+        let progress = ProgressRenderer(
+            steps: graph.names, mode: quiet ? .quiet : (stream == nil && Terminal.isTerminal(2) ? .live : .lines),
+            streamStep: stream, color: Terminal.usesColor)
+        let tracer = trace.map { _ in TraceRecorder() }
+        let options = Scheduler.Options(
+            concurrency: concurrency, failurePolicy: keepGoing ? .keepGoing : .stopOnFirstFailure,
+            streaming: stream != nil || progress.mode == .live, providerOverride: provider, modelOverride: model,
+            environment: environment)
+        let outcome = try await HTTPCompletionClient.withClient(
+            configuration: .init(connectionsPerHost: max(concurrency, 8)), environment: environment
+        ) { client in
+            let scheduler = Scheduler(graph: graph, client: client, options: options)
+            let runTask = Task {
+                await scheduler.run(inputs: inputs) { event in
+                    progress.handle(event)
+                    tracer?.record(event)
+                }
+            }
+            let signals = SignalWatcher { runTask.cancel() }
+            progress.start()
+            let outcome = await runTask.value
+            signals.stop()
+            progress.finish()
+            return outcome
+        }
+        if let trace, let tracer {
+            try tracer.json().write(toFile: trace, atomically: true, encoding: .utf8)
+        }
+        Terminal.standardError.write(Summary.line(outcome) + "\n")
+        switch outcome.status {
+        case .succeeded:
+            try emit(ResultPrinter.render(outcome, pipeline: graph.pipeline, format: output))
+        case .failed:
+            for failed in outcome.failedSteps {
+                let location = graph.pipeline.steps[failed.name]?.location
+                let diagnostic = Diagnostic.error("step '\(failed.name)' failed: \(failed.message ?? "unknown error")", at: location)
+                Diagnostics.report([diagnostic], sourceText: graph.pipeline.sourceText, file: file)
+            }
+            for problem in outcome.outputErrors { Terminal.standardError.write("error: \(problem)\n") }
+            if output == .json { try emit(ResultPrinter.render(outcome, pipeline: graph.pipeline, format: output)) }
+            throw ExitCode(1)
+        case .interrupted:
+            let finished = outcome.results.values.filter { $0.status == .finished }.map(\.name)
+            let left = outcome.results.values.filter { $0.status == .notRun }.map(\.name)
+            Terminal.standardError.write("interrupted: finished \(finished.isEmpty ? "nothing" : finished.joined(separator: ", "))"
+                + (left.isEmpty ? "" : "; not run: \(left.joined(separator: ", "))") + "\n")
+            throw ExitCode(130)
+        }
+    }
+
+    /// Inputs from `--inputs` first, then each `-i` (which wins).
+    func providedInputs() throws -> OrderedDictionary<String, InputResolver.Provided> {
+        var provided = OrderedDictionary<String, InputResolver.Provided>()
+        if let inputsFile { provided = try InputResolver.readInputsFile(inputsFile) }
+        var readStandardInput = false
+        for item in input {
+            guard let equals = item.firstIndex(of: "=") else { continue }
+            let name = String(item[..<equals])
+            let value = String(item[item.index(after: equals)...])
+            if value == "@-" {
+                if readStandardInput { throw DiagnosticsError([.error("only one input can be read from stdin (@-)")]) }
+                readStandardInput = true
+                let data = FileHandle.standardInput.readDataToEndOfFile()
+                provided[name] = .text(String(decoding: data, as: UTF8.self))
+            } else if value.hasPrefix("@") {
+                let path = String(value.dropFirst())
+                guard let data = FileManager.default.contents(atPath: path) else {
+                    throw DiagnosticsError([.error("input '\(name)': cannot read file '\(path)'")])
+                }
+                provided[name] = .text(String(decoding: data, as: UTF8.self))
+            } else {
+                provided[name] = .text(value)
+            }
+        }
+        return provided
+    }
+
+    func emit(_ text: String) throws {
+        if let outputFile {
+            try text.write(toFile: outputFile, atomically: true, encoding: .utf8)
+        } else {
+            Terminal.standardOutput.write(text)
+        }
+    }
+}

@@ -1,0 +1,196 @@
+import Foundation
+import SkeinKit
+import Synchronization
+
+/// Shows a run's progress on stderr: a live view redrawn in place on a terminal, or one
+/// line per event otherwise; `--stream STEP` prints that step's reply as it arrives.
+final class ProgressRenderer: Sendable {
+    enum Mode: Sendable, Equatable { case live, lines, quiet }
+
+    let mode: Mode
+    let streamStep: String?
+    let color: Bool
+    private let steps: [String]
+    private let state: Mutex<State>
+    private let redrawTask = Mutex<Task<Void, Never>?>(nil)
+
+    struct StepView: Sendable {
+        enum Phase: Sendable { case waiting, running, finished, failed, skipped, notRun }
+        var phase: Phase = .waiting
+        var started: ContinuousClock.Instant?
+        var ended: ContinuousClock.Instant?
+        var items: Int?
+        var itemsDone = 0
+        var tokens = 0
+        var retries = 0
+        var message: String?
+    }
+
+    struct State: Sendable {
+        var views: [String: StepView] = [:]
+        var drawnLines = 0
+        /// For `--stream` of a for_each step: items are printed in order, later ones buffered.
+        var streamBuffers: [Int: String] = [:]
+        var streamEnded: Set<Int> = []
+        var nextStreamItem = 0
+        var reasoningOpen = false
+    }
+
+    init(steps: [String], mode: Mode, streamStep: String?, color: Bool) {
+        self.steps = steps
+        self.mode = mode
+        self.streamStep = streamStep
+        self.color = color
+        var initial = State()
+        for step in steps { initial.views[step] = StepView() }
+        state = Mutex(initial)
+    }
+
+    func start() {
+        guard mode == .live else { return }
+        let task = Task { [weak self] in
+            while !Task.isCancelled {
+                self?.redraw()
+                try? await Task.sleep(for: .milliseconds(100))
+            }
+        }
+        redrawTask.withLock { $0 = task }
+    }
+
+    func finish() {
+        redrawTask.withLock { $0?.cancel() }
+        if mode == .live { redraw() }
+    }
+
+    func handle(_ event: RunEvent) {
+        let now = ContinuousClock.now
+        var lines: [String] = []
+        var streamText = ""
+        state.withLock { state in
+            let name = event.step
+            var view = state.views[name] ?? StepView()
+            switch event {
+            case .stepStarted(_, let items):
+                view.phase = .running
+                view.started = now
+                view.items = items
+                lines.append(paint("▶", .blue) + " \(name) started" + (items.map { " (\($0) items)" } ?? ""))
+            case .requestStarted:
+                break
+            case .token(_, let item, let text, let isReasoning):
+                view.tokens += 1
+                if name == streamStep { streamText += streamPiece(&state, item: item, text: text, isReasoning: isReasoning) }
+            case .retry(_, let item, let attempt, let delay, let message):
+                view.retries += 1
+                lines.append(paint("↻", .yellow) + " \(name)\(item.map { "[\($0)]" } ?? "") attempt \(attempt) failed, retrying in \(Self.seconds(delay)): \(message)")
+            case .requestFinished(_, let item, _, _):
+                if view.items != nil { view.itemsDone += 1 }
+                if name == streamStep { streamText += endStreamItem(&state, item: item) }
+            case .stepEnded(let result):
+                view.ended = now
+                switch result.status {
+                case .finished:
+                    view.phase = .finished
+                    let tokens = result.usage.map { ", \($0.completionTokens) tokens" } ?? ""
+                    lines.append(paint("✓", .green) + " \(name) finished in \(Self.seconds(result.duration))\(tokens)")
+                case .failed:
+                    view.phase = .failed
+                    view.message = result.message
+                    lines.append(paint("✗", .red) + " \(name) failed: \(result.message ?? "")")
+                case .skipped:
+                    view.phase = .skipped
+                    view.message = result.message
+                    lines.append(paint("–", .dim) + " \(name) skipped: \(result.message ?? "")")
+                case .notRun:
+                    view.phase = .notRun
+                }
+            }
+            state.views[name] = view
+        }
+        if !streamText.isEmpty { Terminal.standardError.write(streamText) }
+        if mode == .lines { for line in lines { Terminal.standardError.write(line + "\n") } }
+    }
+
+    /// Text to print for a streamed token; items of a for_each step are shown in order.
+    private func streamPiece(_ state: inout State, item: Int?, text: String, isReasoning: Bool) -> String {
+        let position = item ?? 0
+        var piece = ""
+        if isReasoning && !state.reasoningOpen {
+            piece += color ? "\u{1B}[2m" : "[reasoning] "
+            state.reasoningOpen = true
+        } else if !isReasoning && state.reasoningOpen {
+            piece += color ? "\u{1B}[0m\n" : "\n[answer] "
+            state.reasoningOpen = false
+        }
+        piece += text
+        if position == state.nextStreamItem { return piece }
+        state.streamBuffers[position, default: ""] += piece
+        return ""
+    }
+
+    private func endStreamItem(_ state: inout State, item: Int?) -> String {
+        let position = item ?? 0
+        var out = state.reasoningOpen && color ? "\u{1B}[0m" : ""
+        state.reasoningOpen = false
+        state.streamEnded.insert(position)
+        if position != state.nextStreamItem { return "" }
+        out += "\n"
+        state.nextStreamItem += 1
+        // Flush later items that already finished or started streaming.
+        while true {
+            let next = state.nextStreamItem
+            guard let buffered = state.streamBuffers.removeValue(forKey: next) else { break }
+            out += buffered
+            if state.streamEnded.contains(next) {
+                out += "\n"
+                state.nextStreamItem += 1
+            } else {
+                break
+            }
+        }
+        return out
+    }
+
+    private func redraw() {
+        let now = ContinuousClock.now
+        let text: String = state.withLock { state in
+            var out = ""
+            if state.drawnLines > 0 { out += "\u{1B}[\(state.drawnLines)A" }
+            for name in steps {
+                let view = state.views[name] ?? StepView()
+                let symbol: String
+                var detail = ""
+                switch view.phase {
+                case .waiting: symbol = paint("·", .dim); detail = "waiting"
+                case .running:
+                    symbol = paint("●", .blue)
+                    detail = "running " + Self.seconds(now - (view.started ?? now))
+                    if let items = view.items { detail += "  \(view.itemsDone)/\(items) items" }
+                    if view.tokens > 0 { detail += "  \(view.tokens) tokens" }
+                    if view.retries > 0 { detail += "  \(view.retries) retries" }
+                case .finished:
+                    symbol = paint("✓", .green)
+                    detail = "done " + Self.seconds((view.ended ?? now) - (view.started ?? now))
+                case .failed: symbol = paint("✗", .red); detail = "failed"
+                case .skipped: symbol = paint("–", .dim); detail = "skipped" + (view.message.map { " (\($0))" } ?? "")
+                case .notRun: symbol = paint("·", .dim); detail = "not run"
+                }
+                out += "\u{1B}[2K \(symbol) \(name)  \(paint(detail, .dim))\n"
+            }
+            state.drawnLines = steps.count
+            return out
+        }
+        Terminal.standardError.write(text)
+    }
+
+    enum Color: String { case red = "31", green = "32", yellow = "33", blue = "34", dim = "2" }
+
+    private func paint(_ text: String, _ code: Color) -> String {
+        color ? "\u{1B}[\(code.rawValue)m\(text)\u{1B}[0m" : text
+    }
+
+    static func seconds(_ duration: Duration) -> String {
+        let seconds = Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+        return String(format: "%.1fs", seconds)
+    }
+}

@@ -1,0 +1,102 @@
+import SkeinKit
+
+/// Prints a run's results to stdout.
+///
+/// Text: each output as `name:` then its value (text as it is, other values as indented
+/// JSON); a pipeline without `outputs:` prints every finished step's output instead.
+/// JSON: one object, `{"status", "outputs", "steps": {name: {status, output, usage, ...}}}`,
+/// so `skein run p.yaml --output json | jq .outputs.summary` works.
+enum ResultPrinter {
+    static func render(_ outcome: Scheduler.Outcome, pipeline: Pipeline, format: RunCommand.OutputFormat) -> String {
+        switch format {
+        case .json:
+            var steps = JSONValue.JSONObject()
+            for (name, result) in outcome.results {
+                var object = JSONValue.JSONObject()
+                object["status"] = .string(result.status.rawValue)
+                object["output"] = result.output
+                if result.reasoning != .null { object["reasoning"] = result.reasoning }
+                if result.toolCalls != .array([]) { object["tool_calls"] = result.toolCalls }
+                object["usage"] = result.usage?.jsonValue ?? .null
+                if let message = result.message { object["message"] = .string(message) }
+                steps[name] = .object(object)
+            }
+            let object: JSONValue = [
+                "status": .string(outcome.status.rawValue), "outputs": .object(outcome.outputs), "steps": .object(steps),
+            ]
+            return object.serialized(.pretty) + "\n"
+        case .text:
+            var values: [(String, JSONValue)] = outcome.outputs.map { ($0.key, $0.value) }
+            if pipeline.outputs.isEmpty {
+                values = outcome.results.values.filter { $0.status == .finished }.map { ($0.name, $0.output) }
+            }
+            var out = ""
+            for (name, value) in values {
+                out += "\(name):\n"
+                switch value {
+                case .string(let text): out += indent(text) + "\n"
+                default: out += indent(value.serialized(.pretty)) + "\n"
+                }
+            }
+            return out
+        }
+    }
+
+    static func indent(_ text: String) -> String {
+        text.split(separator: "\n", omittingEmptySubsequences: false).map { $0.isEmpty ? "" : "  " + $0 }
+            .joined(separator: "\n")
+    }
+}
+
+/// The one-line summary printed after a run.
+enum Summary {
+    static func line(_ outcome: Scheduler.Outcome) -> String {
+        let results = outcome.results.values
+        let ran = results.filter { $0.status == .finished || $0.status == .failed }.count
+        let requests = results.reduce(0) { $0 + $1.requests }
+        let retries = results.reduce(0) { $0 + $1.retries }
+        let input = results.reduce(0) { $0 + ($1.usage?.promptTokens ?? 0) }
+        let output = results.reduce(0) { $0 + ($1.usage?.completionTokens ?? 0) }
+        let cached = results.reduce(0) { $0 + ($1.usage?.cachedTokens ?? 0) }
+        let failed = results.filter { $0.status == .failed }.count
+        let skipped = results.filter { $0.status == .skipped }.count
+        var parts = ["\(Terminal.count(ran, "step")) run"]
+        if failed > 0 { parts.append("\(failed) failed") }
+        if skipped > 0 { parts.append("\(skipped) skipped") }
+        parts.append(Terminal.count(requests, "request"))
+        parts.append(Terminal.count(retries, "retry").replacingOccurrences(of: "retrys", with: "retries"))
+        parts.append("tokens \(input) in / \(output) out (\(cached) cached)")
+        parts.append(ProgressRenderer.seconds(outcome.duration))
+        return parts.joined(separator: ", ")
+    }
+}
+
+/// Prints `--dry-run` requests.
+enum DryRunPrinter {
+    static func render(_ requests: [DryRun.Request], format: RunCommand.OutputFormat) -> String {
+        switch format {
+        case .json:
+            return JSONValue.array(requests.map { request in
+                var object: JSONValue.JSONObject = [
+                    "step": .string(request.step), "method": "POST", "url": .string(request.endpoint),
+                    "provider": .string(request.provider.name), "body": .object(request.request.body),
+                ]
+                if let item = request.item { object["item"] = .int(item) }
+                if !request.placeholders.isEmpty { object["placeholders"] = .array(request.placeholders.map { .string($0) }) }
+                if let skipped = request.skippedBecause { object["skipped"] = .string(skipped) }
+                return .object(object)
+            }).serialized(.pretty) + "\n"
+        case .text:
+            var out = ""
+            for request in requests {
+                out += "# \(request.step)\(request.item.map { "[\($0)]" } ?? ""): POST \(request.endpoint) (provider \(request.provider.name))"
+                if !request.placeholders.isEmpty {
+                    out += "\n# ⟨…⟩ marks model output not known before the run: \(request.placeholders.joined(separator: ", "))"
+                }
+                if let skipped = request.skippedBecause { out += "\n# would be skipped: \(skipped)" }
+                out += "\n" + JSONValue.object(request.request.body).serialized(.pretty) + "\n\n"
+            }
+            return out
+        }
+    }
+}

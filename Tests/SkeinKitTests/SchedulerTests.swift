@@ -1,0 +1,209 @@
+import Foundation
+import SkeinTesting
+import Testing
+@testable import SkeinKit
+
+/// `skein run` semantics through the library, against a real SkeinTesting server on 127.0.0.1.
+@Suite struct SchedulerTests {
+    /// Loads a pipeline whose every step uses the test server as provider `test`.
+    static func graph(_ steps: String, server: SkeinTestServer, inputs: String = "", outputs: String = "",
+                      sourceLocation: Testing.SourceLocation = #_sourceLocation) throws -> PipelineGraph
+    {
+        let text = """
+            version: 1
+            defaults:
+              provider: test
+              model: test-model
+            providers:
+              test:
+                base_url: \(server.baseURL)
+                api_key_env: null
+            \(inputs)
+            steps:
+            \(steps)
+            \(outputs)
+            """
+        let loaded = PipelineLoader().load(text: text, path: "test.yaml")
+        let pipeline = try #require(loaded.pipeline, "\(loaded.diagnostics)", sourceLocation: sourceLocation)
+        let (compiled, templateDiagnostics) = CompiledPipeline.compile(pipeline)
+        let (graph, diagnostics) = PipelineGraph.build(try #require(compiled, "\(templateDiagnostics)", sourceLocation: sourceLocation))
+        return try #require(graph, "\(diagnostics)", sourceLocation: sourceLocation)
+    }
+
+    static func run(_ graph: PipelineGraph, inputs: JSONValue.JSONObject = [:], options: Scheduler.Options = .init(concurrency: 64))
+        async throws -> Scheduler.Outcome
+    {
+        try await HTTPCompletionClient.withClient(configuration: .init(connectionsPerHost: 64, retryPolicy: RetryPolicy(maxRetries: 0))) { client in
+            await Scheduler(graph: graph, client: client, options: options).run(inputs: inputs)
+        }
+    }
+
+    @Test func tenIndependentStepsRunConcurrently() async throws {
+        try await SkeinTestServer.withRunning(.init(latency: .fixed(.milliseconds(300)))) { server in
+            let steps = (0..<10).map { "  s\($0):\n    prompt: step \($0)" }.joined(separator: "\n")
+            let graph = try Self.graph(steps, server: server)
+            let clock = ContinuousClock()
+            let started = clock.now
+            let outcome = try await Self.run(graph)
+            let elapsed = clock.now - started
+            #expect(outcome.status == .succeeded)
+            #expect(outcome.results.values.allSatisfy { $0.status == .finished })
+            #expect(elapsed < .milliseconds(600), "10 x 300 ms took \(elapsed)")
+            #expect(await server.maxConcurrentRequests == 10)
+        }
+    }
+
+    @Test func diamondFeedsOutputsDownstreamAndRunsTheMiddleInParallel() async throws {
+        try await SkeinTestServer.withRunning(.init(latency: .fixed(.milliseconds(100)))) { server in
+            let graph = try Self.graph("""
+                  a:
+                    prompt: start
+                  b:
+                    prompt: "left {{ steps.a.output }}"
+                  c:
+                    prompt: "right {{ steps.a.output }}"
+                  d:
+                    prompt: "join {{ steps.b.output }} | {{ steps.c.output }}"
+                """, server: server, outputs: "outputs:\n  final: \"{{ steps.d.output }}\"")
+            let outcome = try await Self.run(graph)
+            #expect(outcome.status == .succeeded)
+            #expect(outcome.outputs["final"] == "echo: join echo: left echo: start | echo: right echo: start")
+            let requests = await server.requests
+            let b = try #require(requests.first { $0.lastUserMessage == "left echo: start" })
+            let c = try #require(requests.first { $0.lastUserMessage == "right echo: start" })
+            #expect(b.overlaps(c))
+            let d = try #require(requests.first { $0.lastUserMessage?.hasPrefix("join") == true })
+            #expect(d.lastUserMessage?.contains("echo: left echo: start") == true)
+            #expect(d.lastUserMessage?.contains("echo: right echo: start") == true)
+        }
+    }
+
+    @Test func forEachKeepsItemOrderAndRespectsMaxConcurrency() async throws {
+        let configuration = SkeinTestServer.Configuration(
+            latency: .uniform(min: .milliseconds(5), max: .milliseconds(80)), concurrencyTagMarkers: ["fan-out"])
+        try await SkeinTestServer.withRunning(configuration) { server in
+            let graph = try Self.graph("""
+                  fan:
+                    for_each: "{{ inputs.items }}"
+                    as: item
+                    max_concurrency: 5
+                    prompt: "fan-out {{ item }}"
+                """, server: server, inputs: "inputs:\n  items: {type: array}",
+                outputs: "outputs:\n  all: \"{{ steps.fan.output }}\"")
+            let items = (0..<50).map { JSONValue.int($0) }
+            let outcome = try await Self.run(graph, inputs: ["items": .array(items)])
+            #expect(outcome.status == .succeeded)
+            #expect(outcome.outputs["all"] == .array((0..<50).map { .string("echo: fan-out \($0)") }))
+            #expect(await server.maxConcurrentRequests(tag: "fan-out") <= 5)
+            #expect(await server.maxConcurrentRequests(tag: "fan-out") >= 2)
+            #expect(await server.requests.count == 50)
+        }
+    }
+
+    @Test func failFastStartsNothingAfterTheFirstFailure() async throws {
+        try await SkeinTestServer.withRunning(.init(latency: .fixed(.milliseconds(50)))) { server in
+            await server.addRule(ReplyRule("fail", match: .init(lastUserMessageContains: "FAIL"),
+                                           action: .status(400, message: "bad prompt")))
+            let graph = try Self.graph("""
+                  broken:
+                    prompt: FAIL now
+                  after_broken:
+                    prompt: "{{ steps.broken.output }}"
+                  slow:
+                    prompt: slow one
+                  after_slow:
+                    prompt: "{{ steps.slow.output }} again"
+                """, server: server)
+            let outcome = try await Self.run(graph)
+            #expect(outcome.status == .failed)
+            #expect(outcome.results["broken"]?.status == .failed)
+            #expect(outcome.results["broken"]?.message?.contains("400") == true)
+            #expect(outcome.results["slow"]?.status == .finished)  // in flight: allowed to finish
+            #expect(outcome.results["after_slow"]?.status == .notRun)
+            #expect(outcome.results["after_broken"]?.status == .notRun)
+            #expect(await server.requests.count == 2)
+        }
+    }
+
+    @Test func keepGoingRunsEveryIndependentBranch() async throws {
+        try await SkeinTestServer.withRunning(.init(latency: .fixed(.milliseconds(50)))) { server in
+            await server.addRule(ReplyRule("fail", match: .init(lastUserMessageContains: "FAIL"),
+                                           action: .status(400, message: "bad prompt")))
+            let graph = try Self.graph("""
+                  broken:
+                    prompt: FAIL now
+                  after_broken:
+                    prompt: "{{ steps.broken.output }}"
+                  report:
+                    when: "{{ steps.broken.status == 'failed' }}"
+                    prompt: "broken failed"
+                  slow:
+                    prompt: slow one
+                  after_slow:
+                    prompt: "{{ steps.slow.output }} again"
+                """, server: server)
+            let outcome = try await Self.run(graph, options: .init(concurrency: 8, failurePolicy: .keepGoing))
+            #expect(outcome.status == .failed)
+            #expect(outcome.results["after_broken"]?.status == .skipped)
+            #expect(outcome.results["after_broken"]?.message == "'broken' failed")
+            #expect(outcome.results["report"]?.status == .finished)
+            #expect(outcome.results["after_slow"]?.status == .finished)
+        }
+    }
+
+    @Test func whenFalseSkipsAndSkipsPropagate() async throws {
+        try await SkeinTestServer.withRunning(.init()) { server in
+            let graph = try Self.graph("""
+                  maybe:
+                    when: "{{ inputs.enabled }}"
+                    prompt: hello
+                  after:
+                    prompt: "{{ steps.maybe.output }}"
+                """, server: server, inputs: "inputs:\n  enabled: {type: boolean, default: false}")
+            let outcome = try await Self.run(graph, inputs: ["enabled": false])
+            #expect(outcome.status == .succeeded)
+            #expect(outcome.results["maybe"]?.status == .skipped)
+            #expect(outcome.results["after"]?.status == .skipped)
+            #expect(await server.requests.isEmpty)
+        }
+    }
+
+    @Test func outputsKeepTheirTypes() async throws {
+        try await SkeinTestServer.withRunning(.init()) { server in
+            let graph = try Self.graph("""
+                  extract:
+                    output: {schema: {type: object, required: [tags, count], properties: {tags: {type: array, items: {type: string}, minItems: 2}, count: {type: integer}}}}
+                    prompt: extract
+                """, server: server, outputs: "outputs:\n  tags: \"{{ steps.extract.output.tags }}\"\n  n: \"{{ steps.extract.output.count }}\"\n  text: \"{{ steps.extract.output.count }} items\"")
+            let outcome = try await Self.run(graph)
+            #expect(outcome.status == .succeeded)
+            guard case .array(let tags)? = outcome.outputs["tags"] else { Issue.record("tags is not a list"); return }
+            #expect(tags.count >= 2)
+            #expect(outcome.outputs["n"]?.typeName == "integer")
+            #expect(outcome.outputs["text"]?.stringValue?.hasSuffix(" items") == true)
+        }
+    }
+
+    @Test func cancellingTheRunKeepsWhatFinished() async throws {
+        try await SkeinTestServer.withRunning(.init()) { server in
+            await server.addRule(ReplyRule("slow", match: .init(lastUserMessageContains: "slow"), delay: .seconds(30),
+                                           action: .text("late")))
+            let graph = try Self.graph("""
+                  quick:
+                    prompt: quick
+                  slow:
+                    prompt: "slow {{ steps.quick.output }}"
+                  never:
+                    prompt: "{{ steps.slow.output }}"
+                """, server: server)
+            let task = Task { try await Self.run(graph) }
+            while await server.requests.count < 2 { try await Task.sleep(for: .milliseconds(10)) }
+            task.cancel()
+            let outcome = try await task.value
+            #expect(outcome.status == .interrupted)
+            #expect(outcome.results["quick"]?.status == .finished)
+            #expect(outcome.results["slow"]?.status == .notRun)
+            #expect(outcome.results["never"]?.status == .notRun)
+        }
+    }
+}
