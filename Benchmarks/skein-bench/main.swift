@@ -4,6 +4,7 @@ import Foundation
 /// Each benchmark lives in its own file and registers itself in `benchmarks` below.
 var benchmarks: [String: @Sendable ([String]) async throws -> Void] = [:]
 benchmarks["templates"] = TemplateBenchmark.run
+benchmarks["client"] = ClientBenchmark.run
 
 let arguments = CommandLine.arguments.dropFirst()
 guard let name = arguments.first, let benchmark = benchmarks[name] else {

@@ -1,0 +1,102 @@
+import Foundation
+import SkeinTesting
+
+/// Runs the real `skein` executable built next to the test bundle.
+struct CLI {
+    struct Result {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+    }
+
+    static let repositoryRoot = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    /// `.build/<triple>/debug/skein`: the test bundle sits in the same folder.
+    static var executable: URL {
+        var folder = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        while folder.path != "/" {
+            let candidate = folder.appendingPathComponent("skein")
+            if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
+            folder.deleteLastPathComponent()
+        }
+        return repositoryRoot.appendingPathComponent(".build/debug/skein")
+    }
+
+    /// A scratch directory for one test, removed by the caller.
+    static func temporaryDirectory() throws -> URL {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("skein-cli-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        return url
+    }
+
+    /// Starts `skein` with arguments; returns the process so a test can signal it.
+    static func start(_ arguments: [String], in directory: URL? = nil, environment: [String: String] = [:],
+                      stdin: String? = nil) throws -> (Process, Pipe, Pipe)
+    {
+        let process = Process()
+        process.executableURL = executable
+        process.arguments = arguments
+        process.currentDirectoryURL = directory ?? repositoryRoot
+        var env = ProcessInfo.processInfo.environment
+        env["NO_COLOR"] = "1"
+        env.removeValue(forKey: "NOVITA_API_KEY")
+        env.removeValue(forKey: "SKEIN_PROVIDER")
+        for (key, value) in environment { env[key] = value }
+        process.environment = env
+        let out = Pipe(), err = Pipe(), input = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        process.standardInput = input
+        try process.run()
+        if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
+        try input.fileHandleForWriting.close()
+        return (process, out, err)
+    }
+
+    static func finish(_ process: Process, _ out: Pipe, _ err: Pipe) async -> Result {
+        // Blocking reads and waits run on Dispatch threads, never on the cooperative pool:
+        // on a 2-core machine that pool has 2 threads, and blocking them would starve the
+        // in-process test server the child is talking to.
+        async let stdout = blocking { out.fileHandleForReading.readDataToEndOfFile() }
+        async let stderr = blocking { err.fileHandleForReading.readDataToEndOfFile() }
+        let (o, e) = await (stdout, stderr)
+        await blocking { process.waitUntilExit() }
+        return Result(status: process.terminationStatus, stdout: String(decoding: o, as: UTF8.self),
+                      stderr: String(decoding: e, as: UTF8.self))
+    }
+
+    /// Runs blocking work on a Dispatch thread and awaits its result.
+    static func blocking<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
+        await withCheckedContinuation { continuation in
+            DispatchQueue.global().async { continuation.resume(returning: work()) }
+        }
+    }
+
+    static func run(_ arguments: [String], in directory: URL? = nil, environment: [String: String] = [:],
+                    stdin: String? = nil) async throws -> Result
+    {
+        let (process, out, err) = try start(arguments, in: directory, environment: environment, stdin: stdin)
+        return await finish(process, out, err)
+    }
+
+    /// A pipeline file in `directory` whose steps use the test server as provider `test`.
+    static func writePipeline(_ body: String, server: SkeinTestServer, in directory: URL, name: String = "p.yaml",
+                              apiKeyEnvironment: String = "null") throws -> String
+    {
+        let text = """
+            version: 1
+            defaults:
+              provider: test
+              model: test-model
+            providers:
+              test:
+                base_url: \(server.baseURL)
+                api_key_env: \(apiKeyEnvironment)
+            \(body)
+            """
+        let path = directory.appendingPathComponent(name).path
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+}

@@ -1,0 +1,258 @@
+import Foundation
+import SkeinKit
+import SkeinTesting
+import Testing
+
+/// Serialized: children spawned at the same time inherit each other's pipe ends
+/// (Foundation's Process does not close them on Linux), so one long-lived child would
+/// hold back every other test's end-of-output.
+@Suite(.serialized) struct CLITests {
+    @Test func validateAcceptsTheExamplesAndRejectsBrokenFiles() async throws {
+        let ok = try await CLI.run(["validate", "pipelines/summarize-translate.yaml"])
+        #expect(ok.status == 0, "\(ok.stderr)")
+        #expect(ok.stderr == "pipelines/summarize-translate.yaml: ok\n")
+
+        let bad = try await CLI.run(["validate", "Tests/SkeinKitTests/Fixtures/malformed/unknown-key.yaml"])
+        #expect(bad.status == 1)
+        #expect(bad.stderr == """
+            Tests/SkeinKitTests/Fixtures/malformed/unknown-key.yaml:5:5: error: unknown key 'temprature' in step 'summarize'; did you mean 'temperature'?
+                temprature: 0.5
+                ^
+            Tests/SkeinKitTests/Fixtures/malformed/unknown-key.yaml: 1 error
+
+            """)
+    }
+
+    @Test func validateJSONIsMachineReadable() async throws {
+        let result = try await CLI.run([
+            "validate", "--format", "json", "Tests/SkeinKitTests/Fixtures/malformed/multiple-errors.yaml",
+            "pipelines/summarize-translate.yaml",
+        ])
+        #expect(result.status == 1)
+        guard case .array(let items) = try JSONValue(parsing: result.stdout) else { Issue.record("not a JSON array"); return }
+        #expect(items.count == 5)
+        for item in items {
+            for field in ["file", "line", "column", "severity", "message"] { #expect(item[field] != nil, "missing \(field)") }
+        }
+        #expect(items.first?["line"] == 3)
+        #expect(items.first?["severity"] == "error")
+    }
+
+    @Test func billionLaughsIsRefusedWithinOneSecond() async throws {
+        let clock = ContinuousClock()
+        let started = clock.now
+        let result = try await CLI.run(["validate", "Tests/SkeinKitTests/Fixtures/malformed/billion-laughs.yaml"])
+        #expect(clock.now - started < .seconds(1))
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("refusing to expand"))
+    }
+
+    @Test func schemaCommandPrintsTheSchemaFile() async throws {
+        let result = try await CLI.run(["schema"])
+        #expect(result.status == 0)
+        let file = try String(contentsOf: CLI.repositoryRoot.appendingPathComponent("schema/pipeline.schema.json"), encoding: .utf8)
+        #expect(result.stdout == file)
+    }
+
+    @Test func graphPrintsMermaidByDefault() async throws {
+        let result = try await CLI.run(["graph", "pipelines/summarize-translate.yaml"])
+        #expect(result.status == 0)
+        #expect(result.stdout.hasPrefix("flowchart TD\n"))
+        #expect(result.stdout.contains("step_summarize --> step_translate"))
+    }
+
+    @Test func runOutputJSONPipesThroughJQ() async throws {
+        try await SkeinTestServer.withRunning(.init()) { server in
+            let directory = try CLI.temporaryDirectory()
+            defer { try? FileManager.default.removeItem(at: directory) }
+            let path = try CLI.writePipeline("""
+                inputs:
+                  topic: {type: string}
+                  languages: {type: array, default: [French, German]}
+                steps:
+                  write:
+                    prompt: "Write about {{ inputs.topic }}"
+                  translate:
+                    for_each: "{{ inputs.languages }}"
+                    as: language
+                    prompt: "{{ language }}: {{ steps.write.output }}"
+                outputs:
+                  text: "{{ steps.write.output }}"
+                  translations: "{{ steps.translate.output }}"
+                """, server: server, in: directory)
+            let skein = CLI.executable.path
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/bin/sh")
+            process.arguments = ["-c", "'\(skein)' run '\(path)' -i topic=rivers --output json | jq -c '.outputs'"]
+            process.environment = ["NO_COLOR": "1", "PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"]
+            let out = Pipe()
+            process.standardOutput = out
+            process.standardError = Pipe()
+            try process.run()
+            let data = await CLI.blocking { out.fileHandleForReading.readDataToEndOfFile() }
+            await CLI.blocking { process.waitUntilExit() }
+            #expect(process.terminationStatus == 0)
+            #expect(String(decoding: data, as: UTF8.self) == """
+                {"text":"echo: Write about rivers","translations":["echo: French: echo: Write about rivers","echo: German: echo: Write about rivers"]}
+
+                """)
+        }
+    }
+
+    @Test func textOutputAndSummaryLine() async throws {
+        try await SkeinTestServer.withRunning(.init()) { server in
+            let directory = try CLI.temporaryDirectory()
+            defer { try? FileManager.default.removeItem(at: directory) }
+            let path = try CLI.writePipeline("""
+                steps:
+                  hello:
+                    prompt: hi there
+                outputs:
+                  greeting: "{{ steps.hello.output }}"
+                """, server: server, in: directory)
+            let result = try await CLI.run(["run", path])
+            #expect(result.status == 0, "\(result.stderr)")
+            #expect(result.stdout == "greeting:\n  echo: hi there\n")
+            #expect(result.stderr.contains("1 step run, 1 request, 0 retries, tokens 2 in / 3 out (0 cached)"))
+        }
+    }
+
+    @Test func missingInputFailsBeforeAnyRequest() async throws {
+        try await SkeinTestServer.withRunning(.init()) { server in
+            let directory = try CLI.temporaryDirectory()
+            defer { try? FileManager.default.removeItem(at: directory) }
+            let path = try CLI.writePipeline("""
+                inputs:
+                  article: {type: string}
+                  count: {type: integer, default: 3}
+                steps:
+                  s:
+                    prompt: "{{ inputs.article }} {{ inputs.count }}"
+                """, server: server, in: directory)
+            let missing = try await CLI.run(["run", path])
+            #expect(missing.status == 1)
+            #expect(missing.stderr.contains("p.yaml:10:3: error: missing input 'article'; pass it with -i article=VALUE, -i article=@FILE or --inputs FILE"))
+            let wrongType = try await CLI.run(["run", path, "-i", "article=x", "-i", "count=many"])
+            #expect(wrongType.status == 1)
+            #expect(wrongType.stderr.contains("error: input 'count' must be an integer written as JSON (for example 3), got 'many'"))
+            let fromStdin = try await CLI.run(["run", path, "-i", "article=@-", "-i", "count=5"], stdin: "from stdin")
+            #expect(fromStdin.status == 0, "\(fromStdin.stderr)")
+            #expect(fromStdin.stdout.contains("echo: from stdin 5"))
+            #expect(await server.requests.count == 1)
+        }
+    }
+
+    @Test func aFailedStepIsNamedWithItsLocationAndExitsOne() async throws {
+        try await SkeinTestServer.withRunning(.init()) { server in
+            await server.addRule(ReplyRule("missing model", match: .init(lastUserMessageContains: "broken"),
+                                           action: .status(404, message: "model not found", code: "MODEL_NOT_FOUND")))
+            let directory = try CLI.temporaryDirectory()
+            defer { try? FileManager.default.removeItem(at: directory) }
+            let path = try CLI.writePipeline("""
+                steps:
+                  broken:
+                    prompt: broken
+                """, server: server, in: directory)
+            let result = try await CLI.run(["run", path, "--quiet"])
+            #expect(result.status == 1)
+            #expect(result.stderr.contains("p.yaml:10:3: error: step 'broken' failed: provider 'test' returned 404 MODEL_NOT_FOUND"))
+        }
+    }
+
+    @Test func sigintCancelsAndExits130KeepingWhatFinished() async throws {
+        try await SkeinTestServer.withRunning(.init()) { server in
+            await server.addRule(ReplyRule("slow", match: .init(lastUserMessageContains: "slow"), delay: .seconds(30),
+                                           action: .text("late")))
+            let directory = try CLI.temporaryDirectory()
+            defer { try? FileManager.default.removeItem(at: directory) }
+            let path = try CLI.writePipeline("""
+                steps:
+                  quick:
+                    prompt: quick
+                  slow:
+                    prompt: "slow {{ steps.quick.output }}"
+                """, server: server, in: directory)
+            let (process, out, err) = try CLI.start(["run", path])
+            let deadline = ContinuousClock.now + .seconds(20)
+            while await server.requests.count < 2 && ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            kill(process.processIdentifier, SIGINT)
+            let result = await CLI.finish(process, out, err)
+            #expect(result.status == 130)
+            #expect(result.stderr.contains("interrupted: finished quick; not run: slow"))
+        }
+    }
+
+    @Test func traceFileIsChromeTraceJSON() async throws {
+        try await SkeinTestServer.withRunning(.init()) { server in
+            let directory = try CLI.temporaryDirectory()
+            defer { try? FileManager.default.removeItem(at: directory) }
+            let path = try CLI.writePipeline("""
+                steps:
+                  fan:
+                    for_each: "{{ [1, 2, 3] }}"
+                    as: n
+                    prompt: "item {{ n }}"
+                """, server: server, in: directory)
+            let trace = directory.appendingPathComponent("trace.json").path
+            let result = try await CLI.run(["run", path, "--trace", trace, "--quiet"])
+            #expect(result.status == 0, "\(result.stderr)")
+            let json = try JSONValue(parsing: try String(contentsOfFile: trace, encoding: .utf8))
+            let events = json["traceEvents"]?.arrayValue ?? []
+            let requests = events.filter { $0["cat"] == "request" }
+            #expect(requests.count == 3)
+            #expect(requests.allSatisfy { $0["ph"] == "X" && $0["dur"]?.doubleValue != nil })
+            #expect(events.contains { $0["cat"] == "step" && $0["name"] == "fan" })
+        }
+    }
+
+    /// The key never reaches stdout, stderr or the dry run, whatever happens.
+    @Test func apiKeysNeverAppearInOutput() async throws {
+        let secret = "sk-skein-test-secret-4242"
+        try await SkeinTestServer.withRunning(.init(requiredAPIKey: "the-right-key")) { server in
+            let directory = try CLI.temporaryDirectory()
+            defer { try? FileManager.default.removeItem(at: directory) }
+            let path = try CLI.writePipeline("""
+                steps:
+                  s:
+                    prompt: hello
+                """, server: server, in: directory, apiKeyEnvironment: "TEST_KEY")
+            let environment = ["TEST_KEY": secret]
+            let failed = try await CLI.run(["run", path], environment: environment)
+            #expect(failed.status == 1)
+            #expect(failed.stderr.contains("401"))
+            let dryRun = try await CLI.run(["run", path, "--dry-run", "--output", "json"], environment: environment)
+            #expect(dryRun.status == 0)
+            for output in [failed.stdout, failed.stderr, dryRun.stdout, dryRun.stderr] {
+                #expect(!output.contains(secret))
+                #expect(!output.contains("4242"))
+            }
+            let missing = try await CLI.run(["run", path], environment: [:])
+            #expect(missing.status == 1)
+            #expect(missing.stderr.contains("TEST_KEY is not set"))
+        }
+    }
+
+    @Test func dryRunMakesNoRequests() async throws {
+        try await SkeinTestServer.withRunning(.init()) { server in
+            let directory = try CLI.temporaryDirectory()
+            defer { try? FileManager.default.removeItem(at: directory) }
+            let path = try CLI.writePipeline("""
+                steps:
+                  a:
+                    prompt: first
+                  b:
+                    output: {schema: {type: object, properties: {x: {type: string}}}}
+                    prompt: "second {{ steps.a.output }}"
+                """, server: server, in: directory)
+            let result = try await CLI.run(["run", path, "--dry-run", "--output", "json"])
+            #expect(result.status == 0, "\(result.stderr)")
+            let requests = try JSONValue(parsing: result.stdout).arrayValue ?? []
+            #expect(requests.map { $0["step"] } == ["a", "b"])
+            #expect(requests[1]["body"]?["messages"]?.arrayValue?.last?["content"] == "second ⟨steps.a.output⟩")
+            #expect(requests[1]["body"]?["response_format"]?["type"] == "json_schema")
+            #expect(await server.requests.isEmpty)
+        }
+    }
+}
