@@ -1,6 +1,6 @@
 import SkeinKit
 
-/// `skein-bench template-render [ITERATIONS]`: renders a ~20 KB prompt template with 200
+/// `skein-bench templates [ITERATIONS]`: renders a ~20 KB prompt template with 200
 /// substitutions, filters and a loop over 100 items, parsed once and rendered many times.
 /// Prints `{"benchmark":"template-render","median_us":…,"min_us":…}` (microseconds per
 /// render; the minimum is the steadier figure on a busy machine).
@@ -25,7 +25,8 @@ enum TemplateBenchmark {
         let minimum = samples.first ?? .zero
         print(
             #"{"benchmark":"template-render","median_us":\#(microseconds(median)),"min_us":\#(microseconds(minimum)),"#
-                + #""iterations":\#(iterations),"template_bytes":\#(source.utf8.count),"output_bytes":\#(outputBytes)}"#)
+                + #""iterations":\#(iterations),"template_bytes":\#(source.utf8.count),"output_bytes":\#(outputBytes)}"#
+        )
     }
 
     private static func microseconds(_ duration: Duration) -> Double {
@@ -39,7 +40,8 @@ enum TemplateBenchmark {
     static func workload() -> (String, TemplateContext) {
         let filler = "The quick brown fox jumps over the lazy dog while the editor reviews the draft. "
         let substitutions = [
-            "{{ inputs.title }}", "{{ steps.summarize.output.headline | upper }}", "{{ inputs.author | default('anonymous') }}",
+            "{{ inputs.title }}", "{{ steps.summarize.output.headline | upper }}",
+            "{{ inputs.author | default('anonymous') }}",
             "{{ inputs.count + 1 }}", "{{ steps.summarize.output.tags | join(', ') }}", "{{ inputs.language | lower }}",
             "{{ steps.extract.output.summary | truncate(60) }}", "{{ inputs.tone ~ ' and ' ~ inputs.audience }}",
         ]
@@ -58,7 +60,10 @@ enum TemplateBenchmark {
             """
         var items: [JSONValue] = []
         for index in 0..<100 {
-            items.append(["name": .string("  item number \(index)  "), "score": .int(index * 7 % 100), "flagged": .bool(index % 9 == 0)])
+            items.append([
+                "name": .string("  item number \(index)  "), "score": .int(index * 7 % 100),
+                "flagged": .bool(index % 9 == 0),
+            ])
         }
         let context = TemplateContext([
             "inputs": [
@@ -67,7 +72,9 @@ enum TemplateBenchmark {
             ],
             "steps": [
                 "summarize": ["output": ["headline": "Revenue grew", "tags": ["finance", "q3", "growth"]]],
-                "extract": ["output": ["summary": "A long summary of the article that goes on and on about many details."]],
+                "extract": [
+                    "output": ["summary": "A long summary of the article that goes on and on about many details."]
+                ],
             ],
         ])
         return (source, context)

@@ -14,13 +14,16 @@ import Testing
         var generator = TemplateCaseGenerator(seed: 0x5EED_2024)
         let cases = (0..<TemplateJinjaAgreementTests.caseCount).map { _ in generator.makeCase() }
         let jinja = try JinjaRunner.render(cases)
-        try #require(jinja.count == cases.count, "jinja_render.py returned \(jinja.count) results for \(cases.count) cases")
+        try #require(
+            jinja.count == cases.count, "jinja_render.py returned \(jinja.count) results for \(cases.count) cases")
 
         var mismatches: [String] = []
         for (index, (testCase, expected)) in zip(cases, jinja).enumerated() {
             let actual: JinjaRunner.Result
             do {
-                actual = .output(try Template(testCase.template).render(TemplateContext(Dictionary(uniqueKeysWithValues: testCase.context.map { ($0.key, $0.value) }))))
+                actual = .output(
+                    try Template(testCase.template).render(
+                        TemplateContext(Dictionary(uniqueKeysWithValues: testCase.context.map { ($0.key, $0.value) }))))
             } catch {
                 actual = .error("\(error)")
             }
@@ -60,20 +63,28 @@ import Testing
             "{{ 5.0 // -2 }} {{ -5 // 2.0 }} {{ 5 % -3 }} {{ 5.5 % -2 }} {{ -0.0 }} {{ 0 * -1.0 }}",
             "{{ 1 and 2 }}{{ 0 or 'x' }}{{ [] or none }}", "{{ 'ß' | upper }}{{ 'ÉCOLE' | lower }}",
             "{{ '  a \\t' | trim }}|{{ 'xxaxx' | trim('x') }}|{{ '\u{a0}b\u{3000}' | trim }}",
-            "{{ [1, 'a', none, true, 1.5] | join(', ') }}", "{% for c in 'héllo' %}{{ loop.revindex }}{{ c }}{% endfor %}",
-            "{{ 1_000 }} {{ 0x1F }} {{ 0o17 }} {{ 0b101 }} {{ 1.5e3 }} {{ 1E3 }}", "{{ a.0 }}", "{{ 7 // 2 }} {{ -7 // 2 }} {{ -7 % 3 }}",
-            "{% raw %}{{ {% endraw %}", "{%+ if 1 %}x{%+ endif +%}", "{{ 'x' if false else 'y' }}{{ 1 if 0 else 2 if 1 else 3 }}",
+            "{{ [1, 'a', none, true, 1.5] | join(', ') }}",
+            "{% for c in 'héllo' %}{{ loop.revindex }}{{ c }}{% endfor %}",
+            "{{ 1_000 }} {{ 0x1F }} {{ 0o17 }} {{ 0b101 }} {{ 1.5e3 }} {{ 1E3 }}", "{{ a.0 }}",
+            "{{ 7 // 2 }} {{ -7 // 2 }} {{ -7 % 3 }}",
+            "{% raw %}{{ {% endraw %}", "{%+ if 1 %}x{%+ endif +%}",
+            "{{ 'x' if false else 'y' }}{{ 1 if 0 else 2 if 1 else 3 }}",
             "{{ not 1 == 2 }} {{ 'b' in 'abc' }} {{ 'a' not in ['a'] }} {{ 1 in [1.0] }}",
             "{{\n  1 +\n  2\n}}", "  {%- if true -%}  \n  x  \n  {%- endif -%}  \n", "{{ 'a' 'b' \"c\" }}",
             "{{ [1, 2] == [1, 2.0] }}{{ {'a': 1} == {'a': 1.0} }}{{ [1, 2] < [1, 3] }}{{ 'B' < 'a' }}",
             "{{ nothing | default('d') }}{{ nothing | default('d', true) }}{{ 0 | d(5, boolean=true) }}",
         ]
         let context: [String: JSONValue] = ["a": [5], "nothing": nil]
-        let cases = templates.map { TemplateCase(template: $0, context: JSONValue.JSONObject(uniqueKeysWithValues: context.map { ($0.key, $0.value) })) }
+        let cases = templates.map {
+            TemplateCase(
+                template: $0, context: JSONValue.JSONObject(uniqueKeysWithValues: context.map { ($0.key, $0.value) }))
+        }
         let jinja = try JinjaRunner.render(cases)
         for (template, expected) in zip(templates, jinja) {
             let actual: JinjaRunner.Result
-            do { actual = .output(try Template(template).render(TemplateContext(context))) } catch { actual = .error("\(error)") }
+            do { actual = .output(try Template(template).render(TemplateContext(context))) } catch {
+                actual = .error("\(error)")
+            }
             #expect(actual == expected, "template \(template.debugDescription)")
         }
     }
@@ -113,7 +124,8 @@ enum JinjaRunner {
         defer { try? FileManager.default.removeItem(at: directory) }
         let input = directory.appendingPathComponent("cases.json")
         let errors = directory.appendingPathComponent("stderr.txt")
-        let document = JSONValue.array(cases.map { ["template": .string($0.template), "context": .object($0.context)] })
+        let document = JSONValue.array(
+            cases.map { ["template": .string($0.template), "context": .object($0.context)] })
         try Data(document.serialized().utf8).write(to: input)
         _ = FileManager.default.createFile(atPath: errors.path, contents: nil)
 

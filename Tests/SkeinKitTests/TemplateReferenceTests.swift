@@ -11,24 +11,28 @@ import Testing
     }
 
     @Test func pathsWithTheirLocations() throws {
-        #expect(try references("Hi {{ inputs.name }}\n{{ steps.extract.output.title | upper }}")
-            == ["inputs.name@1:7", "steps.extract.output.title@2:4"])
+        #expect(
+            try references("Hi {{ inputs.name }}\n{{ steps.extract.output.title | upper }}")
+                == ["inputs.name@1:7", "steps.extract.output.title@2:4"])
         let reference = try #require(try Template("{{ steps.a.output[0]['odd key'] }}").references.first)
         #expect(reference.path == [.key("steps"), .key("a"), .key("output"), .index(0), .key("odd key")])
         #expect(reference.dotted == #"steps.a.output[0]["odd key"]"#)
     }
 
     @Test func loopVariablesResolveToElementsOfTheirList() throws {
-        #expect(try references("{% for it in steps.a.output %}{{ it.name }}{{ loop.index }}{% endfor %}")
-            == ["steps.a.output@1:14", "steps.a.output[*].name@1:34"])
-        #expect(try references("{% for row in inputs.table %}{% for cell in row %}{{ cell.v }}{% endfor %}{% endfor %}")
-            == ["inputs.table@1:15", "inputs.table[*]@1:45", "inputs.table[*][*].v@1:54"])
+        #expect(
+            try references("{% for it in steps.a.output %}{{ it.name }}{{ loop.index }}{% endfor %}")
+                == ["steps.a.output@1:14", "steps.a.output[*].name@1:34"])
+        #expect(
+            try references("{% for row in inputs.table %}{% for cell in row %}{{ cell.v }}{% endfor %}{% endfor %}")
+                == ["inputs.table@1:15", "inputs.table[*]@1:45", "inputs.table[*][*].v@1:54"])
         let path = try #require(try Template("{% for it in xs %}{{ it }}{% endfor %}").references.last).path
         #expect(path == [.key("xs"), .anyElement])
     }
 
     @Test func setVariablesResolveToWhatTheyStandFor() throws {
-        #expect(try references("{% set x = inputs.doc %}{{ x.title }}") == ["inputs.doc@1:12", "inputs.doc.title@1:28"])
+        #expect(
+            try references("{% set x = inputs.doc %}{{ x.title }}") == ["inputs.doc@1:12", "inputs.doc.title@1:28"])
         #expect(try references("{% set x = inputs.a ~ inputs.b %}{{ x.title }}") == ["inputs.a@1:12", "inputs.b@1:23"])
         #expect(try references("{% set x %}{{ inputs.a }}{% endset %}{{ x }}") == ["inputs.a@1:15"])
     }
@@ -38,16 +42,23 @@ import Testing
     }
 
     @Test func guardedReads() throws {
-        #expect(try references("{{ inputs.extra is defined }}{{ inputs.opt | default('x') }}{{ inputs.z is not undefined }}")
-            == ["inputs.extra?@1:4", "inputs.opt?@1:33", "inputs.z?@1:64"])
-        #expect(try references("{% if inputs.extra is defined %}{{ inputs.extra.a }}{% else %}{{ inputs.extra }}{% endif %}")
-            == ["inputs.extra?@1:7", "inputs.extra.a?@1:36", "inputs.extra@1:66"])
-        #expect(try references("{% if inputs.e is not defined %}no{% else %}{{ inputs.e }}{% endif %}")
-            == ["inputs.e?@1:7", "inputs.e?@1:48"])
-        #expect(try references("{{ inputs.e is defined and inputs.e.x }}{{ inputs.f is undefined or inputs.f.y }}")
-            == ["inputs.e?@1:4", "inputs.e.x?@1:28", "inputs.f?@1:44", "inputs.f.y?@1:69"])
-        #expect(try references("{% for it in inputs.xs | default([]) %}{{ it.a }}{% endfor %}")
-            == ["inputs.xs?@1:14", "inputs.xs[*].a?@1:43"])
+        #expect(
+            try references(
+                "{{ inputs.extra is defined }}{{ inputs.opt | default('x') }}{{ inputs.z is not undefined }}")
+                == ["inputs.extra?@1:4", "inputs.opt?@1:33", "inputs.z?@1:64"])
+        #expect(
+            try references(
+                "{% if inputs.extra is defined %}{{ inputs.extra.a }}{% else %}{{ inputs.extra }}{% endif %}")
+                == ["inputs.extra?@1:7", "inputs.extra.a?@1:36", "inputs.extra@1:66"])
+        #expect(
+            try references("{% if inputs.e is not defined %}no{% else %}{{ inputs.e }}{% endif %}")
+                == ["inputs.e?@1:7", "inputs.e?@1:48"])
+        #expect(
+            try references("{{ inputs.e is defined and inputs.e.x }}{{ inputs.f is undefined or inputs.f.y }}")
+                == ["inputs.e?@1:4", "inputs.e.x?@1:28", "inputs.f?@1:44", "inputs.f.y?@1:69"])
+        #expect(
+            try references("{% for it in inputs.xs | default([]) %}{{ it.a }}{% endfor %}")
+                == ["inputs.xs?@1:14", "inputs.xs[*].a?@1:43"])
         #expect(try references("{{ inputs.a | upper | default('') }}") == ["inputs.a@1:4"])
     }
 

@@ -22,15 +22,22 @@ func renderTemplate(_ source: String, _ variables: [String: JSONValue] = [:]) th
 
     @Test func substitutesPathsIntoText() throws {
         #expect(try render("Summarize:\n\n{{ inputs.article }}\n") == "Summarize:\n\nSwift is fast.")
-        #expect(try render("{{ inputs['doc'].title }}/{{ inputs.doc['tags'][1] }}/{{ inputs.doc.tags[-1] }}/{{ inputs.languages.0 }}")
-            == "Report/b/b/French")
+        #expect(
+            try render(
+                "{{ inputs['doc'].title }}/{{ inputs.doc['tags'][1] }}/{{ inputs.doc.tags[-1] }}/{{ inputs.languages.0 }}"
+            )
+                == "Report/b/b/French")
         #expect(try render("{{ steps.summarize.usage.total_tokens * 2 }}") == "24")
     }
 
     @Test func scalarsRenderAsJinja2AndContainersAsCompactJSON() throws {
-        #expect(try render("{{ inputs.nothing }} {{ inputs.flag }} {{ false }} {{ inputs.count }} {{ inputs.ratio }} {{ 1e20 }}")
-            == "None True False 3 0.5 1e+20")
-        #expect(try render("{{ inputs.languages }} {{ inputs.doc }}") == #"["French","German"] {"title":"Report","tags":["a","b"]}"#)
+        #expect(
+            try render(
+                "{{ inputs.nothing }} {{ inputs.flag }} {{ false }} {{ inputs.count }} {{ inputs.ratio }} {{ 1e20 }}")
+                == "None True False 3 0.5 1e+20")
+        #expect(
+            try render("{{ inputs.languages }} {{ inputs.doc }}")
+                == #"["French","German"] {"title":"Report","tags":["a","b"]}"#)
         #expect(try renderTemplate("{{ x }}", ["x": ["é": [1.5, nil, true]]]) == #"{"é":[1.5,null,true]}"#)
         #expect(try render("{{ 'list: ' ~ inputs.languages }}") == #"list: ["French","German"]"#)
     }
@@ -77,7 +84,9 @@ func renderTemplate(_ source: String, _ variables: [String: JSONValue] = [:]) th
     }
 
     @Test func conditionals() throws {
-        #expect(try render("{% if inputs.count > 5 %}big{% elif inputs.count > 2 %}medium{% else %}small{% endif %}") == "medium")
+        #expect(
+            try render("{% if inputs.count > 5 %}big{% elif inputs.count > 2 %}medium{% else %}small{% endif %}")
+                == "medium")
         #expect(try render("{% if inputs.nothing %}x{% else %}none{% endif %}") == "none")
         #expect(try render("{% if inputs.extra is defined and inputs.extra %}x{% else %}y{% endif %}") == "y")
         #expect(try render("{% if 'French' in inputs.languages and not inputs.flag is none %}fr{% endif %}") == "fr")
@@ -85,16 +94,22 @@ func renderTemplate(_ source: String, _ variables: [String: JSONValue] = [:]) th
     }
 
     @Test func loopsExposeLoopVariables() throws {
-        let source = "{% for l in inputs.languages %}{{ loop.index }}/{{ loop.index0 }}/{{ loop.revindex }}/{{ loop.revindex0 }}/"
+        let source =
+            "{% for l in inputs.languages %}{{ loop.index }}/{{ loop.index0 }}/{{ loop.revindex }}/{{ loop.revindex0 }}/"
             + "{{ loop.length }}/{{ loop.first }}/{{ loop.last }} {{ l }};{% endfor %}"
         #expect(try render(source) == "1/0/2/1/2/True/False French;2/1/1/0/2/False/True German;")
         #expect(try render("{% for x in [] %}x{% else %}empty{% endfor %}") == "empty")
         #expect(try render("{% for k in inputs.doc %}{{ k }},{% endfor %}") == "title,tags,")
         #expect(try render("{% for c in 'héé' %}[{{ c }}]{% endfor %}") == "[h][é][é]")
-        #expect(try render("{% for a in [1, 2] %}{% for b in 'xy' %}{{ a }}{{ b }}{{ loop.index }} {% endfor %}{% endfor %}")
-            == "1x1 1y2 2x1 2y2 ")
-        #expect(try render("{% for a in [1, 2] %}{% set outer = loop %}{% for b in [3] %}{{ outer.index }}{% endfor %}{% endfor %}")
-            == "12")
+        #expect(
+            try render(
+                "{% for a in [1, 2] %}{% for b in 'xy' %}{{ a }}{{ b }}{{ loop.index }} {% endfor %}{% endfor %}")
+                == "1x1 1y2 2x1 2y2 ")
+        #expect(
+            try render(
+                "{% for a in [1, 2] %}{% set outer = loop %}{% for b in [3] %}{{ outer.index }}{% endfor %}{% endfor %}"
+            )
+                == "12")
     }
 
     @Test func setIsScopedLikeJinja2() throws {
@@ -102,28 +117,38 @@ func renderTemplate(_ source: String, _ variables: [String: JSONValue] = [:]) th
         #expect(try render("{% set x = 1 %}{% for i in [5, 6] %}{% set x = i %}{{ x }}{% endfor %}{{ x }}") == "561")
         #expect(throws: Diagnostic.self) { try render("{% for i in [1] %}{% set y = i %}{% endfor %}{{ y }}") }
         #expect(throws: Diagnostic.self) { try render("{% for i in [1] %}{% endfor %}{{ i }}") }
-        #expect(try render("{% set block %}\n  {{ inputs.count }} items\n{% endset %}[{{ block | trim }}]") == "[3 items]")
+        #expect(
+            try render("{% set block %}\n  {{ inputs.count }} items\n{% endset %}[{{ block | trim }}]") == "[3 items]")
     }
 
     @Test func whitespaceControlAndTrailingNewline() throws {
         #expect(try render("a\n") == "a")
         #expect(try render("a\n\n") == "a\n")
-        #expect(try render("<ul>\n  {%- for l in inputs.languages %}\n  <li>{{ l }}</li>\n  {%- endfor %}\n</ul>")
-            == "<ul>\n  <li>French</li>\n  <li>German</li>\n</ul>")
+        #expect(
+            try render("<ul>\n  {%- for l in inputs.languages %}\n  <li>{{ l }}</li>\n  {%- endfor %}\n</ul>")
+                == "<ul>\n  <li>French</li>\n  <li>German</li>\n</ul>")
         #expect(try render("x {{- ' y ' -}} z") == "x y z")
         #expect(try render("a {#- comment -#} b") == "ab")
         #expect(try render("{% raw -%}  {{ kept }} {% endraw %}") == "{{ kept }} ")
     }
 
     @Test func operatorsFollowPython() throws {
-        #expect(try render("{{ 7 / 2 }} {{ 7 // 2 }} {{ -7 // 2 }} {{ -7 % 3 }} {{ 7.5 % 2 }} {{ 2 * 3 + 1 }} {{ 2 * (3 + 1) }}")
-            == "3.5 3 -4 2 1.5 7 8")
-        #expect(try render("{{ 0.1 + 0.2 }} {{ 1 == 1.0 }} {{ true + 1 }} {{ 'ab' * 2 }} {{ [1] + [2] }}")
-            == "0.30000000000000004 True 2 abab [1,2]")
-        #expect(try render("{{ 1 < 2 < 3 }} {{ 3 > 2 > 2 }} {{ 'b' in 'abc' }} {{ 'z' not in inputs.languages }}")
-            == "True False True True")
-        #expect(try render("{{ inputs.nothing or 'fallback' }} {{ 0 and 1 }} {{ inputs.count and 'yes' }}") == "fallback 0 yes")
-        #expect(try render("{{ 'a' ~ 1 ~ none ~ 2.5 }} {{ 'it''s' }} {{ \"tab\\tnew\\nline\" }}") == "a1None2.5 its tab\tnew\nline")
+        #expect(
+            try render(
+                "{{ 7 / 2 }} {{ 7 // 2 }} {{ -7 // 2 }} {{ -7 % 3 }} {{ 7.5 % 2 }} {{ 2 * 3 + 1 }} {{ 2 * (3 + 1) }}")
+                == "3.5 3 -4 2 1.5 7 8")
+        #expect(
+            try render("{{ 0.1 + 0.2 }} {{ 1 == 1.0 }} {{ true + 1 }} {{ 'ab' * 2 }} {{ [1] + [2] }}")
+                == "0.30000000000000004 True 2 abab [1,2]")
+        #expect(
+            try render("{{ 1 < 2 < 3 }} {{ 3 > 2 > 2 }} {{ 'b' in 'abc' }} {{ 'z' not in inputs.languages }}")
+                == "True False True True")
+        #expect(
+            try render("{{ inputs.nothing or 'fallback' }} {{ 0 and 1 }} {{ inputs.count and 'yes' }}")
+                == "fallback 0 yes")
+        #expect(
+            try render("{{ 'a' ~ 1 ~ none ~ 2.5 }} {{ 'it''s' }} {{ \"tab\\tnew\\nline\" }}")
+                == "a1None2.5 its tab\tnew\nline")
     }
 
     @Test func truthinessIsPython() {
@@ -137,7 +162,8 @@ func renderTemplate(_ source: String, _ variables: [String: JSONValue] = [:]) th
         let a = try Template("{{ x }}")
         #expect(a == (try Template("{{ x }}")))
         #expect(a != (try Template("{{ y }}")))
-        let elsewhere = try Template("{{ x }}", map: .identity(startingAt: SkeinKit.SourceLocation(file: "f", line: 2, column: 1)))
+        let elsewhere = try Template(
+            "{{ x }}", map: .identity(startingAt: SkeinKit.SourceLocation(file: "f", line: 2, column: 1)))
         #expect(a != elsewhere)
         #expect(Set([a, try Template("{{ x }}")]).count == 1)
     }

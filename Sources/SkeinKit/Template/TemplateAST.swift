@@ -1,10 +1,9 @@
 /// The parsed form of a template: a list of nodes, each expression with the offset
 /// (in Unicode scalars of the normalized text) that errors about it point at.
 ///
-/// Expressions and blocks are immutable final classes rather than indirect enums: the
-/// renderer walks them many times per render, and borrowing a class's `let` properties
-/// avoids the reference counting that copying indirect enum payloads costs (it halved
-/// render time).
+/// Expressions and blocks are immutable final classes rather than indirect enums, so
+/// the renderer, which walks them on every render, passes references around instead of
+/// copying enum payloads.
 enum TemplateNode: Sendable {
     /// Text as UTF-8, ready to append to the output.
     case text([UInt8])
@@ -36,17 +35,16 @@ struct TemplateBranch: Sendable {
 /// `{% for variable in sequence %}body{% else %}otherwise{% endfor %}`
 final class TemplateLoop: Sendable {
     let variable: String
-    let variableOffset: Int
     let sequence: TemplateExpression
     let body: [TemplateNode]
     /// `{% else %}`: rendered when the sequence is empty.
     let otherwise: [TemplateNode]?
 
-    init(variable: String, variableOffset: Int, sequence: TemplateExpression, body: [TemplateNode],
-         otherwise: [TemplateNode]?)
-    {
+    init(
+        variable: String, sequence: TemplateExpression, body: [TemplateNode],
+        otherwise: [TemplateNode]?
+    ) {
         self.variable = variable
-        self.variableOffset = variableOffset
         self.sequence = sequence
         self.body = body
         self.otherwise = otherwise
@@ -92,15 +90,6 @@ final class TemplateExpression: Sendable {
         }
         self.depth = depth
     }
-
-    /// True for a name or a path on a name (`a`, `a.b[0]`).
-    var isPath: Bool {
-        switch kind {
-        case .variable: return true
-        case .access(let base, _): if case .variable = base.kind { return true } else { return false }
-        default: return false
-        }
-    }
 }
 
 extension TemplateExpression.Kind {
@@ -109,7 +98,8 @@ extension TemplateExpression.Kind {
         switch self {
         case .literal, .variable: return []
         case .access(let base, let accesses):
-            return [base] + accesses.compactMap { if case .dynamic(let key) = $0.kind { return key } else { return nil } }
+            return [base]
+                + accesses.compactMap { if case .dynamic(let key) = $0.kind { return key } else { return nil } }
         case .list(let items): return items
         case .dictionary(let entries): return entries.flatMap { [$0.key, $0.value] }
         case .unary(_, let operand), .not(let operand), .test(let operand, _, _): return [operand]

@@ -43,19 +43,18 @@ struct TextChunker {
     }
 
     private func pack(_ segment: ArraySlice<Unicode.Scalar>, level: Level, into pieces: inout [String]) {
-        let text = segment.drop(while: TemplateWhitespace.contains).trimmingSuffix(while: TemplateWhitespace.contains)
+        let text = TemplateText.trimmingWhitespace(segment)
         guard !text.isEmpty else { return }
         if text.count <= size {
-            pieces.append(String(scalars: text))
+            pieces.append(TemplateText.string(text))
             return
         }
         if level == .character {
             var start = text.startIndex
             while start < text.endIndex {
                 let end = min(start + size, text.endIndex)
-                let piece = text[start..<end].drop(while: TemplateWhitespace.contains)
-                    .trimmingSuffix(while: TemplateWhitespace.contains)
-                if !piece.isEmpty { pieces.append(String(scalars: piece)) }
+                let piece = TemplateText.trimmingWhitespace(text[start..<end])
+                if !piece.isEmpty { pieces.append(TemplateText.string(piece)) }
                 start = end
             }
             return
@@ -67,7 +66,7 @@ struct TextChunker {
                 contentEnd = unit.contentEnd
                 continue
             }
-            if contentEnd > start { pieces.append(String(scalars: text[start..<contentEnd])) }
+            if contentEnd > start { pieces.append(TemplateText.string(text[start..<contentEnd])) }
             if unit.contentEnd - unit.start <= size {
                 start = unit.start
                 contentEnd = unit.contentEnd
@@ -77,7 +76,7 @@ struct TextChunker {
                 contentEnd = unit.end
             }
         }
-        if contentEnd > start { pieces.append(String(scalars: text[start..<contentEnd])) }
+        if contentEnd > start { pieces.append(TemplateText.string(text[start..<contentEnd])) }
     }
 
     /// Divides trimmed text at the boundaries of `level`; the units cover it exactly.

@@ -56,7 +56,8 @@ enum TemplateFilter: String, Sendable, CaseIterable {
         case .tojson:
             let indent = try call.integer(0)
             guard (indent ?? 0) <= TemplateFilter.maximumIndentation else {
-                throw TemplateError("filter 'tojson': 'indent' must be at most \(TemplateFilter.maximumIndentation)", at: offset)
+                throw TemplateError(
+                    "filter 'tojson': 'indent' must be at most \(TemplateFilter.maximumIndentation)", at: offset)
             }
             let style = JSONValue.SerializationStyle(
                 spacedSeparators: true, sortKeys: true, indent: indent.map { max(0, $0) }, asciiOnly: true)
@@ -70,10 +71,16 @@ enum TemplateFilter: String, Sendable, CaseIterable {
             }
         case .join:
             let separator = call.text(0) ?? ""
-            return .string(try call.elements(of: input).map(TemplateOperators.text(of:)).joined(separator: separator))
+            var text: [UInt8] = []
+            text.reserveCapacity(128)  // growing from empty reallocates several times
+            for (index, element) in try call.elements(of: input).enumerated() {
+                if index > 0 { TemplateOperators.appendUTF8(separator, to: &text) }
+                TemplateOperators.write(element, to: &text)
+            }
+            return .string(String(decoding: text, as: UTF8.self))
         case .trim:
             let text = TemplateOperators.text(of: input)
-            guard let characters = call.text(0) else { return .string(TemplateFilter.trim(text, TemplateWhitespace.contains)) }
+            guard let characters = call.text(0) else { return .string(TemplateFilter.trimWhitespace(text)) }
             let trimmed = Set(characters.unicodeScalars)
             return .string(TemplateFilter.trim(text) { trimmed.contains($0) })
         case .upper:
@@ -110,7 +117,29 @@ enum TemplateFilter: String, Sendable, CaseIterable {
         }
     }
 
-    /// Python's `str.strip`: removes leading and trailing scalars that match.
+    /// Python's `str.strip()`. Looks at UTF-8 bytes while the ends are ASCII (the usual
+    /// case, and much cheaper than walking scalars); otherwise strips scalars.
+    static func trimWhitespace(_ text: String) -> String {
+        let bytes = text.utf8
+        var start = bytes.startIndex, end = bytes.endIndex
+        func isASCIIWhitespace(_ byte: UInt8) -> Bool { (0x09...0x0D).contains(byte) || (0x1C...0x20).contains(byte) }
+        while start < end {
+            let byte = bytes[start]
+            if byte >= 0x80 { return trim(text, TemplateWhitespace.contains) }
+            guard isASCIIWhitespace(byte) else { break }
+            start = bytes.index(after: start)
+        }
+        while end > start {
+            let byte = bytes[bytes.index(before: end)]
+            if byte >= 0x80 { return trim(text, TemplateWhitespace.contains) }
+            guard isASCIIWhitespace(byte) else { break }
+            end = bytes.index(before: end)
+        }
+        if start == bytes.startIndex && end == bytes.endIndex { return text }
+        return String(text[start..<end])
+    }
+
+    /// Python's `str.strip(chars)`: removes leading and trailing scalars that match.
     static func trim(_ text: String, _ isTrimmed: (Unicode.Scalar) -> Bool) -> String {
         let scalars = text.unicodeScalars
         guard let first = scalars.firstIndex(where: { !isTrimmed($0) }),
@@ -164,8 +193,9 @@ enum TemplateFilter: String, Sendable, CaseIterable {
         let endLength = end.unicodeScalars.count
         let leeway = try call.integer(3) ?? 5
         guard length >= endLength else {
-            throw TemplateError("filter 'truncate': 'length' must be at least \(endLength) (the length of 'end'), got \(length)",
-                                at: call.offset)
+            throw TemplateError(
+                "filter 'truncate': 'length' must be at least \(endLength) (the length of 'end'), got \(length)",
+                at: call.offset)
         }
         guard leeway >= 0 else {
             throw TemplateError("filter 'truncate': 'leeway' must not be negative, got \(leeway)", at: call.offset)
@@ -182,7 +212,7 @@ enum TemplateFilter: String, Sendable, CaseIterable {
         guard let kept = TemplateFilter.truncatedPrefix(Array(text.unicodeScalars), space: " ", cut) else {
             return .string(text)
         }
-        return .string(String(scalars: kept) + end)
+        return .string(TemplateText.string(kept) + end)
     }
 
     /// What `truncate` keeps of `units` before adding `end`, or nil when the text is
@@ -207,7 +237,8 @@ enum TemplateFilter: String, Sendable, CaseIterable {
         } else {
             let width = try call.integer(0) ?? 4
             guard width <= TemplateFilter.maximumIndentation else {
-                throw TemplateError("filter 'indent': 'width' must be at most \(TemplateFilter.maximumIndentation)", at: call.offset)
+                throw TemplateError(
+                    "filter 'indent': 'width' must be at most \(TemplateFilter.maximumIndentation)", at: call.offset)
             }
             indentation = String(repeating: " ", count: max(0, width))
         }
@@ -238,7 +269,7 @@ enum TemplateFilter: String, Sendable, CaseIterable {
         while index < scalars.count {
             switch scalars[index].value {
             case 0x0A, 0x0B, 0x0C, 0x0D, 0x1C, 0x1D, 0x1E, 0x85, 0x2028, 0x2029:
-                lines.append(String(scalars: scalars[start..<index]))
+                lines.append(TemplateText.string(scalars[start..<index]))
                 if scalars[index] == "\r" && index + 1 < scalars.count && scalars[index + 1] == "\n" { index += 1 }
                 index += 1
                 start = index
@@ -246,7 +277,7 @@ enum TemplateFilter: String, Sendable, CaseIterable {
                 index += 1
             }
         }
-        if start < scalars.count { lines.append(String(scalars: scalars[start..<scalars.count])) }
+        if start < scalars.count { lines.append(TemplateText.string(scalars[start..<scalars.count])) }
         return lines
     }
 }

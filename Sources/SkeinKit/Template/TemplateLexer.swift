@@ -116,7 +116,7 @@ struct TemplateLexer {
             let kind = scalars[tagStart + 1]
             var index = tagStart + 2
             if index < scalars.count && (scalars[index] == "-" || scalars[index] == "+") {
-                if scalars[index] == "-" { text = text.trimmingSuffix(while: TemplateWhitespace.contains) }
+                if scalars[index] == "-" { text = TemplateText.trimmingTrailingWhitespace(text) }
                 index += 1
             }
             appendText(text)
@@ -138,7 +138,7 @@ struct TemplateLexer {
 
     private mutating func appendText(_ text: ArraySlice<Unicode.Scalar>) {
         guard !text.isEmpty else { return }
-        tokens.append(TemplateToken(kind: .text(String(scalars: text)), offset: text.startIndex))
+        tokens.append(TemplateToken(kind: .text(TemplateText.string(text)), offset: text.startIndex))
     }
 
     /// The offset of the next `{{`, `{%` or `{#`, or the end of the text.
@@ -185,7 +185,7 @@ struct TemplateLexer {
                 if let (afterClose, stripsAfter) = matchSimpleTag("endraw", at: nameStart) {
                     var content = scalars[afterOpen..<index]
                     if stripsContentStart { content = content.drop(while: TemplateWhitespace.contains) }
-                    if stripsContentEnd { content = content.trimmingSuffix(while: TemplateWhitespace.contains) }
+                    if stripsContentEnd { content = TemplateText.trimmingTrailingWhitespace(content) }
                     appendText(content)
                     stripsNextText = stripsAfter
                     position = afterClose
@@ -206,8 +206,9 @@ struct TemplateLexer {
             guard index < scalars.count, scalars[index] == scalar else { return nil }
             index += 1
         }
-        guard index < scalars.count, TemplateWhitespace.contains(scalars[index]) || scalars[index] == "-"
-            || scalars[index] == "+" || scalars[index] == "%"
+        guard index < scalars.count,
+            TemplateWhitespace.contains(scalars[index]) || scalars[index] == "-"
+                || scalars[index] == "+" || scalars[index] == "%"
         else { return nil }
         while index < scalars.count && TemplateWhitespace.contains(scalars[index]) { index += 1 }
         var strips = false
@@ -242,7 +243,7 @@ struct TemplateLexer {
             } else if isNameStart(scalar) {
                 let begin = position
                 while position < scalars.count && isNameContinue(scalars[position]) { position += 1 }
-                tokens.append(TemplateToken(kind: .name(String(scalars: scalars[begin..<position])), offset: begin))
+                tokens.append(TemplateToken(kind: .name(TemplateText.string(scalars[begin..<position])), offset: begin))
             } else if scalar == "'" || scalar == "\"" {
                 try lexString()
             } else {
@@ -315,7 +316,7 @@ struct TemplateLexer {
             while position < scalars.count && (scalars[position] == "_" || Character(scalars[position]).isHexDigit) {
                 position += 1
             }
-            let digits = String(scalars: scalars[digitsStart..<position]).replacingAll("_", with: "")
+            let digits = TemplateText.string(scalars[digitsStart..<position].filter { $0 != "_" })
             guard !digits.isEmpty, let value = Int(digits, radix: radix) else {
                 throw TemplateError("invalid number literal", at: begin)
             }
@@ -339,7 +340,7 @@ struct TemplateLexer {
                 skipDigits()
             }
         }
-        let text = String(scalars: scalars[begin..<position]).replacingAll("_", with: "")
+        let text = TemplateText.string(scalars[begin..<position].filter { $0 != "_" })
         if isFloat {
             guard let value = Double(text) else { throw TemplateError("invalid number literal", at: begin) }
             tokens.append(TemplateToken(kind: .float(value), offset: begin))
@@ -411,7 +412,7 @@ struct TemplateLexer {
         case "x", "u", "U":
             let length = escaped == "x" ? 2 : escaped == "u" ? 4 : 8
             guard position + length <= scalars.count,
-                let code = UInt32(String(scalars: scalars[position..<position + length]), radix: 16),
+                let code = UInt32(TemplateText.string(scalars[position..<position + length]), radix: 16),
                 scalars[position..<position + length].allSatisfy({ Character($0).isHexDigit })
             else {
                 throw TemplateError("invalid '\\\(escaped)' escape: expected \(length) hexadecimal digits", at: begin)
@@ -428,7 +429,8 @@ struct TemplateLexer {
 
     private func appendCode(_ code: UInt32, to value: inout String.UnicodeScalarView, escapeAt offset: Int) throws {
         guard let scalar = Unicode.Scalar(code) else {
-            throw TemplateError("invalid escape: U+\(String(code, radix: 16, uppercase: true)) is not a character", at: offset)
+            throw TemplateError(
+                "invalid escape: U+\(String(code, radix: 16, uppercase: true)) is not a character", at: offset)
         }
         value.append(scalar)
     }
@@ -454,31 +456,26 @@ enum TemplateWhitespace {
     }
 }
 
-extension String {
+/// Helpers for text held as Unicode scalars.
+enum TemplateText {
     /// A string from scalars, through UTF-8 (appending scalars one by one to a
     /// `UnicodeScalarView` is many times slower).
-    init(scalars: some Collection<Unicode.Scalar>) {
+    static func string(_ scalars: some Collection<Unicode.Scalar>) -> String {
         var bytes: [UInt8] = []
         bytes.reserveCapacity(scalars.count)
         for scalar in scalars {
             UTF8.encode(scalar) { bytes.append($0) }
         }
-        self = String(decoding: bytes, as: UTF8.self)
+        return String(decoding: bytes, as: UTF8.self)
     }
 
-    func replacingAll(_ target: Character, with replacement: String) -> String {
-        var result = ""
-        for character in self {
-            if character == target { result += replacement } else { result.append(character) }
-        }
-        return result
+    static func trimmingTrailingWhitespace(_ text: ArraySlice<Unicode.Scalar>) -> ArraySlice<Unicode.Scalar> {
+        var end = text.endIndex
+        while end > text.startIndex && TemplateWhitespace.contains(text[end - 1]) { end -= 1 }
+        return text[text.startIndex..<end]
     }
-}
 
-extension ArraySlice {
-    func trimmingSuffix(while predicate: (Element) -> Bool) -> ArraySlice {
-        var end = endIndex
-        while end > startIndex && predicate(self[end - 1]) { end -= 1 }
-        return self[startIndex..<end]
+    static func trimmingWhitespace(_ text: ArraySlice<Unicode.Scalar>) -> ArraySlice<Unicode.Scalar> {
+        trimmingTrailingWhitespace(text.drop(while: TemplateWhitespace.contains))
     }
 }

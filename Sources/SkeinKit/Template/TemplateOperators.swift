@@ -19,10 +19,17 @@ enum TemplateOperators {
     /// Appends `text(of:)` as UTF-8.
     static func write(_ value: JSONValue, to output: inout [UInt8]) {
         switch value {
-        case .string(let string): output += string.utf8
+        case .string(let string): appendUTF8(string, to: &output)
         case .int(let int): appendDecimal(int, to: &output)
-        default: output += text(of: value).utf8
+        default: appendUTF8(text(of: value), to: &output)
         }
+    }
+
+    /// Appends a string's UTF-8 in one copy (`output += string.utf8` goes through the
+    /// generic sequence path, several times slower).
+    static func appendUTF8(_ string: String, to output: inout [UInt8]) {
+        var string = string
+        string.withUTF8 { output.append(contentsOf: $0) }
     }
 
     /// Appends an integer's decimal digits (without building a `String`).
@@ -202,7 +209,8 @@ enum TemplateOperators {
         case .string(let string):
             let length = string.unicodeScalars.count
             guard length == 0 || times <= maximumRepetitionLength / length else {
-                throw TemplateError("result of '*' would be longer than \(maximumRepetitionLength) characters", at: offset)
+                throw TemplateError(
+                    "result of '*' would be longer than \(maximumRepetitionLength) characters", at: offset)
             }
             return .string(String(repeating: string, count: times))
         case .array(let items):
@@ -215,9 +223,10 @@ enum TemplateOperators {
         }
     }
 
-    private static func arithmetic(_ operation: TemplateBinaryOperator, _ left: JSONValue, _ right: JSONValue,
-                                   at offset: Int) throws -> JSONValue
-    {
+    private static func arithmetic(
+        _ operation: TemplateBinaryOperator, _ left: JSONValue, _ right: JSONValue,
+        at offset: Int
+    ) throws -> JSONValue {
         if case .int(let a) = left, case .int(let b) = right {
             return try integerArithmetic(operation, a, b, at: offset)
         }
@@ -252,7 +261,9 @@ enum TemplateOperators {
         case .floorDivide, .modulo:
             guard b != 0 else { throw TemplateError("division by zero", at: offset) }
             let quotient = a.dividedReportingOverflow(by: b)
-            guard !quotient.overflow else { throw TemplateError("integer overflow in '\(operation.rawValue)'", at: offset) }
+            guard !quotient.overflow else {
+                throw TemplateError("integer overflow in '\(operation.rawValue)'", at: offset)
+            }
             var q = quotient.partialValue
             var r = a - q * b
             if r != 0 && ((r < 0) != (b < 0)) {
@@ -302,4 +313,3 @@ enum TemplateOperators {
         }
     }
 }
-

@@ -160,7 +160,7 @@ struct TemplateParser {
     }
 
     private mutating func parseFor(openedAt offset: Int) throws -> TemplateNode {
-        let (variable, variableOffset) = try parseAssignedName(after: "for")
+        let variable = try parseAssignedName(after: "for")
         if isSymbol(.comma) {
             throw TemplateError("unpacking into several loop variables is not supported", at: current.offset)
         }
@@ -182,12 +182,12 @@ struct TemplateParser {
         try expectTagClose()
         return .loop(
             TemplateLoop(
-                variable: variable, variableOffset: variableOffset, sequence: sequence, body: body,
+                variable: variable, sequence: sequence, body: body,
                 otherwise: otherwise))
     }
 
     private mutating func parseSet(openedAt offset: Int) throws -> TemplateNode {
-        let (name, _) = try parseAssignedName(after: "set")
+        let name = try parseAssignedName(after: "set")
         if isSymbol(.assign) {
             advance()
             let value = try parseExpression()
@@ -207,12 +207,15 @@ struct TemplateParser {
         throw unexpected(expected: "'=' or '%}'")
     }
 
-    private mutating func parseAssignedName(after keyword: String) throws -> (String, Int) {
-        guard case .name(let name) = current.kind else { throw unexpected(expected: "a variable name after '\(keyword)'") }
+    private mutating func parseAssignedName(after keyword: String) throws -> String {
+        guard case .name(let name) = current.kind else {
+            throw unexpected(expected: "a variable name after '\(keyword)'")
+        }
         if TemplateParser.literalNames[name] != nil || TemplateParser.operatorWords.contains(name) {
             throw TemplateError("cannot assign to '\(name)'", at: current.offset)
         }
-        return (name, advance().offset)
+        advance()
+        return name
     }
 
     // MARK: Expressions
@@ -299,7 +302,8 @@ struct TemplateParser {
             } else {
                 break
             }
-            rest.append(TemplateComparison(comparisonOperator: comparisonOperator, operand: try parseSum(), offset: offset))
+            rest.append(
+                TemplateComparison(comparisonOperator: comparisonOperator, operand: try parseSum(), offset: offset))
         }
         guard let firstOffset = rest.first?.offset else { return first }
         return try make(.comparison(first, rest), at: firstOffset)
@@ -391,7 +395,9 @@ struct TemplateParser {
         case .symbol(.leftParen):
             advance()
             let inner = try parseExpression()
-            if isSymbol(.comma) { throw TemplateError("tuples are not supported; use a list '[…]'", at: current.offset) }
+            if isSymbol(.comma) {
+                throw TemplateError("tuples are not supported; use a list '[…]'", at: current.offset)
+            }
             try expect(.rightParen)
             return inner
         case .symbol(.leftBracket):
@@ -444,9 +450,13 @@ struct TemplateParser {
             } else if isSymbol(.leftBracket) {
                 let offset = advance().offset
                 access = try deeper { parser in
-                    if parser.isSymbol(.colon) { throw TemplateError("slices are not supported", at: parser.current.offset) }
+                    if parser.isSymbol(.colon) {
+                        throw TemplateError("slices are not supported", at: parser.current.offset)
+                    }
                     let key = try parser.parseExpression()
-                    if parser.isSymbol(.colon) { throw TemplateError("slices are not supported", at: parser.current.offset) }
+                    if parser.isSymbol(.colon) {
+                        throw TemplateError("slices are not supported", at: parser.current.offset)
+                    }
                     try parser.expect(.rightBracket)
                     switch key.kind {
                     case .literal(.string(let name)): return TemplateAccess(kind: .key(name), offset: offset)
@@ -480,7 +490,8 @@ struct TemplateParser {
                 guard case .name(let name) = current.kind else { throw unexpected(expected: "a test name after 'is'") }
                 guard let test = TemplateTest(rawValue: name) else {
                     let names = TemplateTest.allCases.map(\.rawValue)
-                    throw TemplateError("unknown test '\(name)'" + Suggestion.didYouMean(name, in: names), at: current.offset)
+                    throw TemplateError(
+                        "unknown test '\(name)'" + Suggestion.didYouMean(name, in: names), at: current.offset)
                 }
                 let offset = advance().offset
                 if isSymbol(.leftParen) { throw TemplateError("test '\(name)' takes no arguments", at: current.offset) }
@@ -507,7 +518,9 @@ struct TemplateParser {
             var positional = 0
             var hasKeyword = false
             _ = try parseSequence(closedBy: .rightParen) { parser in
-                if case .name(let keyword) = parser.current.kind, parser.tokens[parser.index + 1].kind == .symbol(.assign) {
+                if case .name(let keyword) = parser.current.kind,
+                    parser.tokens[parser.index + 1].kind == .symbol(.assign)
+                {
                     let keywordOffset = parser.advance().offset
                     parser.advance()
                     guard let position = parameters.firstIndex(where: { $0.name == keyword }) else {
@@ -523,10 +536,12 @@ struct TemplateParser {
                 } else {
                     let argumentOffset = parser.current.offset
                     if hasKeyword {
-                        throw TemplateError("a positional argument cannot follow a keyword argument", at: argumentOffset)
+                        throw TemplateError(
+                            "a positional argument cannot follow a keyword argument", at: argumentOffset)
                     }
                     guard positional < parameters.count else {
-                        let limit = parameters.isEmpty
+                        let limit =
+                            parameters.isEmpty
                             ? "takes no arguments"
                             : "takes at most \(parameters.count) argument\(parameters.count == 1 ? "" : "s")"
                         throw TemplateError("filter '\(name)' \(limit)", at: argumentOffset)

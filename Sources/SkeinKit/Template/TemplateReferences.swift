@@ -48,7 +48,9 @@ public struct TemplateReference: Sendable, Hashable, CustomStringConvertible {
     static func describeKey(_ key: String) -> String {
         let isName =
             key.unicodeScalars.first.map { $0 == "_" || ($0.isASCII && $0.properties.isAlphabetic) } == true
-            && key.unicodeScalars.allSatisfy { $0 == "_" || ($0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0))) }
+            && key.unicodeScalars.allSatisfy {
+                $0 == "_" || ($0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0)))
+            }
         if isName { return "." + key }
         var quoted = ""
         JSONValue.writeString(key, to: &quoted)

@@ -6,25 +6,23 @@
 /// the template; inside a loop it lasts until the end of that iteration; the loop
 /// variable and `loop` exist only inside the loop body.
 ///
-/// A class rather than a struct: evaluation methods are called from mutating rendering
-/// methods, and on a struct each such call copied `self` (retaining every field) per
-/// expression.
+/// A class, so that rendering (which binds variables) and evaluation (which reads them)
+/// share one state without threading it through every call.
 final class TemplateRenderer {
     private let context: TemplateContext
+    // Names and values are kept in separate arrays so a lookup compares names without
+    // copying (retaining) the values it passes over. Unchecked exclusivity: only this
+    // class's methods touch these, never overlapping, and the dynamic checks cost 3%.
+
     /// Variables from `set` and loops, innermost last.
-    /// (Unchecked exclusivity: only this class's methods touch these, never overlapping;
-    /// the dynamic checks cost 3% of render time.)
-    @exclusivity(unchecked) private var locals: [Local] = []
-    /// Where each scope's variables start in `locals`.
+    @exclusivity(unchecked) private var localNames: [String] = []
+    @exclusivity(unchecked) private var localValues: [LocalValue] = []
+    /// Where each scope's variables start in the locals.
     @exclusivity(unchecked) private var scopeStarts: [Int] = [0]
     /// Context variables already read: templates read the same few roots (`inputs`,
     /// `steps`) again and again, and comparing short names beats hashing them.
-    @exclusivity(unchecked) private var roots: [(name: String, value: JSONValue)] = []
-
-    private struct Local {
-        var name: String
-        var value: LocalValue
-    }
+    @exclusivity(unchecked) private var rootNames: [String] = []
+    @exclusivity(unchecked) private var rootValues: [JSONValue] = []
 
     private enum LocalValue {
         case json(JSONValue)
@@ -67,8 +65,8 @@ final class TemplateRenderer {
     /// Renders nodes as UTF-8 into `output`: appending bytes costs a third less than
     /// appending to a `String`, and text nodes are stored as bytes already.
     func render(_ nodes: [TemplateNode], into output: inout [UInt8]) throws {
-        for index in nodes.indices {
-            switch nodes[index] {  // not `for node in`: that copies (retains) each node
+        for node in nodes {
+            switch node {
             case .text(let text):
                 output += text
             case .output(let expression):
@@ -112,31 +110,41 @@ final class TemplateRenderer {
         }
         enterScope()
         defer { leaveScope() }
-        let start = locals.count
+        // The loop variable and `loop` stay in place and are overwritten each iteration;
+        // what `set` added in the previous iteration goes.
+        let start = localNames.count
+        localNames += [loop.variable, "loop"]
+        localValues += [.json(nil), .loop(LoopState(index0: 0, length: items.count))]
         for (index, item) in items.enumerated() {
-            locals.removeSubrange(start...)
-            locals.append(Local(name: loop.variable, value: .json(item)))
-            locals.append(Local(name: "loop", value: .loop(LoopState(index0: index, length: items.count))))
+            if localNames.count > start + 2 { removeLocals(from: start + 2) }
+            localValues[start] = .json(item)
+            localValues[start + 1] = .loop(LoopState(index0: index, length: items.count))
             try render(loop.body, into: &output)
         }
     }
 
     private func enterScope() {
-        scopeStarts.append(locals.count)
+        scopeStarts.append(localNames.count)
     }
 
     private func leaveScope() {
         guard scopeStarts.count > 1, let start = scopeStarts.popLast() else { return }
-        locals.removeSubrange(start...)
+        removeLocals(from: start)
+    }
+
+    private func removeLocals(from start: Int) {
+        localNames.removeSubrange(start...)
+        localValues.removeSubrange(start...)
     }
 
     /// Binds `name` in the innermost scope, replacing a binding made there before.
     private func assign(_ name: String, _ value: JSONValue) {
         let scopeStart = scopeStarts.last ?? 0
-        if let index = locals[scopeStart...].lastIndex(where: { $0.name == name }) {
-            locals[index].value = .json(value)
+        if let index = localNames[scopeStart...].lastIndex(of: name) {
+            localValues[index] = .json(value)
         } else {
-            locals.append(Local(name: name, value: .json(value)))
+            localNames.append(name)
+            localValues.append(.json(value))
         }
     }
 
@@ -148,10 +156,8 @@ final class TemplateRenderer {
         case .literal(let value):
             return value
         case .variable, .access:
-            switch try resolvePath(expression) {
-            case .found(let value): return value
-            case .missing(let missing): throw error(for: missing)
-            }
+            guard let value = try lookupPath(expression) else { throw try missingPathError(expression) }
+            return value
         case .list(let items):
             return .array(try items.map { try evaluate($0) })
         case .dictionary(let entries):
@@ -168,9 +174,11 @@ final class TemplateRenderer {
         case .unary(let operation, let operand):
             return try TemplateOperators.unary(operation, try evaluate(operand), at: expression.offset)
         case .binary(let operation, let left, let right):
-            return try TemplateOperators.binary(operation, try evaluate(left), try evaluate(right), at: expression.offset)
+            return try TemplateOperators.binary(
+                operation, try evaluate(left), try evaluate(right), at: expression.offset)
         case .concatenation(let operands):
             var text: [UInt8] = []
+            text.reserveCapacity(128)  // growing from empty reallocates several times
             for operand in operands { TemplateOperators.write(try evaluate(operand), to: &text) }
             return .string(String(decoding: text, as: UTF8.self))
         case .logical(let operation, let left, let right):
@@ -215,8 +223,7 @@ final class TemplateRenderer {
     func evaluateIfDefined(_ expression: TemplateExpression) throws -> JSONValue? {
         switch expression.kind {
         case .variable, .access:
-            if case .found(let value) = try resolvePath(expression) { return value }
-            return nil
+            return try lookupPath(expression)
         case .filter(let input, let call) where call.filter == .default:
             if let value = try defaultFilterInput(input, call) { return value }
             return try call.arguments[0].map { try evaluateIfDefined($0) } ?? .string("")
@@ -279,98 +286,76 @@ final class TemplateRenderer {
 
     // MARK: Paths
 
-    private enum Lookup {
-        case found(JSONValue)
-        case missing(Missing)
-    }
-
-    /// Why a path has no value; the message is only built if it is reported.
-    private struct Missing {
-        var path: TemplateExpression
-        /// The access that failed, or nil when the root name is undefined.
-        var failedAccess: Int?
-        /// The value the failed access was applied to.
-        var container: JSONValue
-    }
-
     // Hot path: `switch` rather than `if case` / `guard case` on enums here, because
     // the optimizer borrows a switched-on payload but copies (retains) a pattern-bound one
-    // (measured three times slower).
+    // (measured three times slower). Lookups return optionals; only when a missing value
+    // must be reported does `missingPathError` walk the path again to say what is missing.
 
-    private func resolvePath(_ path: TemplateExpression) throws -> Lookup {
+    /// The value at a path, or nil when a name or field on it does not exist.
+    private func lookupPath(_ path: TemplateExpression) throws -> JSONValue? {
         switch path.kind {
         case .variable(let name):
-            return try resolve(name, [], of: path)
+            return try lookup(name, [])
         case .access(let base, let accesses):
             switch base.kind {
-            case .variable(let name): return try resolve(name, accesses, of: path)
-            default: return try walk(try evaluate(base), accesses, from: 0, of: path)
+            case .variable(let name): return try lookup(name, accesses)
+            default: return try walk(try evaluate(base), accesses, from: 0)
             }
         default:
-            return .found(try evaluate(path))
+            return try evaluate(path)
         }
     }
 
     /// Looks `name` up (innermost local first, then the context) and walks `accesses` from it.
-    private func resolve(_ name: String, _ accesses: [TemplateAccess], of path: TemplateExpression) throws -> Lookup {
-        let locals = self.locals
-        var index = locals.count - 1
-        while index >= 0 {
-            if locals[index].name == name {
-                switch locals[index].value {
-                case .json(let value):
-                    return try walk(value, accesses, from: 0, of: path)
-                case .loop(let state):
-                    guard let first = accesses.first else { return .found(state.object) }
-                    switch first.kind {
-                    case .key(let field):
-                        switch state.field(field) {
-                        case .some(let value): return try walk(value, accesses, from: 1, of: path)
-                        case .none: break
-                        }
-                    default: break
+    private func lookup(_ name: String, _ accesses: [TemplateAccess]) throws -> JSONValue? {
+        if let index = localNames.lastIndex(of: name) {
+            switch localValues[index] {
+            case .json(let value):
+                return try walk(value, accesses, from: 0)
+            case .loop(let state):
+                guard let first = accesses.first else { return state.object }
+                switch first.kind {
+                case .key(let field):
+                    switch state.field(field) {
+                    case .some(let value): return try walk(value, accesses, from: 1)
+                    case .none: return nil
                     }
-                    return .missing(Missing(path: path, failedAccess: 0, container: state.object))
+                default:
+                    return nil
                 }
             }
-            index -= 1
         }
-        for root in roots where root.name == name {
-            return try walk(root.value, accesses, from: 0, of: path)
+        if let index = rootNames.firstIndex(of: name) {
+            return try walk(rootValues[index], accesses, from: 0)
         }
         switch context.variables[name] {
         case .some(let value):
-            roots.append((name, value))
-            return try walk(value, accesses, from: 0, of: path)
+            rootNames.append(name)
+            rootValues.append(value)
+            return try walk(value, accesses, from: 0)
         case .none:
-            return .missing(Missing(path: path, failedAccess: nil, container: .null))
+            return nil
         }
     }
 
     /// Applies `accesses[position...]` to `value`. Recursive rather than a loop over a
     /// `var`, so each container is borrowed where it lies instead of copied (retained)
-    /// into a variable at every step.
-    private func walk(_ value: JSONValue, _ accesses: [TemplateAccess], from position: Int, of path: TemplateExpression)
-        throws -> Lookup
-    {
-        guard position < accesses.count else { return .found(value) }
-        let access = accesses[position]
-        switch access.kind {
+    /// into a variable at every step; the parser bounds the length of paths.
+    private func walk(_ value: JSONValue, _ accesses: [TemplateAccess], from position: Int) throws -> JSONValue? {
+        guard position < accesses.count else { return value }
+        switch accesses[position].kind {
         case .key(let name):
             switch value {
             case .object(let object):
-                if let index = object.index(forKey: name) {
-                    return try walk(object.values[index], accesses, from: position + 1, of: path)
-                }
+                guard let index = object.index(forKey: name) else { return nil }
+                return try walk(object.values[index], accesses, from: position + 1)
             default:
-                break
+                return nil
             }
         default:
-            if let next = try element(of: value, at: access) {
-                return try walk(next, accesses, from: position + 1, of: path)
-            }
+            guard let next = try element(of: value, at: accesses[position]) else { return nil }
+            return try walk(next, accesses, from: position + 1)
         }
-        return .missing(Missing(path: path, failedAccess: position, container: value))
     }
 
     private func element(of value: JSONValue, at access: TemplateAccess) throws -> JSONValue? {
@@ -425,27 +410,50 @@ final class TemplateRenderer {
         }
     }
 
-    private func error(for missing: Missing) -> TemplateError {
+    /// The error for a path `lookupPath` found missing: walks it again to find the
+    /// first name or access that fails and says what was there instead.
+    private func missingPathError(_ path: TemplateExpression) throws -> TemplateError {
         let base: TemplateExpression
         let accesses: [TemplateAccess]
-        if case .access(let root, let steps) = missing.path.kind {
-            (base, accesses) = (root, steps)
-        } else {
-            (base, accesses) = (missing.path, [])
+        switch path.kind {
+        case .access(let root, let steps): (base, accesses) = (root, steps)
+        default: (base, accesses) = (path, [])
         }
-        guard let failed = missing.failedAccess, failed < accesses.count else {
-            guard case .variable(let name) = base.kind else {
-                return TemplateError("undefined value", at: missing.path.offset)
+        var container: JSONValue
+        var first = 0
+        switch base.kind {
+        case .variable(let name):
+            if let index = localNames.lastIndex(of: name) {
+                switch localValues[index] {
+                case .json(let value): container = value
+                case .loop(let state):
+                    container = state.object
+                    if let access = accesses.first, case .key(let field) = access.kind, let value = state.field(field) {
+                        container = value
+                        first = 1
+                    }
+                }
+            } else if let value = context.variables[name] {
+                container = value
+            } else {
+                var candidates = Set(context.variables.keys)
+                candidates.formUnion(localNames)
+                return TemplateError(
+                    "undefined variable '\(name)'" + Suggestion.didYouMean(name, in: candidates.sorted()),
+                    at: base.offset)
             }
-            var candidates = Set(context.variables.keys)
-            for local in locals { candidates.insert(local.name) }
-            return TemplateError("undefined variable '\(name)'" + Suggestion.didYouMean(name, in: candidates.sorted()),
-                                 at: base.offset)
+        default:
+            container = try evaluate(base)
         }
+        var failed = first
+        while failed < accesses.count, let next = try element(of: container, at: accesses[failed]) {
+            container = next
+            failed += 1
+        }
+        guard failed < accesses.count else { return TemplateError("undefined value", at: path.offset) }
         let access = accesses[failed]
         let subject = describePath(base: base, accesses: accesses[..<failed]).map { "'\($0)'" } ?? "the value"
         let key = (try? key(of: access)) ?? .null
-        let container = missing.container
         let message: String
         switch (container, key) {
         case (.object(let object), .string(let name)):
