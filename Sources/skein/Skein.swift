@@ -8,6 +8,6 @@ struct Skein: AsyncParsableCommand {
         commandName: "skein",
         abstract: "Run declarative prompt pipelines against OpenAI-compatible APIs.",
         version: SkeinVersion.current,
-        subcommands: [RunCommand.self, ValidateCommand.self, GraphCommand.self, SchemaCommand.self]
+        subcommands: [RunCommand.self, ValidateCommand.self, GraphCommand.self, ModelsCommand.self, SchemaCommand.self]
     )
 }
