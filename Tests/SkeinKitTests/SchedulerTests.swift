@@ -219,3 +219,64 @@ import Testing
         }
     }
 }
+
+/// Structured outputs against a server that rejects `json_schema` the way llama.cpp's does.
+@Suite struct StructuredOutputTests {
+    @Test func rejectedJSONSchemaFallsBackToJSONObjectWithoutRetrying() async throws {
+        try await SkeinTestServer.withRunning(.init(rejectsJSONSchema: true)) { server in
+            let graph = try SchedulerTests.graph("""
+                  extract:
+                    output: {schema: {type: object, required: [title], properties: {title: {type: string}}}}
+                    prompt: extract a title
+                """, server: server, outputs: "outputs:\n  title: \"{{ steps.extract.output.title }}\"")
+            let outcome = try await HTTPCompletionClient.withClient { client in
+                await Scheduler(graph: graph, client: client).run(inputs: [:])
+            }
+            #expect(outcome.status == .succeeded, "\(outcome.results["extract"]?.message ?? "")")
+            #expect(outcome.outputs["title"]?.stringValue != nil)
+            let formats = await server.requests.map { $0.json?["response_format"]?["type"]?.stringValue }
+            #expect(formats == ["json_schema", "json_object"])
+        }
+    }
+
+    @Test func aReplyThatBreaksTheSchemaIsRepairedOnce() async throws {
+        try await SkeinTestServer.withRunning(.init()) { server in
+            await server.addRule(ReplyRule("bad first", match: .init(lastUserMessageContains: "tags please"), times: 1,
+                                           action: .text(#"{"tags": ["a", 2]}"#)))
+            let graph = try SchedulerTests.graph("""
+                  tag:
+                    output: {schema: {type: object, required: [tags], properties: {tags: {type: array, items: {type: string}}}}}
+                    prompt: tags please
+                """, server: server)
+            let outcome = try await HTTPCompletionClient.withClient { client in
+                await Scheduler(graph: graph, client: client).run(inputs: [:])
+            }
+            #expect(outcome.status == .succeeded)
+            let requests = await server.requests
+            #expect(requests.count == 2)
+            let repair = requests[1].lastUserMessage ?? ""
+            #expect(repair.contains("$.tags[1]: expected string, got number"))
+        }
+    }
+
+    @Test func aReplyThatStillBreaksTheSchemaFailsWithEveryViolation() async throws {
+        try await SkeinTestServer.withRunning(.init()) { server in
+            await server.addRule(ReplyRule("always bad", match: .init(anyMessageContains: "tags please"),
+                                           action: .text(#"{"tags": ["a", 2, true]}"#)))
+            let graph = try SchedulerTests.graph("""
+                  tag:
+                    output: {schema: {type: object, required: [tags], properties: {tags: {type: array, items: {type: string}}}}}
+                    prompt: tags please
+                """, server: server)
+            let outcome = try await HTTPCompletionClient.withClient { client in
+                await Scheduler(graph: graph, client: client).run(inputs: [:])
+            }
+            #expect(outcome.status == .failed)
+            let message = outcome.results["tag"]?.message ?? ""
+            #expect(message.contains("the reply does not match the output schema after one repair attempt"))
+            #expect(message.contains("$.tags[1]: expected string, got number"))
+            #expect(message.contains("$.tags[2]: expected string, got boolean"))
+            #expect(message.contains(#"reply: {"tags": ["a", 2, true]}"#))
+        }
+    }
+}

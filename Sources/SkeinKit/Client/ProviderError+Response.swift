@@ -20,12 +20,13 @@ extension ProviderError {
     ) -> ProviderError {
         let fields = ErrorFields(body: body)
         let message = redact(fields.message ?? reasonPhrase, apiKey: apiKey)
-        let kind = classify(status: status, code: fields.code)
+        var kind = classify(status: status, code: fields.code)
+        if (500...599).contains(status) && rejectsRequest(message) { kind = .badRequest }
         let code = fields.code ?? defaultCode(status: status)
         return ProviderError(
             kind: kind, provider: provider.name, status: status, code: code, message: message,
-            hint: hint(for: kind, provider: provider), isRetryable: isRetryable(kind: kind, status: status),
-            retryAfter: retryAfter)
+            hint: hint(for: kind, provider: provider),
+            isRetryable: kind != .badRequest && isRetryable(kind: kind, status: status), retryAfter: retryAfter)
     }
 
     /// The error for an error event inside a streamed reply (`data: {"error": ...}` or
@@ -62,6 +63,13 @@ extension ProviderError {
         case 500...599: return .serverError
         default: return .httpStatus
         }
+    }
+
+    /// A 5xx is not always transient: llama-cpp-python's server answers a request body its
+    /// validation rejects (`response_format: json_schema`) with HTTP 500 and a pydantic
+    /// message ("Input should be 'text' or 'json_object'"). Sending it again cannot help.
+    static func rejectsRequest(_ message: String) -> Bool {
+        message.contains("Input should be") || message.contains("validation error")
     }
 
     /// 408, 409, 429 and 5xx may succeed later; a request refused for what it is will not.

@@ -171,12 +171,11 @@ public struct StepRunner: Sendable {
                     repair = (invalid.reply, invalid.problems.joined(separator: "\n"))
                     continue
                 }
-                throw Diagnostic.error(
-                    "step '\(name)'\(item.map { " item \($0)" } ?? ""): the reply does not match the output "
+                throw StepFailure(
+                    message: (item.map { "item \($0): " } ?? "") + "the reply does not match the output "
                         + (step.outputSchema == nil ? "format (JSON)" : "schema") + " after one repair attempt:\n"
                         + invalid.problems.map { "  " + $0 }.joined(separator: "\n")
-                        + "\nreply: " + ReplyDecoder.shorten(invalid.reply, limit: 500),
-                    at: step.step.location)
+                        + "\nreply: " + ReplyDecoder.shorten(invalid.reply, limit: 500))
             }
         }
     }
@@ -187,6 +186,12 @@ public struct StepRunner: Sendable {
         return message.contains("json_schema") || message.contains("'text' or 'json_object'")
             || message.contains("response_format")
     }
+}
+
+/// A step's failure that is not about a place in the file (the CLI adds the step's location).
+struct StepFailure: Error, Sendable, CustomStringConvertible {
+    var message: String
+    var description: String { message }
 }
 
 /// Providers found at run time to reject `response_format: json_schema`.
