@@ -94,8 +94,9 @@ extension ReplyRule {
         /// Streams: send `afterChunks` events, then an error event, then end the stream without
         /// `[DONE]`. Non-stream requests get the error as an HTTP 500 body.
         case streamError(afterChunks: Int, error: ErrorBody, style: StreamErrorStyle = .dataLine)
-        /// Hold the request without answering for the duration (or until the client leaves or
-        /// the server shuts down), then close the connection.
+        /// Hold the request without answering for the duration (or until the connection closes
+        /// or the server shuts down), then close the connection. A client that times out
+        /// usually half-closes, which does not end the hold.
         case hang(Duration)
 
         /// A text reply.

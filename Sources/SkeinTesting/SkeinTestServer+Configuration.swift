@@ -120,8 +120,8 @@ extension SkeinTestServer {
         public var dropRate: Double
         /// HTTP 200 with a truncated JSON body, or a stream event whose data is not JSON.
         public var malformedRate: Double
-        /// No answer: the request hangs for ``hangDuration`` (or until the server shuts down or
-        /// the client goes away), for client timeouts to fire.
+        /// No answer: the request hangs for ``hangDuration`` (or until the server shuts down),
+        /// for client timeouts to fire.
         public var timeoutRate: Double
         /// The `Retry-After` the rate-limit fault sends.
         public var retryAfter: Duration

@@ -127,16 +127,24 @@ extension TestServerResponder {
             )
 
         case .hang(let duration):
-            let deadline = ContinuousClock.now + duration
-            // Poll rather than sleep once, so a request ends when its client goes away or the server stops.
-            while context.channel.isActive, ContinuousClock.now < deadline, await !state.isShuttingDown {
-                do {
-                    try await Task.sleep(for: min(.milliseconds(100), deadline - .now))
-                } catch {
-                    break
-                }
-            }
+            await hold(for: duration, context: context)
             return await drop(id: id, context: context)
+        }
+    }
+
+    /// Holds a request until `duration` passes, its connection closes, or the server shuts down.
+    ///
+    /// A client that gives up usually only half-closes the connection, which Hummingbird allows
+    /// and does not read while a request is being handled, so the request stays held (and in
+    /// flight) until one of the three happens.
+    private func hold(for duration: Duration, context: Context) async {
+        let deadline = ContinuousClock.now + duration
+        while context.channel.isActive, ContinuousClock.now < deadline, await !state.isShuttingDown {
+            do {
+                try await Task.sleep(for: min(.milliseconds(100), deadline - .now))
+            } catch {
+                return
+            }
         }
     }
 

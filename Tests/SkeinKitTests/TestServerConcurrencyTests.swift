@@ -1,3 +1,4 @@
+import AsyncHTTPClient
 import Testing
 
 @testable import SkeinTesting
@@ -109,5 +110,33 @@ import Testing
         await server.shutdown()
         #expect(ContinuousClock.now - stopping < .seconds(5))
         await #expect(throws: (any Error).self) { _ = try await pending.value }
+        #expect(await server.inFlightRequests == 0)
+        let records = await server.requests
+        #expect(records.count == 2)
+        #expect(records.allSatisfy { $0.wasDropped && $0.status == nil && $0.handling == .rule("") })
+    }
+
+    /// Shutting down while connections are still being accepted must not trap (a NIO server
+    /// task cancelled with accepted connections it has not handed out does; see `shutdown()`).
+    @Test func shutdownWhileConnectionsArriveDoesNotTrap() async throws {
+        var configuration = HTTPClient.Configuration()
+        configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = 64
+        // A connection caught half-open by the shutdown waits out the connect timeout.
+        configuration.timeout.connect = .seconds(1)
+        let httpClient = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+        for _ in 0..<5 {
+            let server = try await SkeinTestServer.start()
+            var configured = TestServerClient(server)
+            configured.client = httpClient
+            let client = configured
+            let requests = (0..<64).map { index in
+                Task { try? await client.chat("burst \(index)").status }
+            }
+            let stopping = ContinuousClock.now
+            await server.shutdown()
+            #expect(ContinuousClock.now - stopping < .seconds(5))
+            for request in requests { _ = await request.value }
+        }
+        try await httpClient.shutdown()
     }
 }
