@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import SkeinKit
 
 /// The `skein` command line: a thin layer over SkeinKit.
@@ -10,4 +11,25 @@ struct Skein: AsyncParsableCommand {
         version: SkeinVersion.current,
         subcommands: [RunCommand.self, ValidateCommand.self, GraphCommand.self, ModelsCommand.self, SchemaCommand.self]
     )
+
+    /// Runs the command, with DESIGN.md's exit codes: ArgumentParser reports bad usage as
+    /// 64 (EX_USAGE); Skein promises 2.
+    static func main() async {
+        do {
+            var command = try parseAsRoot()
+            if var asyncCommand = command as? AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            let code = exitCode(for: error)
+            if code.rawValue == 64 {
+                let message = fullMessage(for: error)
+                if !message.isEmpty { FileHandle.standardError.write(Data((message + "\n").utf8)) }
+                Foundation.exit(2)
+            }
+            exit(withError: error)
+        }
+    }
 }

@@ -256,3 +256,31 @@ import Testing
         }
     }
 }
+
+@Suite struct CLIUsageTests {
+    @Test func badUsageExitsTwo() async throws {
+        let unknownFlag = try await CLI.run(["run", "pipelines/summarize-translate.yaml", "--no-such-flag"])
+        #expect(unknownFlag.status == 2)
+        #expect(unknownFlag.stderr.contains("Unknown option '--no-such-flag'"))
+        let badInput = try await CLI.run(["run", "pipelines/summarize-translate.yaml", "-i", "article"])
+        #expect(badInput.status == 2)
+        #expect(badInput.stderr.contains("-i expects name=value, name=@file or name=@-; got 'article'"))
+    }
+
+    @Test func aStoppedLocalServerIsReportedWithWhatToDo() async throws {
+        let directory = try CLI.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = directory.appendingPathComponent("p.yaml").path
+        // Port 9 (discard) has no listener here: the connection is refused.
+        try """
+            version: 1
+            providers:
+              local: {base_url: "http://127.0.0.1:9/v1"}
+            steps:
+              s: {prompt: hi, retries: 0}
+            """.write(toFile: path, atomically: true, encoding: .utf8)
+        let result = try await CLI.run(["run", path, "--provider", "local", "--quiet"])
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("Start it with scripts/local-model start."))
+    }
+}

@@ -121,7 +121,10 @@ extension ProviderError {
     public static func connectionFailed(provider: String, detail: String) -> ProviderError {
         ProviderError(
             kind: .connectionFailed, provider: provider, code: "CONNECTION_FAILED", message: detail,
-            hint: "Check that the provider's base_url is right and the server is up.", isRetryable: true)
+            hint: provider == "local"
+                ? "Is the local model running? Start it with scripts/local-model start."
+                : "Check that the provider's base_url is right and the server is up.",
+            isRetryable: true)
     }
 
     /// A success status whose body is not what the API returns.
