@@ -177,30 +177,6 @@ public struct Step: Sendable, Hashable {
         self.name = name
         self.location = location
     }
-
-    /// Every template of the step, with the key it belongs to (for references and errors).
-    public var templates: [(key: String, source: TemplateSource)] {
-        var result: [(String, TemplateSource)] = []
-        if let forEach { result.append(("for_each", forEach)) }
-        if let when { result.append(("when", when)) }
-        if let system { result.append(("system", system)) }
-        if let prompt { result.append(("prompt", prompt)) }
-        for (index, message) in (messages ?? []).enumerated() {
-            switch message.content {
-            case .text(let source): result.append(("messages[\(index)].content", source))
-            case .parts(let parts):
-                for (partIndex, part) in parts.enumerated() {
-                    switch part {
-                    case .text(let source): result.append(("messages[\(index)].content[\(partIndex)].text", source))
-                    case .imageURL(let source):
-                        result.append(("messages[\(index)].content[\(partIndex)].image_url", source))
-                    case .imageFile: break
-                    }
-                }
-            }
-        }
-        return result
-    }
 }
 
 /// An entry of `outputs:`.
