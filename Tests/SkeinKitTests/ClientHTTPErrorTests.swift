@@ -44,7 +44,7 @@ import Testing
             await server.addRule(
                 ReplyRule(action: .raw(status: 418, body: "<html><body>I'm a teapot</body></html>", contentType: "text/html")))
             let error = try await expectProviderError(client, clientChat("hi"), provider: clientTestProvider(server))
-            #expect(error.description == "provider 'test' returned 418: I'm a Teapot.")
+            #expect(error.description == "provider 'test' returned 418: I'm a teapot.")
             await server.setRules([ReplyRule(action: .raw(status: 502, body: "upstream connect error"))])
             let gateway = try await expectProviderError(
                 client, clientChat("hi"), provider: clientTestProvider(server), retryPolicy: .never)
@@ -55,7 +55,7 @@ import Testing
 
     @Test(arguments: [408, 409, 429, 500, 502, 503, 504])
     func retryableStatusesAreRetried(status: Int) async throws {
-        let clock = RecordingClock()
+        let clock = ClientRecordingClock()
         try await withClientAndServer(clock: clock) { server, client in
             await server.addRule(ReplyRule(times: 2, action: .status(status, message: "try again")))
             let completion = try await client.complete(clientChat("hi"), provider: clientTestProvider(server))
@@ -79,10 +79,10 @@ import Testing
     }
 
     @Test func retriesStopAtMaxRetriesWithTheLastError() async throws {
-        let clock = RecordingClock()
+        let clock = ClientRecordingClock()
         try await withClientAndServer(clock: clock) { server, client in
             await server.addRule(ReplyRule(action: .status(503, message: "still down")))
-            let events = EventLog()
+            let events = ClientEventLog()
             do {
                 _ = try await client.complete(
                     clientChat("hi"), provider: clientTestProvider(server), retryPolicy: nil, timeout: nil,
@@ -98,7 +98,7 @@ import Testing
     }
 
     @Test func retryAfterIsHonoured() async throws {
-        let clock = RecordingClock()
+        let clock = ClientRecordingClock()
         try await withClientAndServer(clock: clock) { server, client in
             let provider = clientTestProvider(server)
             await server.addRule(ReplyRule(times: 1, action: .rateLimited(retryAfter: .seconds(7))))
@@ -107,7 +107,7 @@ import Testing
             #expect(clock.sleeps.first == .seconds(7))
 
             await server.setRules([ReplyRule(times: 1, action: .rateLimited(retryAfter: .milliseconds(1500)))])
-            let events = EventLog()
+            let events = ClientEventLog()
             let second = try await client.complete(clientChat("b"), provider: provider, events: events.handler)
             #expect(second.attempts == 2)
             #expect(events.retryDelays == [.milliseconds(1500)])
@@ -115,7 +115,7 @@ import Testing
     }
 
     @Test func retryAfterBeyondTheLimitIsNotWaitedFor() async throws {
-        let clock = RecordingClock()
+        let clock = ClientRecordingClock()
         try await withClientAndServer(clock: clock) { server, client in
             await server.addRule(ReplyRule(action: .rateLimited(retryAfter: .seconds(3600))))
             let error = try await expectProviderError(client, clientChat("hi"), provider: clientTestProvider(server))
@@ -129,7 +129,7 @@ import Testing
         try await withClientAndServer { server, client in
             await server.addRule(ReplyRule(times: 1, action: .hang(.seconds(30))))
             let completion = try await client.complete(
-                clientChat("hi"), provider: clientTestProvider(server), retryPolicy: nil, timeout: .milliseconds(300),
+                clientChat("hi"), provider: clientTestProvider(server), retryPolicy: nil, timeout: .seconds(1),
                 events: nil)
             #expect(completion.attempts == 2)
             #expect(await server.requests.count == 2)

@@ -82,7 +82,12 @@ import Testing
         let llamaCpp = error(500, #"{"error":{"code":500,"message":"Input should be 'text' or 'json_object'","type":"server_error"}}"#)
         #expect(llamaCpp.code == "server_error")
         #expect(llamaCpp.message == "Input should be 'text' or 'json_object'")
-        #expect(llamaCpp.isRetryable)
+        // llama-cpp-python reports a request its validation rejects as 500: sending it
+        // again cannot help, so it is final (and the runner falls back to json_object).
+        #expect(llamaCpp.kind == .badRequest)
+        #expect(!llamaCpp.isRetryable)
+        let overloaded = error(503, #"{"error":{"message":"Model is overloaded","type":"server_error"}}"#)
+        #expect(overloaded.isRetryable)
     }
 
     @Test func statusAloneStillGivesTheCode() {

@@ -19,7 +19,7 @@ import Testing
             let provider = clientTestProvider(server)
             await server.addRule(ReplyRule(action: .reply(Self.richReply)))
             let whole = try await client.complete(clientChat("q"), provider: provider)
-            let events = EventLog()
+            let events = ClientEventLog()
             let streamed = try await client.complete(clientChat("q", stream: true), provider: provider, events: events.handler)
             #expect(streamed == whole)
             #expect(whole.content == "The answer is forty-two, as computed below.")
@@ -62,7 +62,7 @@ import Testing
     @Test func aStreamCutOffMidwayIsRetriedWhole() async throws {
         try await withClientAndServer { server, client in
             await server.addRule(ReplyRule(times: 1, action: .dropConnection(afterChunks: 3)))
-            let events = EventLog()
+            let events = ClientEventLog()
             let completion = try await client.complete(
                 clientChat("tell me a long story please", stream: true), provider: clientTestProvider(server),
                 events: events.handler)

@@ -7,7 +7,7 @@ import Testing
 
 /// A clock that never waits: `sleep` records the duration and moves `now` on by it, so
 /// retry and throttle waits take no time and can be asserted.
-final class RecordingClock: Sendable {
+final class ClientRecordingClock: Sendable {
     // Guarded by `lock`: `ClientClock.now` is synchronous, so an actor would not do.
     private let lock = NSLock()
     nonisolated(unsafe) private var offset: Duration = .zero
@@ -29,7 +29,7 @@ final class RecordingClock: Sendable {
 }
 
 /// Collects the events a request reports.
-final class EventLog: Sendable {
+final class ClientEventLog: Sendable {
     private let lock = NSLock()
     nonisolated(unsafe) private var recorded: [ClientEvent] = []
 
@@ -56,7 +56,7 @@ final class EventLog: Sendable {
 
 /// A log handler that keeps every message and its metadata as text, for checking what the
 /// client logs (and that keys are not in it).
-struct CapturingLogHandler: LogHandler {
+struct ClientCapturingLogHandler: LogHandler {
     final class Store: Sendable {
         private let lock = NSLock()
         nonisolated(unsafe) private var lines: [String] = []
@@ -92,7 +92,7 @@ func clientTestProvider(
 /// Runs `body` with a test server and a client whose waits are recorded, not slept.
 func withClientAndServer<Result>(
     _ configuration: SkeinTestServer.Configuration = .init(), environment: [String: String] = [:],
-    clock: RecordingClock = RecordingClock(), logger: Logger? = nil,
+    clock: ClientRecordingClock = ClientRecordingClock(), logger: Logger? = nil,
     _ body: (SkeinTestServer, HTTPCompletionClient) async throws -> Result
 ) async throws -> Result {
     try await SkeinTestServer.withRunning(configuration) { server in

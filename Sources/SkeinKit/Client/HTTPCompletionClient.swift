@@ -131,6 +131,9 @@ public final class HTTPCompletionClient: CompletionClient {
         return try await withRetries(
             policy: retryPolicy ?? configuration.retryPolicy, metadata: metadata, events: events
         ) { attempt in
+            if ProcessInfo.processInfo.environment["EXP_NO_LIMITER"] != nil {
+                return try await self.perform(call, streaming: request.isStreaming, events: events)
+            }
             var permit = try await limiter.acquire(tokens: tokens)
             do {
                 try await self.waitForStart(of: &permit, limiter: limiter, events: events)

@@ -33,6 +33,8 @@ struct RateBudget: Sendable {
     private static let recentStartsKept = 256
     /// How far ahead of its rate the token budget may run, in seconds of tokens.
     static let tokenBurst = 1.0
+    /// The fewest recent requests an unpaced provider's rate is estimated from.
+    static let fewestToEstimate = 8
     /// The longest provider-requested pause applied to everyone.
     static let longestPause = 60.0
 
@@ -135,7 +137,10 @@ struct RateBudget: Sendable {
     ///   - retryAfter: the wait the response asked for, in seconds.
     ///   - now: the current time.
     mutating func recordRateLimit(sentAt: Double, retryAfter: Double?, at now: Double) {
-        if sentAt >= lastDecrease {
+        // Unpaced and only a few requests seen: too little to estimate a rate from; the
+        // retry's own backoff is enough.
+        let isEstimable = requestRate != nil || recentStarts.count(where: { $0 >= now - 10 }) >= Self.fewestToEstimate
+        if sentAt >= lastDecrease && isEstimable {
             let current = requestRate ?? observedRate(at: now)
             if ceiling == nil { ceiling = current }
             let floor = max(1.0 / 60, (ceiling ?? current) / 64)
