@@ -51,14 +51,14 @@ import Testing
             }
             #expect(outcome.status == .succeeded)
             #expect(outcome.results.values.allSatisfy { $0.status == .finished })
-            // At the server, the ten 300 ms requests span under 0.6 s: they overlapped. The
-            // wall time adds client start-up on a debug build that shares 2 cores with the
-            // other suites; run one after another the steps would take 3 s.
+            // At the server, the ten 300 ms requests span under 0.6 s: they overlapped (one
+            // after another they would take 3 s). The client's wall time is not asserted: on a
+            // debug build sharing 2 cores with the other suites it measures the machine, not
+            // the scheduler; BENCHMARKS.md measures speed.
             let requests = await server.requests
             let first = try #require(requests.map(\.arrival).min())
             let last = try #require(requests.compactMap(\.completion).max())
-            #expect(last - first < .milliseconds(600), "10 x 300 ms spanned \(last - first) at the server")
-            #expect(elapsed < .milliseconds(1500), "10 x 300 ms took \(elapsed)")
+            #expect(last - first < .milliseconds(600), "10 x 300 ms spanned \(last - first) at the server (wall \(elapsed))")
             #expect(await server.maxConcurrentRequests == 10)
         }
     }
