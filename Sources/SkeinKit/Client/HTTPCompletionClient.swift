@@ -131,9 +131,6 @@ public final class HTTPCompletionClient: CompletionClient {
         return try await withRetries(
             policy: retryPolicy ?? configuration.retryPolicy, metadata: metadata, events: events
         ) { attempt in
-            if ProcessInfo.processInfo.environment["EXP_NO_LIMITER"] != nil {
-                return try await self.perform(call, streaming: request.isStreaming, events: events)
-            }
             var permit = try await limiter.acquire(tokens: tokens)
             do {
                 try await self.waitForStart(of: &permit, limiter: limiter, events: events)
@@ -375,7 +372,6 @@ public final class HTTPCompletionClient: CompletionClient {
     private func withTimeout<Value: Sendable>(
         _ call: Call, _ operation: @escaping @Sendable () async throws -> Value
     ) async throws -> Value {
-        if ProcessInfo.processInfo.environment["EXP_NO_TIMEOUT"] != nil { return try await operation() }
         return try await withThrowingTaskGroup(of: Value?.self) { group in
             group.addTask { try await operation() }
             group.addTask {
