@@ -4,20 +4,22 @@ import NIOCore
 import SkeinKit
 import SkeinTesting
 
-/// `skein-bench client [--requests N] [--concurrency N] [--rounds N]`: what the completion
-/// client costs over bare AsyncHTTPClient.
+/// `skein-bench client [--requests N] [--concurrency N] [--rounds N] [--only skein|bare]`:
+/// what the completion client costs over bare AsyncHTTPClient.
 ///
 /// Starts a `SkeinTestServer` in this process (no latency, nothing recorded), then sends the
 /// same non-streaming chat request `requests` times with `concurrency` in flight, once
-/// through `HTTPCompletionClient` (serializing the body, limiter, retries, decoding the
-/// reply) and once through a bare AsyncHTTPClient loop that posts the same bytes and only
-/// collects the body, both with the same pool size. Rounds alternate between the two and
-/// the median of each is reported, one JSON line per client and one with the ratio.
+/// through `HTTPCompletionClient` (encoding the body, limiter, retries, decoding the reply)
+/// and once through a bare AsyncHTTPClient loop that posts the same bytes and only
+/// collects the body, both with the same pool size. Rounds alternate which goes first; the
+/// ratio is the median of each round's pair, the least disturbed figure on a busy machine.
+/// `--only` runs one side, for profiling it alone.
 enum ClientBenchmark {
     static func run(_ args: [String]) async throws {
         let requests = option("--requests", in: args) ?? 20_000
         let concurrency = option("--concurrency", in: args) ?? 64
         let rounds = option("--rounds", in: args) ?? 3
+        let only = args.firstIndex(of: "--only").flatMap { $0 + 1 < args.count ? args[$0 + 1] : nil }
 
         let server = try await SkeinTestServer.start(.init(recordsBodies: false, recordsRequests: false))
         let provider = ProviderConfiguration(name: "bench", baseURL: server.baseURL, maxConcurrency: concurrency)
@@ -50,15 +52,24 @@ enum ClientBenchmark {
             _ = try await skein.complete(request, provider: provider)
         }
 
-        var bareTimes: [Double] = []
-        var skeinTimes: [Double] = []
+        var bareTimes: [Measurement] = []
+        var skeinTimes: [Measurement] = []
         do {
             // Warm up: open the pools' connections and fault in the code paths.
-            _ = try await measure(requests: concurrency * 20, concurrency: concurrency, send: sendBare)
-            _ = try await measure(requests: concurrency * 20, concurrency: concurrency, send: sendSkein)
-            for _ in 0..<rounds {
-                bareTimes.append(try await measure(requests: requests, concurrency: concurrency, send: sendBare))
-                skeinTimes.append(try await measure(requests: requests, concurrency: concurrency, send: sendSkein))
+            if only != "skein" { _ = try await measure(requests: concurrency * 20, concurrency: concurrency, send: sendBare) }
+            if only != "bare" { _ = try await measure(requests: concurrency * 20, concurrency: concurrency, send: sendSkein) }
+            for round in 0..<rounds {
+                // Alternate which goes first, so neither always follows the other.
+                let skeinFirst = round % 2 == 1
+                if skeinFirst && only != "bare" {
+                    skeinTimes.append(try await measure(requests: requests, concurrency: concurrency, send: sendSkein))
+                }
+                if only != "skein" {
+                    bareTimes.append(try await measure(requests: requests, concurrency: concurrency, send: sendBare))
+                }
+                if !skeinFirst && only != "bare" {
+                    skeinTimes.append(try await measure(requests: requests, concurrency: concurrency, send: sendSkein))
+                }
             }
         } catch {
             try? await skein.shutdown()
@@ -70,27 +81,39 @@ enum ClientBenchmark {
         try await bare.shutdown()
         await server.shutdown()
 
-        let bareRate = Double(requests) / median(bareTimes)
-        let skeinRate = Double(requests) / median(skeinTimes)
-        for (client, rate, times) in [("async-http-client", bareRate, bareTimes), ("skein", skeinRate, skeinTimes)] {
+        for (client, times) in [("async-http-client", bareTimes), ("skein", skeinTimes)] where !times.isEmpty {
             let line: JSONValue = [
                 "benchmark": "client", "client": .string(client), "requests": .int(requests),
                 "concurrency": .int(concurrency), "rounds": .int(rounds),
-                "requests_per_second": .double((rate * 10).rounded() / 10),
-                "seconds": .array(times.map { .double(($0 * 1000).rounded() / 1000) }),
+                "requests_per_second": .double(rounded(Double(requests) / median(times.map(\.wall)), places: 1)),
+                // The process's CPU time, server included, per request.
+                "cpu_microseconds_per_request": .double(
+                    rounded(median(times.map(\.cpu)) / Double(requests) * 1e6, places: 1)),
+                "seconds": .array(times.map { .double(rounded($0.wall, places: 3)) }),
             ]
             print(line.serialized())
         }
+        guard !bareTimes.isEmpty && !skeinTimes.isEmpty else { return }
+        let ratios = zip(skeinTimes, bareTimes).map { $1.wall / $0.wall }
         let ratio: JSONValue = [
-            "benchmark": "client", "ratio": .double((skeinRate / bareRate * 1000).rounded() / 1000), "target": 0.9,
+            "benchmark": "client", "ratio": .double(rounded(median(ratios), places: 3)),
+            "round_ratios": .array(ratios.map { .double(rounded($0, places: 3)) }), "target": 0.9,
         ]
         print(ratio.serialized())
     }
 
-    /// Sends `requests` requests with `concurrency` in flight; returns the seconds it took.
+    struct Measurement {
+        /// Wall-clock seconds.
+        var wall: Double
+        /// CPU seconds of the whole process meanwhile.
+        var cpu: Double
+    }
+
+    /// Sends `requests` requests with `concurrency` in flight.
     private static func measure(
         requests: Int, concurrency: Int, send: @escaping @Sendable () async throws -> Void
-    ) async throws -> Double {
+    ) async throws -> Measurement {
+        let cpuStart = cpuSeconds()
         let start = ContinuousClock.now
         try await withThrowingTaskGroup(of: Void.self) { group in
             for worker in 0..<concurrency {
@@ -103,12 +126,24 @@ enum ClientBenchmark {
             try await group.waitForAll()
         }
         let elapsed = (ContinuousClock.now - start).components
-        return Double(elapsed.seconds) + Double(elapsed.attoseconds) / 1e18
+        return Measurement(
+            wall: Double(elapsed.seconds) + Double(elapsed.attoseconds) / 1e18, cpu: cpuSeconds() - cpuStart)
+    }
+
+    private static func cpuSeconds() -> Double {
+        var time = timespec()
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &time)
+        return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
     }
 
     private static func median(_ values: [Double]) -> Double {
         let sorted = values.sorted()
         return sorted.isEmpty ? .nan : sorted[sorted.count / 2]
+    }
+
+    private static func rounded(_ value: Double, places: Int) -> Double {
+        let scale = pow(10, Double(places))
+        return (value * scale).rounded() / scale
     }
 
     private static func option(_ name: String, in args: [String]) -> Int? {

@@ -163,6 +163,17 @@ import Testing
         }
     }
 
+    @Test func aBadBaseURLIsNotRetried() async throws {
+        try await withClientAndServer { _, client in
+            let provider = ProviderConfiguration(name: "typo", baseURL: "htp://127.0.0.1:8080/v1")
+            let error = try await expectProviderError(client, clientChat("hi"), provider: provider)
+            #expect(!error.isRetryable)
+            #expect(
+                error.description
+                    == "provider 'typo': 'htp://127.0.0.1:8080/v1/chat/completions' is not a valid URL. Check the provider's base_url.")
+        }
+    }
+
     @Test func malformedReplyIsAnInvalidResponse() async throws {
         try await withClientAndServer { server, client in
             await server.addRule(ReplyRule(action: .malformedBody))

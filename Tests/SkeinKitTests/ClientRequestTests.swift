@@ -1,3 +1,4 @@
+import NIOCore
 import Testing
 
 @testable import SkeinKit
@@ -67,5 +68,24 @@ import Testing
         #expect(request.estimatedTokens == 104 + 50)
         let unbounded = CompletionRequest.completion(model: "m", prompt: text, sampling: SamplingParameters())
         #expect(unbounded.estimatedTokens == 100 + CompletionRequest.assumedOutputTokens)
+    }
+}
+
+@Suite struct ClientRequestBodyEncoderTests {
+    @Test func encodesExactlyAsTheCompactSerializer() {
+        let values: [JSONValue] = [
+            [
+                "model": "m", "messages": [["role": "user", "content": "héllo \"quoted\" \\ back\nnew\ttab\r\u{08}\u{0C}\u{01}\u{1F} 🌍 end"]],
+                "temperature": 0.1, "top_p": 1.0, "big": 1e300, "small": 1.5e-7, "negative": -3, "max": .int(Int.max),
+                "stop": ["\n\n", ""], "flags": [true, false, nil], "empty_object": [:], "empty_array": [],
+                "nested": ["a": ["b": [1, 2.5, "c"]]], "\u{7F}key\u{2028}": "\u{7F}\u{2028}/",
+            ],
+            [:],
+        ]
+        for value in values {
+            guard case .object(let object) = value else { continue }
+            let encoded = RequestBodyEncoder.encode(object)
+            #expect(String(buffer: encoded) == value.serialized(.compact))
+        }
     }
 }

@@ -76,7 +76,9 @@ public final class HTTPCompletionClient: CompletionClient {
         // not running should say so in seconds.
         http.connectionPool.retryConnectionEstablishment = false
         http.httpVersion = .automatic
-        http.timeout = HTTPClient.Configuration.Timeout(connect: .init(configuration.connectTimeout))
+        // The read timeout catches a body that stalls after its head (see `fetch`).
+        http.timeout = HTTPClient.Configuration.Timeout(
+            connect: .init(configuration.connectTimeout), read: .init(configuration.timeout))
         // AsyncHTTPClient's own logs stay off: the request-level logging here is enough,
         // and it never sees a header.
         self.httpClient = HTTPClient(
@@ -122,12 +124,13 @@ public final class HTTPCompletionClient: CompletionClient {
         let call = Call(
             url: provider.baseURL + request.api.path, method: .POST, provider: provider, apiKey: apiKey,
             headers: headers(for: provider, apiKey: apiKey, streaming: request.isStreaming),
-            body: ByteBuffer(string: JSONValue.object(request.body).serialized(.compact)),
+            body: RequestBodyEncoder.encode(request.body),
             timeout: timeout ?? configuration.timeout)
         let limiter = await limiters.limiter(for: provider)
         // The estimate walks the whole body; only a token budget needs it.
         let tokens = provider.tokensPerMinute == nil ? 0 : request.estimatedTokens
-        let metadata: Logger.Metadata = ["provider": "\(provider.name)", "model": "\(request.model ?? "")"]
+        let metadata: Logger.Metadata =
+            logger == nil ? [:] : ["provider": "\(provider.name)", "model": "\(request.model ?? "")"]
         return try await withRetries(
             policy: retryPolicy ?? configuration.retryPolicy, metadata: metadata, events: events
         ) { attempt in
@@ -206,7 +209,11 @@ public final class HTTPCompletionClient: CompletionClient {
         headers.add(name: "user-agent", value: configuration.userAgent)
         headers.add(name: "content-type", value: "application/json")
         headers.add(name: "accept", value: streaming ? "text/event-stream" : "application/json")
-        for (name, value) in provider.headers.sorted(by: { $0.key < $1.key }) { headers.replaceOrAdd(name: name, value: value) }
+        if !provider.headers.isEmpty {
+            for (name, value) in provider.headers.sorted(by: { $0.key < $1.key }) {
+                headers.replaceOrAdd(name: name, value: value)
+            }
+        }
         if let apiKey { headers.replaceOrAdd(name: "authorization", value: "Bearer \(apiKey)") }
         return headers
     }
@@ -253,12 +260,69 @@ public final class HTTPCompletionClient: CompletionClient {
         }
     }
 
-    /// One attempt at a completion, bounded by the call's timeout.
+    /// One attempt at a completion.
     private func perform(
         _ call: Call, streaming: Bool, events: (@Sendable (ClientEvent) -> Void)?
     ) async throws -> Completion {
+        if streaming { return try await performStream(call, events: events) }
+        let (status, body) = try await fetch(call)
+        return try decodeCompletion(body, status: status, call: call)
+    }
+
+    /// One request whose whole reply is wanted.
+    ///
+    /// The deadline AsyncHTTPClient enforces runs until the response head. For a reply that
+    /// is not streamed that is the whole wait: a server sends the status only once the
+    /// completion is ready, and the body follows at once. A body that stalls is caught by
+    /// the connection's read timeout (the client's `timeout`). A race against a timer of
+    /// our own would cost two child tasks per request; streamed replies, which take long
+    /// after their head, do pay for it (`withTimeout`).
+    private func fetch(_ call: Call) async throws -> (status: Int, body: ByteBuffer) {
+        let response: HTTPClientResponse
+        do {
+            response = try await httpClient.execute(
+                call.httpRequest, deadline: .now() + TimeAmount(call.timeout), logger: nil)
+        } catch {
+            throw transportError(error, call: call)
+        }
+        let status = Int(response.status.code)
+        guard (200..<300).contains(status) else {
+            throw try await error(for: response, call: call)
+        }
+        do {
+            return (status, try await response.body.collect(upTo: configuration.maximumResponseBytes))
+        } catch {
+            throw transportError(error, call: call)
+        }
+    }
+
+    private func decodeCompletion(_ body: ByteBuffer, status: Int, call: Call) throws -> Completion {
+        guard let json = try? JSONValue(parsing: body.readableBytesView) else {
+            throw ProviderError.invalidResponse(
+                provider: call.provider.name, status: status,
+                detail: "the reply is not JSON: \(StreamAssembler.excerpt(String(buffer: body)))")
+        }
+        guard let completion = Completion.decode(json, attempts: 1) else {
+            let fields = ErrorFields(body: body.readableBytesView)
+            throw ProviderError.invalidResponse(
+                provider: call.provider.name, status: status,
+                detail: ProviderError.redact(fields.message ?? "the reply has no choices", apiKey: call.apiKey))
+        }
+        return completion
+    }
+
+    /// One streamed attempt, read as it arrives and bounded by the call's timeout.
+    private func performStream(
+        _ call: Call, events: (@Sendable (ClientEvent) -> Void)?
+    ) async throws -> Completion {
         try await withTimeout(call) {
-            let response = try await self.execute(call)
+            let response: HTTPClientResponse
+            do {
+                response = try await self.httpClient.execute(
+                    call.httpRequest, deadline: .now() + TimeAmount(call.timeout), logger: nil)
+            } catch {
+                throw self.transportError(error, call: call)
+            }
             let status = Int(response.status.code)
             guard (200..<300).contains(status) else {
                 throw try await self.error(for: response, call: call)
@@ -266,60 +330,20 @@ public final class HTTPCompletionClient: CompletionClient {
             // A stream unless the server answered with JSON (some ignore `stream`, some
             // send events without a content type).
             let contentType = response.headers.first(name: "content-type")?.lowercased() ?? ""
-            if streaming && !contentType.contains("json") {
+            guard contentType.contains("json") else {
                 return try await self.assembleStream(response.body, call: call, events: events)
             }
-            let body = try await self.collect(response.body, call: call)
-            guard let json = try? JSONValue(parsing: body.readableBytesView) else {
-                throw ProviderError.invalidResponse(
-                    provider: call.provider.name, status: status,
-                    detail: "the reply is not JSON: \(StreamAssembler.excerpt(String(buffer: body)))")
+            let body: ByteBuffer
+            do {
+                body = try await response.body.collect(upTo: self.configuration.maximumResponseBytes)
+            } catch {
+                throw self.transportError(error, call: call)
             }
-            guard let completion = Completion.decode(json, attempts: 1) else {
-                let fields = ErrorFields(body: body.readableBytesView)
-                throw ProviderError.invalidResponse(
-                    provider: call.provider.name, status: status,
-                    detail: ProviderError.redact(fields.message ?? "the reply has no choices", apiKey: call.apiKey))
-            }
-            if streaming {
-                // Asked to stream, answered in one piece: still show the text as it "arrives".
-                if let reasoning = completion.reasoningContent { events?(.reasoningDelta(reasoning)) }
-                if !completion.content.isEmpty { events?(.contentDelta(completion.content)) }
-            }
+            let completion = try self.decodeCompletion(body, status: status, call: call)
+            // Asked to stream, answered in one piece: still show the text as it "arrives".
+            if let reasoning = completion.reasoningContent { events?(.reasoningDelta(reasoning)) }
+            if !completion.content.isEmpty { events?(.contentDelta(completion.content)) }
             return completion
-        }
-    }
-
-    /// One GET or POST whose whole body is wanted, bounded by the call's timeout.
-    private func fetch(_ call: Call) async throws -> (status: Int, body: ByteBuffer) {
-        try await withTimeout(call) {
-            let response = try await self.execute(call)
-            let status = Int(response.status.code)
-            guard (200..<300).contains(status) else {
-                throw try await self.error(for: response, call: call)
-            }
-            return (status, try await self.collect(response.body, call: call))
-        }
-    }
-
-    private func execute(_ call: Call) async throws -> HTTPClientResponse {
-        do {
-            return try await httpClient.execute(
-                call.httpRequest, deadline: .now() + TimeAmount(call.timeout), logger: nil)
-        } catch {
-            throw transportError(error, call: call)
-        }
-    }
-
-    private func collect(_ body: HTTPClientResponse.Body, call: Call) async throws -> ByteBuffer {
-        do {
-            return try await body.collect(upTo: configuration.maximumResponseBytes)
-        } catch is NIOTooManyBytesError {
-            throw ProviderError.invalidResponse(
-                provider: call.provider.name, status: nil,
-                detail: "the reply is larger than \(configuration.maximumResponseBytes) bytes")
-        } catch {
-            throw transportError(error, call: call)
         }
     }
 
@@ -368,14 +392,22 @@ public final class HTTPCompletionClient: CompletionClient {
         return assembler.completion(attempts: 1)
     }
 
-    /// Runs one attempt, failing it with a timeout error when it takes longer than the call allows.
+    /// Runs one attempt, failing it with a timeout error when it takes longer than the call
+    /// allows. The timer is the event loop's: cancelling it removes it, where a cancelled
+    /// `Task.sleep` would keep a timer pending until its deadline.
     private func withTimeout<Value: Sendable>(
         _ call: Call, _ operation: @escaping @Sendable () async throws -> Value
     ) async throws -> Value {
+        let eventLoop = httpClient.eventLoopGroup.any()
         return try await withThrowingTaskGroup(of: Value?.self) { group in
             group.addTask { try await operation() }
             group.addTask {
-                try await Task.sleep(for: call.timeout)
+                let timer = eventLoop.scheduleTask(in: TimeAmount(call.timeout)) {}
+                try await withTaskCancellationHandler {
+                    try await timer.futureResult.get()
+                } onCancel: {
+                    timer.cancel()
+                }
                 return nil
             }
             defer { group.cancelAll() }
@@ -392,8 +424,18 @@ public final class HTTPCompletionClient: CompletionClient {
     /// A failure below HTTP, as a provider error; cancellation stays cancellation.
     private func transportError(_ error: any Error, call: Call) -> any Error {
         if error is ProviderError || error is CancellationError { return error }
+        if error is ResponseAccumulator.ResponseTooBigError || error is NIOTooManyBytesError {
+            return ProviderError.invalidResponse(
+                provider: call.provider.name, status: nil,
+                detail: "the reply is larger than \(configuration.maximumResponseBytes) bytes")
+        }
         if let error = error as? HTTPClientError {
             if error == .cancelled && Task.isCancelled { return CancellationError() }
+            if error == .invalidURL || error == .emptyHost || error == .emptyScheme
+                || "\(error)".contains("unsupportedScheme")
+            {
+                return ProviderError.invalidURL(provider: call.provider.name, url: call.url)
+            }
             if error == .deadlineExceeded || error == .readTimeout || error == .writeTimeout {
                 return ProviderError.timeout(provider: call.provider.name, after: call.timeout)
             }
@@ -408,3 +450,5 @@ public final class HTTPCompletionClient: CompletionClient {
         Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
     }
 }
+
+

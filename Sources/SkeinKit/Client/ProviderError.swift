@@ -127,6 +127,13 @@ extension ProviderError {
             isRetryable: true)
     }
 
+    /// The provider's base URL does not make a valid request URL.
+    public static func invalidURL(provider: String, url: String) -> ProviderError {
+        ProviderError(
+            kind: .connectionFailed, provider: provider, code: "INVALID_URL", message: "'\(url)' is not a valid URL",
+            hint: "Check the provider's base_url.", isRetryable: false)
+    }
+
     /// A success status whose body is not what the API returns.
     public static func invalidResponse(provider: String, status: Int?, detail: String) -> ProviderError {
         ProviderError(
