@@ -77,23 +77,12 @@ enum PythonJSONSchema {
         let document = JSONValue.array(cases.map { ["schema": $0.schema, "instance": $0.instance] })
         try Data(document.serialized().utf8).write(to: input)
 
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        let python = ProcessInfo.processInfo.environment["SKEIN_PYTHON"] ?? "python3"
-        process.arguments = [python, script.path, input.path]
-        let output = Pipe()
-        let errors = Pipe()
-        process.standardOutput = output
-        process.standardError = errors
-        try process.run()
-        // Read before waiting, so a full pipe cannot block the child.
-        let stdout = output.fileHandleForReading.readDataToEndOfFile()
-        let stderr = errors.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw Failure(
-                description: "\(python) \(script.path) exited with \(process.terminationStatus): "
-                    + String(decoding: stderr, as: UTF8.self))
+        let python = TestPaths.python
+        let stdout: Data
+        do {
+            stdout = try PythonScript.run(script.path, [input.path])
+        } catch let exit as PythonScript.Exit {
+            throw Failure(description: "\(python) \(script.path) exited with \(exit.status): " + exit.standardError)
         }
         var lines = String(decoding: stdout, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)
         if lines.last == "" { lines.removeLast() }

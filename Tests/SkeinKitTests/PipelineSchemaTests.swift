@@ -303,22 +303,13 @@ struct PipelineSchemaCheck {
 
     static func run(_ schemaPath: String, on paths: [String]) throws -> PipelineSchemaCheck {
         let script = PipelineSchemaTests.repositoryRoot.appendingPathComponent("Tests/Python/check_pipeline_schema.py")
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = [TestPaths.python, script.path, "--schema", schemaPath] + paths
-        let output = Pipe()
-        let errors = Pipe()
-        process.standardOutput = output
-        process.standardError = errors
-        try process.run()
-        // Read before waiting, so a full pipe cannot block the child.
-        let stdout = output.fileHandleForReading.readDataToEndOfFile()
-        let stderr = errors.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
+        let stdout: Data
+        do {
+            stdout = try PythonScript.run(script.path, ["--schema", schemaPath] + paths)
+        } catch let exit as PythonScript.Exit {
             throw Failure(
-                description: "\(TestPaths.python) \(script.path) exited with \(process.terminationStatus) "
-                    + "(needs python3 with jsonschema and pyyaml): " + String(decoding: stderr, as: UTF8.self))
+                description: "\(TestPaths.python) \(script.path) exited with \(exit.status) "
+                    + "(needs python3 with jsonschema and pyyaml): " + exit.standardError)
         }
         let report = try JSONValue(parsing: String(decoding: stdout, as: UTF8.self))
         guard let object = report.objectValue, let schemaErrors = object["schema_errors"]?.arrayValue,

@@ -14,3 +14,31 @@ enum TestPaths {
         return "python3"
     }
 }
+
+/// Runs a test oracle (`python3 script args...`) and returns what it printed.
+enum PythonScript {
+    struct Exit: Error {
+        var status: Int32
+        var standardError: String
+    }
+
+    /// - Throws: `Exit` with the status and stderr when the script does not exit 0.
+    static func run(_ script: String, _ arguments: [String]) throws -> Data {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = [TestPaths.python, script] + arguments
+        let output = Pipe()
+        let errors = Pipe()
+        process.standardOutput = output
+        process.standardError = errors
+        try process.run()
+        // Read before waiting, so a full pipe cannot block the child (stderr is small).
+        let stdout = output.fileHandleForReading.readDataToEndOfFile()
+        let stderr = errors.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else {
+            throw Exit(status: process.terminationStatus, standardError: String(decoding: stderr, as: UTF8.self))
+        }
+        return stdout
+    }
+}
