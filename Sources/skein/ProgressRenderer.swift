@@ -24,6 +24,7 @@ final class ProgressRenderer: Sendable {
         var tokens = 0
         var retries = 0
         var message: String?
+        var fromStore = false
     }
 
     struct State: Sendable {
@@ -91,8 +92,10 @@ final class ProgressRenderer: Sendable {
                 switch result.status {
                 case .finished:
                     view.phase = .finished
+                    view.fromStore = result.cacheHits > 0 && result.requests == 0
                     let tokens = result.usage.map { ", \($0.completionTokens) tokens" } ?? ""
-                    lines.append(paint("✓", .green) + " \(name) finished in \(Self.seconds(result.duration))\(tokens)")
+                    let stored = result.cacheHits > 0 && result.requests == 0 ? " (from the store)" : ""
+                    lines.append(paint("✓", .green) + " \(name) finished in \(Self.seconds(result.duration))\(tokens)\(stored)")
                 case .failed:
                     view.phase = .failed
                     view.message = result.message
@@ -171,6 +174,7 @@ final class ProgressRenderer: Sendable {
                 case .finished:
                     symbol = paint("✓", .green)
                     detail = "done " + Self.seconds((view.ended ?? now) - (view.started ?? now))
+                    if view.fromStore { detail += " (from the store)" }
                 case .failed: symbol = paint("✗", .red); detail = "failed"
                 case .skipped: symbol = paint("–", .dim); detail = "skipped" + (view.message.map { " (\($0))" } ?? "")
                 case .notRun: symbol = paint("·", .dim); detail = "not run"

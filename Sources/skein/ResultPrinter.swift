@@ -64,6 +64,8 @@ enum Summary {
         if failed > 0 { parts.append("\(failed) failed") }
         if skipped > 0 { parts.append("\(skipped) skipped") }
         parts.append(Terminal.count(requests, "request"))
+        let stored = results.reduce(0) { $0 + $1.cacheHits }
+        if stored > 0 { parts.append("\(stored) from the store") }
         parts.append(Terminal.count(retries, "retry").replacingOccurrences(of: "retrys", with: "retries"))
         parts.append("tokens \(input) in / \(output) out (\(cached) cached)")
         parts.append(ProgressRenderer.seconds(outcome.duration))

@@ -9,7 +9,10 @@ struct Skein: AsyncParsableCommand {
         commandName: "skein",
         abstract: "Run declarative prompt pipelines against OpenAI-compatible APIs.",
         version: SkeinVersion.current,
-        subcommands: [RunCommand.self, ValidateCommand.self, GraphCommand.self, ModelsCommand.self, SchemaCommand.self]
+        subcommands: [
+            RunCommand.self, ValidateCommand.self, GraphCommand.self, ModelsCommand.self, SchemaCommand.self, RunsCommand.self,
+            CacheCommand.self,
+        ]
     )
 
     /// Runs the command, with DESIGN.md's exit codes: ArgumentParser reports bad usage as

@@ -42,6 +42,14 @@ struct CLI {
         env["NO_COLOR"] = "1"
         env.removeValue(forKey: "NOVITA_API_KEY")
         env.removeValue(forKey: "SKEIN_PROVIDER")
+        // Runs in the repository get a store of their own, so no test reads another's
+        // (or a previous test run's) replies; a test with its own directory uses
+        // `.skein/` there, as a user would.
+        env.removeValue(forKey: "SKEIN_STORE")
+        if directory == nil {
+            env["SKEIN_STORE"] = FileManager.default.temporaryDirectory
+                .appendingPathComponent("skein-cli-store-\(UUID().uuidString).sqlite").path
+        }
         for (key, value) in environment { env[key] = value }
         process.environment = env
         let out = Pipe(), err = Pipe(), input = Pipe()

@@ -34,7 +34,11 @@ struct LocalModelTests {
     func pipelineRunsToCompletionOnTheLocalModel(_ name: String) async throws {
         let arguments = try #require(Self.examples[name])
         let path = "pipelines/\(name)"
-        let result = try await CLI.run(["run", path, "--provider", "local", "--output", "json"] + arguments)
+        // A store of this test's own: the first run asks the model, the second must not.
+        let store = FileManager.default.temporaryDirectory.appendingPathComponent("skein-local-\(UUID().uuidString).sqlite").path
+        defer { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: store + suffix) } }
+        let result = try await CLI.run(["run", path, "--provider", "local", "--output", "json"] + arguments,
+                                       environment: ["SKEIN_STORE": store])
         #expect(result.status == 0, "\(name) failed:\n\(result.stderr)")
         let json = try JSONValue(parsing: result.stdout)
         #expect(json["status"] == "succeeded")
@@ -58,6 +62,18 @@ struct LocalModelTests {
                 #expect(validator.validate(output).isEmpty, "\(name): step '\(stepName)' output \(output) breaks its schema")
             }
         }
+
+        // The same command again is served from the store: zero requests, the same outputs.
+        let again = try await CLI.run(["run", path, "--provider", "local", "--output", "json"] + arguments,
+                                      environment: ["SKEIN_STORE": store])
+        #expect(again.status == 0, "\(name) re-run failed:\n\(again.stderr)")
+        #expect(try JSONValue(parsing: again.stdout)["outputs"] == json["outputs"])
+        #expect(again.stderr.contains(", 0 requests, "), "\(name) re-run made requests:\n\(again.stderr)")
+        let history = try await CLI.run(["runs", "list", "--format", "json"], environment: ["SKEIN_STORE": store])
+        let runs = try #require(try JSONValue(parsing: history.stdout).arrayValue)
+        #expect(runs.count == 2)
+        #expect(runs.first?["requests"] == 0)
+        #expect((runs.first?["cache_hits"]?.intValue ?? 0) > 0)
     }
 
     @Test func streamingShowsTheReplyAsItArrives() async throws {

@@ -12,11 +12,13 @@ public struct Scheduler: Sendable {
         public var providerOverride: String?
         public var modelOverride: String?
         public var environment: [String: String]
+        /// How the store is used (`--no-cache`, `--offline`); ignored without a store.
+        public var cachePolicy: CachePolicy
 
         public init(
             concurrency: Int = 16, failurePolicy: Plan.FailurePolicy = .stopOnFirstFailure, streaming: Bool = false,
             providerOverride: String? = nil, modelOverride: String? = nil,
-            environment: [String: String] = ProcessInfo.processInfo.environment
+            environment: [String: String] = ProcessInfo.processInfo.environment, cachePolicy: CachePolicy = .readWrite
         ) {
             self.concurrency = concurrency
             self.failurePolicy = failurePolicy
@@ -24,6 +26,7 @@ public struct Scheduler: Sendable {
             self.providerOverride = providerOverride
             self.modelOverride = modelOverride
             self.environment = environment
+            self.cachePolicy = cachePolicy
         }
     }
 
@@ -41,6 +44,8 @@ public struct Scheduler: Sendable {
         /// Problems evaluating `outputs:`.
         public var outputErrors: [String]
         public var duration: Duration
+        /// The run's id in the store's history, when there is a store.
+        public var runID: Int64?
 
         public var failedSteps: [StepResult] { results.values.filter { $0.status == .failed } }
     }
@@ -48,20 +53,60 @@ public struct Scheduler: Sendable {
     public let graph: PipelineGraph
     public let client: any CompletionClient
     public let options: Options
+    /// Where results are looked up and recorded; nil runs without cache or history.
+    public let store: (any ResultStore)?
 
-    public init(graph: PipelineGraph, client: any CompletionClient, options: Options = Options()) {
+    public init(graph: PipelineGraph, client: any CompletionClient, store: (any ResultStore)? = nil, options: Options = Options()) {
         self.graph = graph
         self.client = client
+        self.store = store
         self.options = options
     }
 
     /// Runs every step and evaluates the outputs.
     /// - Parameters:
     ///   - inputs: the resolved `inputs` object (see `InputResolver`).
+    ///   - record: how the run appears in the store's history (path, file hash, commit);
+    ///     with a store and no record, the run is recorded under the pipeline's path.
     ///   - events: called for every event, from any task; keep it quick.
     /// - Returns: the outcome; cancellation of the calling task ends the run as `.interrupted`,
     ///   keeping what finished.
-    public func run(inputs: JSONValue.JSONObject, events: @escaping @Sendable (RunEvent) -> Void = { _ in }) async -> Outcome {
+    public func run(
+        inputs: JSONValue.JSONObject, record: RunRecord? = nil, events: @escaping @Sendable (RunEvent) -> Void = { _ in }
+    ) async -> Outcome {
+        let clock = ContinuousClock()
+        let started = clock.now
+        var recording: StepRunner.Recording?
+        if let store {
+            let record = record ?? RunRecord(
+                pipelinePath: graph.pipeline.path, pipelineSHA256: sha256Hex(Data(graph.pipeline.sourceText.utf8)),
+                inputs: .object(inputs))
+            do {
+                recording = StepRunner.Recording(store: store, runID: try await store.beginRun(record))
+            } catch {
+                return Outcome(status: .failed, results: [:], outputs: [:], outputErrors: [StepRunner.describe(error)],
+                               duration: clock.now - started)
+            }
+        }
+        var outcome = await execute(inputs: inputs, recording: recording, events: events)
+        outcome.duration = clock.now - started
+        if let recording {
+            outcome.runID = recording.runID
+            do {
+                try await recording.store.endRun(
+                    recording.runID, status: outcome.status.rawValue,
+                    outputs: outcome.status == .succeeded ? .object(outcome.outputs) : nil, endedAt: Date())
+            } catch {
+                outcome.outputErrors.append(StepRunner.describe(error))
+                if outcome.status == .succeeded { outcome.status = .failed }
+            }
+        }
+        return outcome
+    }
+
+    func execute(
+        inputs: JSONValue.JSONObject, recording: StepRunner.Recording?, events: @escaping @Sendable (RunEvent) -> Void
+    ) async -> Outcome {
         let clock = ContinuousClock()
         let started = clock.now
         let resolver = ProviderResolver(
@@ -69,12 +114,14 @@ public struct Scheduler: Sendable {
             environment: options.environment)
         let runner = StepRunner(
             graph: graph, client: client, resolver: resolver,
-            configuration: .init(streaming: options.streaming, environment: options.environment),
+            configuration: .init(streaming: options.streaming, environment: options.environment, cachePolicy: options.cachePolicy),
             requestLimit: AsyncSemaphore(limit: options.concurrency), structuredSupport: StructuredOutputSupport(),
-            events: events)
+            recording: recording, events: events)
         var plan = Plan(graph: graph, policy: options.failurePolicy)
         var results: [String: StepResult] = [:]
         var interrupted = false
+        /// Skipped steps whose history record is being written (their group task is not a step run).
+        var skipRecords = Set<Int>()
 
         await withTaskGroup(of: (Int, StepResult).self) { group in
             func apply(_ actions: [Plan.Action]) {
@@ -92,11 +139,20 @@ public struct Scheduler: Sendable {
                         let result = StepResult(name: name, status: .skipped, message: "'\(blockerName)' \(why)")
                         results[name] = result
                         events(.stepEnded(result))
+                        if let recording {
+                            group.addTask {
+                                // Recorded for the history; nothing waits on it but the run's end.
+                                try? await recording.store.record(StepRecord(runID: recording.runID, row: recording.row, result: result, startedAt: Date()))
+                                return (index, result)
+                            }
+                            skipRecords.insert(index)
+                        }
                     }
                 }
             }
             apply(plan.start())
             while let (index, result) = await group.next() {
+                if skipRecords.remove(index) != nil { continue }
                 let name = graph.names[index]
                 results[name] = result
                 events(.stepEnded(result))

@@ -23,13 +23,15 @@ public struct StepResult: Sendable, Hashable {
     /// HTTP requests made (attempts included) and retries.
     public var requests: Int
     public var retries: Int
+    /// Requests answered by the result store instead of the provider.
+    public var cacheHits: Int
     public var duration: Duration
 
     public init(
         name: String, status: StepStatus, output: JSONValue = .null, reasoning: JSONValue = .null,
         toolCalls: JSONValue = .array([]), usage: Completion.Usage? = nil, model: JSONValue = .null,
         finishReason: JSONValue = .null, message: String? = nil, requests: Int = 0, retries: Int = 0,
-        duration: Duration = .zero
+        cacheHits: Int = 0, duration: Duration = .zero
     ) {
         self.name = name
         self.status = status
@@ -42,6 +44,7 @@ public struct StepResult: Sendable, Hashable {
         self.message = message
         self.requests = requests
         self.retries = retries
+        self.cacheHits = cacheHits
         self.duration = duration
     }
 

@@ -7,10 +7,29 @@ public struct StepRunner: Sendable {
         /// Ask providers for streamed replies (for live progress and `--stream`).
         public var streaming: Bool
         public var environment: [String: String]
+        /// How the result store is used (when there is one).
+        public var cachePolicy: CachePolicy
 
-        public init(streaming: Bool = false, environment: [String: String] = ProcessInfo.processInfo.environment) {
+        public init(streaming: Bool = false, environment: [String: String] = ProcessInfo.processInfo.environment,
+                    cachePolicy: CachePolicy = .readWrite) {
             self.streaming = streaming
             self.environment = environment
+            self.cachePolicy = cachePolicy
+        }
+    }
+
+    /// Where a run's requests and results are recorded.
+    public struct Recording: Sendable {
+        public var store: any ResultStore
+        /// The run in the store's history.
+        public var runID: Int64
+        /// The dataset row (0 outside datasets).
+        public var row: Int
+
+        public init(store: any ResultStore, runID: Int64, row: Int = 0) {
+            self.store = store
+            self.runID = runID
+            self.row = row
         }
     }
 
@@ -20,6 +39,7 @@ public struct StepRunner: Sendable {
     let configuration: Configuration
     let requestLimit: AsyncSemaphore
     let structuredSupport: StructuredOutputSupport
+    let recording: Recording?
     let events: @Sendable (RunEvent) -> Void
 
     /// The template context for a step: `inputs`, `steps` (results so far), `env` (listed names only).
@@ -33,8 +53,25 @@ public struct StepRunner: Sendable {
         return ["inputs": .object(inputs), "steps": .object(steps), "env": .object(env)]
     }
 
-    /// Runs the step at `index` with the given upstream results.
+    /// Runs the step at `index` with the given upstream results, and records its result
+    /// in the store's history before returning it (so nothing downstream starts before
+    /// the step is durable).
     func run(_ index: Int, inputs: JSONValue.JSONObject, results: [String: StepResult]) async -> StepResult {
+        let startedAt = Date()
+        var result = await execute(index, inputs: inputs, results: results)
+        if let recording, result.status != .notRun {
+            do {
+                try await recording.store.record(StepRecord(runID: recording.runID, row: recording.row, result: result, startedAt: startedAt))
+            } catch {
+                result = StepResult(name: result.name, status: .failed, message: Self.describe(error),
+                                    requests: result.requests, retries: result.retries, cacheHits: result.cacheHits,
+                                    duration: result.duration)
+            }
+        }
+        return result
+    }
+
+    func execute(_ index: Int, inputs: JSONValue.JSONObject, results: [String: StepResult]) async -> StepResult {
         let compiled = graph.step(index)
         let name = compiled.name
         let clock = ContinuousClock()
@@ -57,7 +94,8 @@ public struct StepRunner: Sendable {
                     name: name, status: .finished, output: item.decoded.output, reasoning: item.decoded.reasoning,
                     toolCalls: item.decoded.toolCalls, usage: item.completion.usage, model: item.completion.model.map { .string($0) } ?? .null,
                     finishReason: item.completion.finishReason.map { .string($0) } ?? .null,
-                    requests: item.requests, retries: item.requests - 1)
+                    requests: item.requests, retries: max(item.requests - (item.cacheHits > 0 ? 0 : 1), 0),
+                    cacheHits: item.cacheHits)
                 result.duration = clock.now - started
                 return result
             }
@@ -94,12 +132,14 @@ public struct StepRunner: Sendable {
                     cachedTokens: (usage?.cachedTokens ?? itemUsage.cachedTokens).map { $0 + (usage == nil ? 0 : itemUsage.cachedTokens ?? 0) })
             }
             let requests = outcomes.reduce(0) { $0 + $1.requests }
+            let cacheHits = outcomes.reduce(0) { $0 + $1.cacheHits }
+            let fresh = outcomes.filter { $0.cacheHits == 0 }.count
             return StepResult(
                 name: name, status: .finished, output: .array(outcomes.map(\.decoded.output)),
                 reasoning: .array(outcomes.map(\.decoded.reasoning)), toolCalls: .array(outcomes.map(\.decoded.toolCalls)),
                 usage: usage, model: .array(outcomes.map { $0.completion.model.map { .string($0) } ?? .null }),
                 finishReason: .array(outcomes.map { $0.completion.finishReason.map { .string($0) } ?? .null }),
-                requests: requests, retries: requests - outcomes.count, duration: clock.now - started)
+                requests: requests, retries: max(requests - fresh, 0), cacheHits: cacheHits, duration: clock.now - started)
         } catch is CancellationError {
             return StepResult(name: name, status: .notRun, message: "interrupted", duration: clock.now - started)
         } catch {
@@ -116,7 +156,10 @@ public struct StepRunner: Sendable {
     struct ItemOutcome: Sendable {
         var completion: Completion
         var decoded: ReplyDecoder.Decoded
+        /// HTTP requests made (attempts included).
         var requests: Int
+        /// Requests the store answered.
+        var cacheHits: Int
     }
 
     /// One request, with the structured-output fallback and the one repair attempt.
@@ -131,41 +174,75 @@ public struct StepRunner: Sendable {
         let policy = retries.map { RetryPolicy(maxRetries: $0) }
         let timeout = step.step.timeout ?? graph.pipeline.defaults.timeout
         var requests = 0
+        var cacheHits = 0
         var repair: (reply: String, problems: String)?
+        // `cache: false` steps always call, except under --offline, which never calls.
+        let usesCache = recording != nil
+            && ((step.step.cache ?? graph.pipeline.defaults.cache ?? true) || configuration.cachePolicy == .offline)
         while true {
             var mode: StepRequestBuilder.StructuredMode =
                 builder.provider.structuredOutputs == .jsonObject ? .jsonObject : .jsonSchema
             if await structuredSupport.rejectsJSONSchema(builder.provider.name) { mode = .jsonObject }
-            let request = try builder.request(context: context, structuredMode: mode, stream: configuration.streaming, repair: repair)
+            var request = try builder.request(context: context, structuredMode: mode, stream: configuration.streaming, repair: repair)
             events(.requestStarted(step: name, item: item))
             let completion: Completion
-            do {
-                completion = try await requestLimit.withPermit {
-                    try await client.complete(
-                        request, provider: builder.provider, retryPolicy: policy, timeout: timeout,
-                        events: { event in
-                            switch event {
-                            case .contentDelta(let text): events(.token(step: name, item: item, text: text, isReasoning: false))
-                            case .reasoningDelta(let text): events(.token(step: name, item: item, text: text, isReasoning: true))
-                            case .retrying(let attempt, let delay, let error):
-                                events(.retry(step: name, item: item, attempt: attempt, delay: delay, message: error.description))
-                            default: break
-                            }
-                        })
-                }
-            } catch let error as ProviderError where mode == .jsonSchema && Self.rejectsJSONSchema(error)
-                && step.outputSchema != nil
+            if let (stored, storedRequest) = try await storedCompletion(
+                for: request, builder: builder, context: context, mode: mode, repair: repair, usesCache: usesCache)
             {
-                // Seen on llama-cpp-python's server: HTTP 500 "Input should be 'text' or
-                // 'json_object'". Remember it for the provider and ask again with json_object.
-                await structuredSupport.markRejectsJSONSchema(builder.provider.name)
-                requests += 1
-                continue
+                request = storedRequest
+                completion = stored
+                cacheHits += 1
+                if let reasoning = stored.reasoningContent, !reasoning.isEmpty {
+                    events(.token(step: name, item: item, text: reasoning, isReasoning: true))
+                }
+                if !stored.content.isEmpty { events(.token(step: name, item: item, text: stored.content, isReasoning: false)) }
+                try await recordRequest(request, builder: builder, item: item, completion: stored, error: nil, cached: true,
+                                        attempts: 0, startedAt: Date(), duration: .zero)
+            } else {
+                if usesCache && configuration.cachePolicy == .offline {
+                    throw StepFailure(
+                        message: (item.map { "item \($0): " } ?? "")
+                            + "no stored result for this request (--offline); run without --offline to call the provider")
+                }
+                let startedAt = Date()
+                let clock = ContinuousClock()
+                let began = clock.now
+                let request = request
+                do {
+                    completion = try await requestLimit.withPermit {
+                        try await client.complete(
+                            request, provider: builder.provider, retryPolicy: policy, timeout: timeout,
+                            events: { event in
+                                switch event {
+                                case .contentDelta(let text): events(.token(step: name, item: item, text: text, isReasoning: false))
+                                case .reasoningDelta(let text): events(.token(step: name, item: item, text: text, isReasoning: true))
+                                case .retrying(let attempt, let delay, let error):
+                                    events(.retry(step: name, item: item, attempt: attempt, delay: delay, message: error.description))
+                                default: break
+                                }
+                            })
+                    }
+                } catch let error as ProviderError {
+                    try await recordRequest(request, builder: builder, item: item, completion: nil, error: error.description,
+                                            cached: false, attempts: 1, startedAt: startedAt,
+                                            duration: clock.now - began)
+                    if mode == .jsonSchema && Self.rejectsJSONSchema(error) && step.outputSchema != nil {
+                        // Seen on llama-cpp-python's server: HTTP 500 "Input should be 'text' or
+                        // 'json_object'". Remember it for the provider and ask again with json_object.
+                        await structuredSupport.markRejectsJSONSchema(builder.provider.name)
+                        requests += 1
+                        continue
+                    }
+                    throw error
+                }
+                requests += completion.attempts
+                try await recordRequest(request, builder: builder, item: item, completion: completion, error: nil, cached: false,
+                                        attempts: completion.attempts, startedAt: startedAt, duration: clock.now - began)
             }
-            requests += completion.attempts
             events(.requestFinished(step: name, item: item, usage: completion.usage, attempts: completion.attempts))
             do {
-                return ItemOutcome(completion: completion, decoded: try decoder.decode(completion), requests: requests)
+                return ItemOutcome(
+                    completion: completion, decoded: try decoder.decode(completion), requests: requests, cacheHits: cacheHits)
             } catch let invalid as ReplyDecoder.Invalid {
                 if repair == nil {
                     repair = (invalid.reply, invalid.problems.joined(separator: "\n"))
@@ -178,6 +255,37 @@ public struct StepRunner: Sendable {
                         + "\nreply: " + ReplyDecoder.shorten(invalid.reply, limit: 500))
             }
         }
+    }
+
+    /// The stored reply for a request, when the policy allows it. A step with a schema
+    /// whose provider once rejected `json_schema` was answered through `json_object`:
+    /// that request is looked up too, so a re-run on such a provider makes no request.
+    func storedCompletion(
+        for request: CompletionRequest, builder: StepRequestBuilder, context: TemplateContext,
+        mode: StepRequestBuilder.StructuredMode, repair: (reply: String, problems: String)?, usesCache: Bool
+    ) async throws -> (Completion, CompletionRequest)? {
+        guard usesCache, let recording, configuration.cachePolicy != .refresh else { return nil }
+        let key = RequestKey(provider: builder.provider, request: request)
+        if let stored = try await recording.store.completion(for: key) { return (stored, request) }
+        guard mode == .jsonSchema, builder.step.outputSchema != nil else { return nil }
+        let fallback = try builder.request(context: context, structuredMode: .jsonObject, stream: configuration.streaming, repair: repair)
+        guard let stored = try await recording.store.completion(for: RequestKey(provider: builder.provider, request: fallback))
+        else { return nil }
+        await structuredSupport.markRejectsJSONSchema(builder.provider.name)
+        return (stored, fallback)
+    }
+
+    /// Records a request in the run's history (and a fresh reply in the cache).
+    func recordRequest(
+        _ request: CompletionRequest, builder: StepRequestBuilder, item: Int?, completion: Completion?, error: String?,
+        cached: Bool, attempts: Int, startedAt: Date, duration: Duration
+    ) async throws {
+        guard let recording else { return }
+        try await recording.store.record(RequestRecord(
+            runID: recording.runID, row: recording.row, step: builder.step.name, item: item,
+            key: RequestKey(provider: builder.provider, request: request), provider: builder.provider, api: request.api,
+            model: request.model, completion: completion, error: error, cached: cached,
+            attempts: attempts, startedAt: startedAt, duration: duration))
     }
 
     static func rejectsJSONSchema(_ error: ProviderError) -> Bool {

@@ -58,8 +58,17 @@ struct RunCommand: AsyncParsableCommand {
     @Flag(help: "Print no progress, only results and errors.")
     var quiet = false
 
+    @OptionGroup var storeOptions: StoreOptions
+
+    @Flag(help: "Call the provider for every request, even when the store has its reply (the new replies are stored).")
+    var noCache = false
+
+    @Flag(help: "Use only replies in the store; fail, naming the steps, when one is missing. Makes no requests.")
+    var offline = false
+
     func validate() throws {
         if concurrency < 1 { throw ValidationError("--concurrency must be at least 1") }
+        if noCache && offline { throw ValidationError("--no-cache and --offline contradict each other: pick one") }
         for item in input where !item.contains("=") {
             throw ValidationError("-i expects name=value, name=@file or name=@-; got '\(item)'")
         }
@@ -99,16 +108,26 @@ struct RunCommand: AsyncParsableCommand {
             steps: graph.names, mode: quiet ? .quiet : (stream == nil && Terminal.isTerminal(2) ? .live : .lines),
             streamStep: stream, color: Terminal.usesColor)
         let tracer = trace.map { _ in TraceRecorder() }
+        let store = try storeOptions.open()
+        // Offline, every missing reply is worth naming: keep going past the first.
         let options = Scheduler.Options(
-            concurrency: concurrency, failurePolicy: keepGoing ? .keepGoing : .stopOnFirstFailure,
+            concurrency: concurrency, failurePolicy: keepGoing || offline ? .keepGoing : .stopOnFirstFailure,
             streaming: stream != nil || progress.mode == .live, providerOverride: provider, modelOverride: model,
-            environment: environment)
+            environment: environment, cachePolicy: offline ? .offline : (noCache ? .refresh : .readWrite))
+        var runOptions = JSONValue.JSONObject()
+        if let provider { runOptions["provider"] = .string(provider) }
+        if let model { runOptions["model"] = .string(model) }
+        if noCache { runOptions["cache"] = "refresh" }
+        if offline { runOptions["cache"] = "offline" }
+        let record = RunRecord(
+            pipelinePath: file, pipelineSHA256: sha256Hex(Data(graph.pipeline.sourceText.utf8)),
+            gitCommit: GitRevision.head(containing: file), inputs: .object(inputs), options: .object(runOptions))
         let outcome = try await HTTPCompletionClient.withClient(
             configuration: .init(connectionsPerHost: max(concurrency, 8)), environment: environment
         ) { client in
-            let scheduler = Scheduler(graph: graph, client: client, options: options)
+            let scheduler = Scheduler(graph: graph, client: client, store: store, options: options)
             let runTask = Task {
-                await scheduler.run(inputs: inputs) { event in
+                await scheduler.run(inputs: inputs, record: record) { event in
                     progress.handle(event)
                     tracer?.record(event)
                 }
@@ -134,6 +153,10 @@ struct RunCommand: AsyncParsableCommand {
                 Diagnostics.report([diagnostic], sourceText: graph.pipeline.sourceText, file: file)
             }
             for problem in outcome.outputErrors { Terminal.standardError.write("error: \(problem)\n") }
+            if offline, outcome.failedSteps.contains(where: { $0.message?.contains("--offline") == true }) {
+                let missing = outcome.failedSteps.filter { $0.message?.contains("--offline") == true }.map(\.name)
+                Terminal.standardError.write("offline: no stored result for \(missing.joined(separator: ", "))\n")
+            }
             if output == .json { try emit(ResultPrinter.render(outcome, pipeline: graph.pipeline, format: output)) }
             throw ExitCode(1)
         case .interrupted:

@@ -1,0 +1,243 @@
+import Foundation
+import GRDB
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Reading the history and maintaining the cache: what `skein runs` and `skein cache` show.
+extension SQLiteResultStore {
+    /// A run as `skein runs list` shows it.
+    public struct RunSummary: Sendable, Hashable {
+        public var id: Int64
+        public var pipelinePath: String
+        public var pipelineSHA256: String
+        public var gitCommit: String?
+        public var startedAt: Date
+        public var endedAt: Date?
+        /// `succeeded`, `failed`, `interrupted`, `running`, or `killed` (a run whose process
+        /// is gone without ending it: killed, or the machine stopped).
+        public var status: String
+        public var steps: Int
+        /// HTTP requests made (attempts included) and requests the store answered.
+        public var requests: Int
+        public var cacheHits: Int
+    }
+
+    /// A step of a run.
+    public struct StepRow: Sendable, Hashable {
+        public var row: Int
+        public var step: String
+        public var status: String
+        /// The output as JSON text (nil unless the step finished).
+        public var output: String?
+        public var message: String?
+        public var startedAt: Date
+        public var duration: Double
+        public var requests: Int
+        public var retries: Int
+        public var cacheHits: Int
+        public var usage: String?
+    }
+
+    /// A request of a run, with what was sent and what came back.
+    public struct RequestRow: Sendable, Hashable {
+        public var row: Int
+        public var step: String
+        public var item: Int?
+        public var key: String
+        public var provider: String
+        public var model: String?
+        public var cached: Bool
+        public var attempts: Int
+        public var startedAt: Date
+        public var duration: Double
+        public var error: String?
+        public var usage: String?
+        /// The request body (canonical JSON, without `stream`), nil once pruned from the cache.
+        public var request: String?
+        /// The reply as a chat completion object, nil once pruned or when the request failed.
+        public var response: String?
+    }
+
+    /// A run with its inputs, outputs and steps.
+    public struct RunDetail: Sendable, Hashable {
+        public var summary: RunSummary
+        public var inputs: String
+        public var options: String
+        public var outputs: String?
+        public var steps: [StepRow]
+    }
+
+    public struct CacheStats: Sendable, Hashable {
+        public var entries: Int
+        /// Bytes of stored requests and replies.
+        public var payloadBytes: Int
+        /// Size of the database file (and its WAL).
+        public var fileBytes: Int
+        public var runs: Int
+        /// Cache hits over all requests of the last `recentRuns` runs (nil with no requests).
+        public var recentHitRate: Double?
+        public var recentRuns: Int
+    }
+
+    /// The most recent runs first.
+    public func runs(limit: Int = 20) async throws -> [RunSummary] {
+        try await read { db in
+            try Row.fetchAll(db, sql: Self.summarySQL + " ORDER BY r.id DESC LIMIT ?", arguments: [limit]).map(Self.summary)
+        }
+    }
+
+    /// Resolves `12`, `last`, `last~1` (the one before the last), … to a run id.
+    /// - Throws: `StoreError` when there is no such run.
+    public func resolveRun(_ reference: String) async throws -> Int64 {
+        let trimmed = reference.trimmingCharacters(in: .whitespaces)
+        if let id = Int64(trimmed) {
+            let exists = try await read { db in try Bool.fetchOne(db, sql: "SELECT 1 FROM runs WHERE id = ?", arguments: [id]) ?? false }
+            guard exists else { throw StoreError("no run \(id) in '\(path)'; 'skein runs list' shows the runs") }
+            return id
+        }
+        let back: Int
+        if trimmed == "last" {
+            back = 0
+        } else if trimmed.hasPrefix("last~"), let count = Int(trimmed.dropFirst(5)), count >= 0 {
+            back = count
+        } else {
+            throw StoreError("'\(reference)' is not a run: give a run number, 'last' or 'last~N'")
+        }
+        let id = try await read { db in
+            try Int64.fetchOne(db, sql: "SELECT id FROM runs ORDER BY id DESC LIMIT 1 OFFSET ?", arguments: [back])
+        }
+        guard let id else { throw StoreError("there is no run '\(reference)' in '\(path)'; 'skein runs list' shows the runs") }
+        return id
+    }
+
+    public func run(_ id: Int64) async throws -> RunDetail {
+        let detail: RunDetail? = try await read { db in
+            guard let summaryRow = try Row.fetchOne(db, sql: Self.summarySQL + " WHERE r.id = ?", arguments: [id]) else { return nil }
+            let stepRows = try Row.fetchAll(db, sql: "SELECT * FROM run_steps WHERE run_id = ? ORDER BY row, started_at, step", arguments: [id])
+            let steps = stepRows.map { row in
+            StepRow(
+                row: row["row"], step: row["step"], status: row["status"], output: row["output"], message: row["message"],
+                startedAt: Date(timeIntervalSince1970: row["started_at"]), duration: row["duration"], requests: row["requests"],
+                retries: row["retries"], cacheHits: row["cache_hits"], usage: row["usage"])
+            }
+            return RunDetail(
+                summary: Self.summary(summaryRow), inputs: summaryRow["inputs"], options: summaryRow["options"],
+                outputs: summaryRow["outputs"], steps: steps)
+        }
+        guard let detail else { throw StoreError("no run \(id) in '\(path)'") }
+        return detail
+    }
+
+    /// The requests of a run (optionally of one step), in the order they were made.
+    public func requests(run id: Int64, step: String? = nil) async throws -> [RequestRow] {
+        try await read { db in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT q.*, c.request AS request_body, c.response AS response_body FROM run_requests q
+                    LEFT JOIN completions c ON c.key = q.key
+                    WHERE q.run_id = ? AND (? IS NULL OR q.step = ?) ORDER BY q.id
+                    """,
+                arguments: [id, step, step]
+            ).map { row in
+            let failed: String? = row["error"]
+            return RequestRow(
+                row: row["row"], step: row["step"], item: row["item"], key: row["key"], provider: row["provider"],
+                model: row["model"], cached: row["cached"], attempts: row["attempts"],
+                startedAt: Date(timeIntervalSince1970: row["started_at"]), duration: row["duration"], error: failed,
+                usage: row["usage"], request: row["request_body"], response: failed == nil ? row["response_body"] : nil)
+            }
+        }
+    }
+
+    public func cacheStats(recentRuns: Int = 10) async throws -> CacheStats {
+        let (entries, payload, runs, hits, total) = try await read { db in
+            let entries = try Int.fetchOne(db, sql: "SELECT count(*) FROM completions") ?? 0
+            let payload = try Int.fetchOne(db, sql: "SELECT coalesce(sum(length(request) + length(response)), 0) FROM completions") ?? 0
+            let runs = try Int.fetchOne(db, sql: "SELECT count(*) FROM runs") ?? 0
+            let counts = try Row.fetchOne(
+                db,
+                sql: """
+                    SELECT coalesce(sum(cached), 0) AS hits, count(*) AS total FROM run_requests
+                    WHERE error IS NULL AND run_id IN (SELECT id FROM runs ORDER BY id DESC LIMIT ?)
+                    """,
+                arguments: [recentRuns])
+            return (entries, payload, runs, counts?["hits"] ?? 0, counts?["total"] ?? 0) as (Int, Int, Int, Int, Int)
+        }
+        var fileBytes = 0
+        for suffix in ["", "-wal"] {
+            let size = (try? FileManager.default.attributesOfItem(atPath: path + suffix)[.size] as? Int) ?? nil
+            fileBytes += size ?? 0
+        }
+        return CacheStats(
+            entries: entries, payloadBytes: payload, fileBytes: fileBytes, runs: runs,
+            recentHitRate: total == 0 ? nil : Double(hits) / Double(total), recentRuns: min(recentRuns, runs))
+    }
+
+    /// Deletes every cached reply (the run history stays, without its request and reply texts).
+    /// - Returns: the number of entries deleted.
+    @discardableResult
+    public func clearCache() async throws -> Int {
+        let deleted = try await writeNow { db in
+            try db.execute(sql: "DELETE FROM completions")
+            return db.changesCount
+        }
+        try await vacuum()
+        return deleted
+    }
+
+    /// Deletes cached replies not used since `date`.
+    /// - Returns: the number of entries deleted.
+    @discardableResult
+    public func pruneCache(unusedSince date: Date) async throws -> Int {
+        let deleted = try await writeNow { db in
+            try db.execute(sql: "DELETE FROM completions WHERE last_used_at < ?", arguments: [date.timeIntervalSince1970])
+            return db.changesCount
+        }
+        try await vacuum()
+        return deleted
+    }
+
+    /// Gives freed pages back to the file system.
+    func vacuum() async throws {
+        do {
+            try await pool.barrierWriteWithoutTransaction { db in
+                try db.execute(sql: "VACUUM")
+                try db.execute(sql: "PRAGMA wal_checkpoint(TRUNCATE)")
+            }
+        } catch {
+            throw Self.accessError(path: path, error)
+        }
+    }
+
+    static let summarySQL = """
+        SELECT r.*,
+            (SELECT count(*) FROM run_steps s WHERE s.run_id = r.id) AS step_count,
+            (SELECT coalesce(sum(attempts), 0) FROM run_requests q WHERE q.run_id = r.id AND q.cached = 0) AS request_count,
+            (SELECT count(*) FROM run_requests q WHERE q.run_id = r.id AND q.cached = 1) AS hit_count
+        FROM runs r
+        """
+
+    static func summary(_ row: Row) -> RunSummary {
+        var status: String = row["status"]
+        if status == "running" {
+            let host: String = row["host"]
+            let pid: Int = row["pid"]
+            if host == ProcessInfo.processInfo.hostName && !processIsAlive(pid) { status = "killed" }
+        }
+        let ended: Double? = row["ended_at"]
+        return RunSummary(
+            id: row["id"], pipelinePath: row["pipeline_path"], pipelineSHA256: row["pipeline_sha256"], gitCommit: row["git_commit"],
+            startedAt: Date(timeIntervalSince1970: row["started_at"]), endedAt: ended.map { Date(timeIntervalSince1970: $0) },
+            status: status, steps: row["step_count"], requests: row["request_count"], cacheHits: row["hit_count"])
+    }
+
+    static func processIsAlive(_ pid: Int) -> Bool {
+        guard pid > 0 else { return false }
+        return kill(pid_t(pid), 0) == 0 || errno == EPERM
+    }
+}

@@ -1,0 +1,337 @@
+import Foundation
+import GRDB
+
+/// The result store on SQLite (GRDB, WAL mode): `.skein/skein.sqlite` by default.
+///
+/// - Cache: `completions`, one row per `RequestKey`, the canonical request body and the
+///   reply. Written in the same transaction as the history row of the request that
+///   produced it.
+/// - History: `runs`, `run_steps` (one row per step, per dataset row) and `run_requests`
+///   (one row per request, with a reference to its cached request and reply).
+/// - Durability: WAL with `synchronous=NORMAL`: a committed transaction survives the
+///   process being killed at any point (only a power cut can lose the last commits).
+/// - Several processes: every write is an IMMEDIATE transaction and waits up to 60 s for
+///   the lock, so two `skein run`s sharing a store take turns instead of failing with
+///   "database is locked".
+/// - Throughput: writes are group-committed. Whatever arrives while a transaction is
+///   being written goes into the next one, and each caller resumes only after the
+///   transaction holding its write has committed.
+public final class SQLiteResultStore: ResultStore {
+    public let path: String
+    let pool: DatabasePool
+    private let writes: GroupCommitQueue
+
+    /// The default location, relative to the working directory.
+    public static let defaultPath = ".skein/skein.sqlite"
+
+    /// Opens (creating if needed) the store at `path`, creating its directory.
+    /// - Throws: `StoreError` naming the file and what to do.
+    public init(path: String) throws {
+        self.path = path
+        let directory = (path as NSString).deletingLastPathComponent
+        if !directory.isEmpty && !FileManager.default.fileExists(atPath: directory) {
+            do {
+                try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            } catch {
+                throw StoreError("cannot create the store's directory '\(directory)': \(Self.reason(error)); "
+                    + "use --store PATH (or SKEIN_STORE) to put it somewhere writable")
+            }
+        }
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(60)
+        configuration.label = "skein-store"
+        configuration.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = NORMAL")
+            try db.execute(sql: "PRAGMA foreign_keys = ON")
+        }
+        var lastError: (any Error)?
+        var opened: DatabasePool?
+        // Two processes creating the same new file can meet a busy lock while switching
+        // it to WAL; that is the one place the busy timeout does not cover.
+        for attempt in 0..<50 {
+            do {
+                let pool = try DatabasePool(path: path, configuration: configuration)
+                try Self.migrator.migrate(pool)
+                opened = pool
+                break
+            } catch let error as DatabaseError where error.resultCode == .SQLITE_BUSY || error.resultCode == .SQLITE_LOCKED {
+                lastError = error
+                Thread.sleep(forTimeInterval: 0.02 * Double(attempt + 1))
+            } catch {
+                throw Self.openError(path: path, error)
+            }
+        }
+        guard let opened else { throw Self.openError(path: path, lastError ?? StoreError("busy")) }
+        pool = opened
+        writes = GroupCommitQueue(pool: opened, path: path)
+    }
+
+    static func openError(path: String, _ error: any Error) -> StoreError {
+        if let error = error as? DatabaseError {
+            switch error.resultCode {
+            case .SQLITE_NOTADB, .SQLITE_CORRUPT:
+                return StoreError("the store '\(path)' is not a readable SQLite database (corrupted?): move it aside "
+                    + "(its results are lost) or use --store PATH for a new one")
+            case .SQLITE_CANTOPEN, .SQLITE_READONLY, .SQLITE_PERM, .SQLITE_AUTH:
+                return StoreError("cannot open the store '\(path)' for writing: \(error.message ?? "\(error.resultCode)"); "
+                    + "check its permissions or use --store PATH (or SKEIN_STORE)")
+            case .SQLITE_FULL:
+                return StoreError("the disk holding the store '\(path)' is full: free space or use --store PATH")
+            default: break
+            }
+        }
+        return StoreError("cannot open the store '\(path)': \(reason(error))")
+    }
+
+    static func reason(_ error: any Error) -> String {
+        if let error = error as? DatabaseError { return error.message ?? "\(error.resultCode)" }
+        if let error = error as? CocoaError, let underlying = error.userInfo[NSUnderlyingErrorKey] as? NSError {
+            return underlying.localizedDescription
+        }
+        return (error as NSError).localizedDescription
+    }
+
+    /// The schema. Add migrations, never edit one that shipped.
+    static let migrator: DatabaseMigrator = {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1") { db in
+            try db.execute(sql: """
+                CREATE TABLE completions (
+                    key TEXT PRIMARY KEY NOT NULL,
+                    provider TEXT NOT NULL,
+                    base_url TEXT NOT NULL,
+                    api TEXT NOT NULL,
+                    model TEXT,
+                    request TEXT NOT NULL,
+                    response TEXT NOT NULL,
+                    created_at REAL NOT NULL,
+                    last_used_at REAL NOT NULL
+                ) WITHOUT ROWID;
+                CREATE INDEX completions_by_last_use ON completions(last_used_at);
+                CREATE TABLE runs (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    pipeline_path TEXT NOT NULL,
+                    pipeline_sha256 TEXT NOT NULL,
+                    git_commit TEXT,
+                    inputs TEXT NOT NULL,
+                    options TEXT NOT NULL,
+                    started_at REAL NOT NULL,
+                    ended_at REAL,
+                    status TEXT NOT NULL,
+                    outputs TEXT,
+                    pid INTEGER NOT NULL,
+                    host TEXT NOT NULL
+                );
+                CREATE TABLE run_steps (
+                    run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+                    row INTEGER NOT NULL,
+                    step TEXT NOT NULL,
+                    status TEXT NOT NULL,
+                    output TEXT,
+                    message TEXT,
+                    started_at REAL NOT NULL,
+                    duration REAL NOT NULL,
+                    requests INTEGER NOT NULL,
+                    retries INTEGER NOT NULL,
+                    cache_hits INTEGER NOT NULL,
+                    usage TEXT,
+                    PRIMARY KEY (run_id, row, step)
+                ) WITHOUT ROWID;
+                CREATE TABLE run_requests (
+                    id INTEGER PRIMARY KEY,
+                    run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+                    row INTEGER NOT NULL,
+                    step TEXT NOT NULL,
+                    item INTEGER,
+                    key TEXT NOT NULL,
+                    provider TEXT NOT NULL,
+                    model TEXT,
+                    cached INTEGER NOT NULL,
+                    attempts INTEGER NOT NULL,
+                    started_at REAL NOT NULL,
+                    duration REAL NOT NULL,
+                    error TEXT,
+                    usage TEXT
+                );
+                CREATE INDEX run_requests_by_step ON run_requests(run_id, row, step);
+                """)
+        }
+        return migrator
+    }()
+
+    // MARK: ResultStore
+
+    public func completion(for key: RequestKey) async throws -> Completion? {
+        let text = try await read { db in
+            try String.fetchOne(db, sql: "SELECT response FROM completions WHERE key = ?", arguments: [key.hex])
+        }
+        guard let text, let value = try? JSONValue(parsing: text) else { return nil }
+        return Completion(storedValue: value)
+    }
+
+    public func beginRun(_ run: RunRecord) async throws -> Int64 {
+        let host = ProcessInfo.processInfo.hostName
+        let pid = Int(ProcessInfo.processInfo.processIdentifier)
+        return try await writeNow { db in
+            try db.execute(
+                sql: """
+                    INSERT INTO runs (pipeline_path, pipeline_sha256, git_commit, inputs, options, started_at, status, pid, host)
+                    VALUES (?, ?, ?, ?, ?, ?, 'running', ?, ?)
+                    """,
+                arguments: [run.pipelinePath, run.pipelineSHA256, run.gitCommit, run.inputs.serialized(),
+                            run.options.serialized(), run.startedAt.timeIntervalSince1970, pid, host])
+            return db.lastInsertedRowID
+        }
+    }
+
+    public func record(_ request: RequestRecord) async throws {
+        let now = Date().timeIntervalSince1970
+        let response = request.completion.map { $0.storedValue.serialized() }
+        let usage = request.completion?.usage.map { $0.jsonValue.serialized() }
+        try await writes.submit { db in
+            if let response, !request.cached {
+                try db.execute(
+                    sql: """
+                        INSERT INTO completions (key, provider, base_url, api, model, request, response, created_at, last_used_at)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        ON CONFLICT(key) DO UPDATE SET response = excluded.response, last_used_at = excluded.last_used_at
+                        """,
+                    arguments: [request.key.hex, request.provider, request.baseURL, request.api.rawValue, request.model,
+                                request.key.canonicalBody, response, now, now])
+            } else if request.cached {
+                try db.execute(sql: "UPDATE completions SET last_used_at = ? WHERE key = ?", arguments: [now, request.key.hex])
+            }
+            try db.execute(
+                sql: """
+                    INSERT INTO run_requests (run_id, row, step, item, key, provider, model, cached, attempts, started_at, duration, error, usage)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [request.runID, request.row, request.step, request.item, request.key.hex, request.provider,
+                            request.model, request.cached, request.attempts, request.startedAt.timeIntervalSince1970,
+                            request.duration.seconds, request.error, usage])
+        }
+    }
+
+    public func record(_ step: StepRecord) async throws {
+        let result = step.result
+        let output: String? = result.status == .finished ? result.output.serialized() : nil
+        let usage = result.usage.map { $0.jsonValue.serialized() }
+        try await writes.submit { db in
+            try db.execute(
+                sql: """
+                    INSERT OR REPLACE INTO run_steps (run_id, row, step, status, output, message, started_at, duration, requests, retries, cache_hits, usage)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [step.runID, step.row, result.name, result.status.rawValue, output, result.message,
+                            step.startedAt.timeIntervalSince1970, result.duration.seconds, result.requests, result.retries,
+                            result.cacheHits, usage])
+        }
+    }
+
+    public func endRun(_ id: Int64, status: String, outputs: JSONValue?, endedAt: Date) async throws {
+        try await writes.submit { db in
+            try db.execute(
+                sql: "UPDATE runs SET status = ?, outputs = ?, ended_at = ? WHERE id = ?",
+                arguments: [status, outputs?.serialized(), endedAt.timeIntervalSince1970, id])
+        }
+    }
+
+    // MARK: Access
+
+    /// A read on a pool connection, with errors made readable.
+    func read<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        do {
+            return try await pool.read(body)
+        } catch {
+            throw Self.accessError(path: path, error)
+        }
+    }
+
+    /// A write in its own transaction, outside the group commit (for rare operations).
+    func writeNow<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        do {
+            return try await pool.write(body)
+        } catch {
+            throw Self.accessError(path: path, error)
+        }
+    }
+
+    static func accessError(path: String, _ error: any Error) -> any Error {
+        guard let error = error as? DatabaseError else { return error }
+        switch error.resultCode {
+        case .SQLITE_FULL:
+            return StoreError("the disk holding the store '\(path)' is full: free space (results stored so far are kept)")
+        case .SQLITE_READONLY:
+            return StoreError("the store '\(path)' is read-only: check its permissions or use --store PATH")
+        case .SQLITE_NOTADB, .SQLITE_CORRUPT:
+            return StoreError("the store '\(path)' is corrupted: move it aside or use --store PATH")
+        case .SQLITE_BUSY, .SQLITE_LOCKED:
+            return StoreError("the store '\(path)' stayed locked by another process for 60 s")
+        default:
+            return StoreError("store '\(path)': \(error.message ?? "\(error.resultCode)")")
+        }
+    }
+
+    /// Runs `PRAGMA integrity_check`; "ok" when the file is sound.
+    public func integrityCheck() async throws -> String {
+        try await read { db in try String.fetchAll(db, sql: "PRAGMA integrity_check").joined(separator: "\n") }
+    }
+}
+
+/// Group commit: writes that arrive while a transaction is in progress share the next one.
+actor GroupCommitQueue {
+    typealias Operation = @Sendable (Database) throws -> Void
+    private var pending: [(Operation, CheckedContinuation<Void, any Error>)] = []
+    private var flushing = false
+    let pool: DatabasePool
+    let path: String
+
+    init(pool: DatabasePool, path: String) {
+        self.pool = pool
+        self.path = path
+    }
+
+    /// Returns once `operation` has been committed.
+    func submit(_ operation: @escaping Operation) async throws {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+            pending.append((operation, continuation))
+            if !flushing {
+                flushing = true
+                Task { await self.flush() }
+            }
+        }
+    }
+
+    private func flush() async {
+        while !pending.isEmpty {
+            let batch = pending
+            pending = []
+            let operations = batch.map(\.0)
+            do {
+                try await pool.write { db in
+                    for operation in operations { try operation(db) }
+                }
+                for (_, continuation) in batch { continuation.resume() }
+            } catch {
+                // One bad write must not fail the others: write them one by one.
+                for (operation, continuation) in batch {
+                    do {
+                        try await pool.write { db in try operation(db) }
+                        continuation.resume()
+                    } catch {
+                        continuation.resume(throwing: SQLiteResultStore.accessError(path: path, error))
+                    }
+                }
+            }
+        }
+        flushing = false
+    }
+}
+
+extension Duration {
+    /// The duration in seconds, as a Double.
+    var seconds: Double {
+        let (seconds, attoseconds) = components
+        return Double(seconds) + Double(attoseconds) / 1e18
+    }
+}

@@ -1,0 +1,330 @@
+import ArgumentParser
+import Foundation
+import SkeinKit
+
+/// `skein runs list|show|diff`: the run history in the store.
+struct RunsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "runs",
+        abstract: "Show the run history: past runs, the exact prompts and replies, what changed between two runs.",
+        subcommands: [List.self, Show.self, Diff.self],
+        defaultSubcommand: List.self
+    )
+
+    enum Format: String, ExpressibleByArgument, CaseIterable { case text, json }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List recent runs, newest first.")
+        @OptionGroup var storeOptions: StoreOptions
+        @Option(help: "How many runs to list.") var limit = 20
+        @Option(help: "text or json.") var format: Format = .text
+
+        func run() async throws {
+            let store = try storeOptions.open()
+            let runs = try await Self.guarded { try await store.runs(limit: limit) }
+            if format == .json {
+                Terminal.standardOutput.write(JSONValue.array(runs.map(RunsCommand.json)).serialized(.pretty) + "\n")
+                return
+            }
+            if runs.isEmpty {
+                Terminal.standardError.write("no runs in '\(store.path)' yet\n")
+                return
+            }
+            var rows = [["RUN", "STATUS", "STARTED", "TIME", "STEPS", "REQUESTS", "STORED", "PIPELINE"]]
+            for run in runs {
+                let duration = run.endedAt.map { String(format: "%.1fs", $0.timeIntervalSince(run.startedAt)) } ?? "-"
+                rows.append([
+                    "\(run.id)", run.status, RunsCommand.timestamp(run.startedAt), duration, "\(run.steps)", "\(run.requests)",
+                    "\(run.cacheHits)", run.pipelinePath + (run.gitCommit.map { " @ " + $0.prefix(7) } ?? ""),
+                ])
+            }
+            Terminal.standardOutput.write(RunsCommand.table(rows))
+        }
+
+        static func guarded<T>(_ body: () async throws -> T) async throws -> T {
+            do { return try await body() } catch {
+                Terminal.standardError.write("error: \(error)\n")
+                throw ExitCode(1)
+            }
+        }
+    }
+
+    struct Show: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Show a run: its steps and outputs, or with --step the exact requests sent and the replies.")
+        @Argument(help: "A run number, 'last', or 'last~N' (N runs before the last).") var run: String = "last"
+        @Option(help: ArgumentHelp("Show this step's requests and replies.", valueName: "name")) var step: String?
+        @OptionGroup var storeOptions: StoreOptions
+        @Option(help: "text or json.") var format: Format = .text
+
+        func run() async throws {
+            let store = try storeOptions.open()
+            try await List.guarded {
+                let id = try await store.resolveRun(run)
+                let detail = try await store.run(id)
+                if let step {
+                    guard detail.steps.contains(where: { $0.step == step }) else {
+                        let names = Array(Set(detail.steps.map(\.step))).sorted()
+                        throw StoreError("run \(id) has no step '\(step)'\(Suggestion.didYouMean(step, in: names))")
+                    }
+                    let requests = try await store.requests(run: id, step: step)
+                    Terminal.standardOutput.write(format == .json ? RunsCommand.requestsJSON(requests) : RunsCommand.requestsText(requests, step: step))
+                } else if format == .json {
+                    var object = RunsCommand.json(detail.summary).objectValue ?? [:]
+                    object["inputs"] = (try? JSONValue(parsing: detail.inputs)) ?? .null
+                    object["outputs"] = detail.outputs.flatMap { try? JSONValue(parsing: $0) } ?? .null
+                    object["steps"] = .array(detail.steps.map { step in
+                        var object: JSONValue.JSONObject = [
+                            "step": .string(step.step), "status": .string(step.status), "duration": .double(step.duration),
+                            "requests": .int(step.requests), "retries": .int(step.retries), "cache_hits": .int(step.cacheHits),
+                        ]
+                        if step.row != 0 { object["row"] = .int(step.row) }
+                        object["output"] = step.output.flatMap { try? JSONValue(parsing: $0) } ?? .null
+                        if let message = step.message { object["message"] = .string(message) }
+                        object["usage"] = step.usage.flatMap { try? JSONValue(parsing: $0) } ?? .null
+                        return .object(object)
+                    })
+                    Terminal.standardOutput.write(JSONValue.object(object).serialized(.pretty) + "\n")
+                } else {
+                    Terminal.standardOutput.write(RunsCommand.detailText(detail))
+                }
+            }
+        }
+    }
+
+    struct Diff: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Which step outputs changed between two runs (default: the last two).")
+        @Argument(help: "The earlier run (default: last~1).") var first: String = "last~1"
+        @Argument(help: "The later run (default: last).") var second: String = "last"
+        @OptionGroup var storeOptions: StoreOptions
+
+        func run() async throws {
+            let store = try storeOptions.open()
+            try await List.guarded {
+                let a = try await store.run(try await store.resolveRun(first))
+                let b = try await store.run(try await store.resolveRun(second))
+                Terminal.standardOutput.write(RunsCommand.diffText(a, b))
+            }
+        }
+    }
+
+    // MARK: Rendering
+
+    static func timestamp(_ date: Date) -> String {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.dateFormat = "yyyy-MM-dd HH:mm:ss"
+        return formatter.string(from: date)
+    }
+
+    static func json(_ run: SQLiteResultStore.RunSummary) -> JSONValue {
+        var object: JSONValue.JSONObject = [
+            "run": .int(Int(run.id)), "status": .string(run.status), "pipeline": .string(run.pipelinePath),
+            "pipeline_sha256": .string(run.pipelineSHA256),
+        ]
+        object["git_commit"] = run.gitCommit.map { .string($0) } ?? .null
+        object["started_at"] = .string(ISO8601DateFormatter().string(from: run.startedAt))
+        object["ended_at"] = run.endedAt.map { .string(ISO8601DateFormatter().string(from: $0)) } ?? .null
+        object["steps"] = .int(run.steps)
+        object["requests"] = .int(run.requests)
+        object["cache_hits"] = .int(run.cacheHits)
+        return .object(object)
+    }
+
+    static func table(_ rows: [[String]]) -> String {
+        var widths = [Int](repeating: 0, count: rows.first?.count ?? 0)
+        for row in rows { for (column, cell) in row.enumerated() { widths[column] = max(widths[column], cell.count) } }
+        return rows.map { row in
+            row.enumerated().map { column, cell in
+                column == row.count - 1 ? cell : cell.padding(toLength: widths[column], withPad: " ", startingAt: 0)
+            }.joined(separator: "  ")
+        }.joined(separator: "\n") + "\n"
+    }
+
+    static func detailText(_ detail: SQLiteResultStore.RunDetail) -> String {
+        let run = detail.summary
+        var out = "run \(run.id): \(run.status)\n"
+        out += "pipeline  \(run.pipelinePath) (sha256 \(run.pipelineSHA256.prefix(12)))\n"
+        if let commit = run.gitCommit { out += "commit    \(commit)\n" }
+        out += "started   \(timestamp(run.startedAt))"
+        if let ended = run.endedAt { out += String(format: ", took %.1fs", ended.timeIntervalSince(run.startedAt)) }
+        out += "\nrequests  \(run.requests) made, \(run.cacheHits) from the store\n"
+        out += "inputs    \(shorten(detail.inputs, 300))\n\nsteps:\n"
+        var rows = [["STEP", "STATUS", "TIME", "REQUESTS", "STORED", "OUTPUT"]]
+        for step in detail.steps {
+            let name = step.row == 0 ? step.step : "row \(step.row) \(step.step)"
+            rows.append([
+                name, step.status, String(format: "%.1fs", step.duration), "\(step.requests)", "\(step.cacheHits)",
+                shorten(step.output.map(displayText) ?? step.message ?? "", 80),
+            ])
+        }
+        out += table(rows).split(separator: "\n", omittingEmptySubsequences: false).map { $0.isEmpty ? "" : "  " + $0 }.joined(separator: "\n")
+        if let outputs = detail.outputs, let value = try? JSONValue(parsing: outputs), case .object(let object) = value, !object.isEmpty {
+            out += "\noutputs:\n"
+            for (name, value) in object {
+                out += "  \(name):\n" + ResultPrinter.indent(ResultPrinter.indent(displayText(value.serialized()))) + "\n"
+            }
+        }
+        out += "\n'skein runs show \(run.id) --step NAME' shows a step's exact requests and replies.\n"
+        return out
+    }
+
+    /// A stored JSON value for people: text as it is, anything else as pretty JSON.
+    static func displayText(_ json: String) -> String {
+        guard let value = try? JSONValue(parsing: json) else { return json }
+        if case .string(let text) = value { return text }
+        return value.serialized(.pretty)
+    }
+
+    static func shorten(_ text: String, _ limit: Int) -> String {
+        let flat = text.replacingOccurrences(of: "\n", with: "⏎")
+        return flat.count <= limit ? flat : String(flat.prefix(limit - 1)) + "…"
+    }
+
+    static func requestsText(_ requests: [SQLiteResultStore.RequestRow], step: String) -> String {
+        if requests.isEmpty { return "step '\(step)' made no requests in this run (skipped, or failed before sending)\n" }
+        var out = ""
+        for (position, request) in requests.enumerated() {
+            var title = "request \(position + 1)"
+            if request.row != 0 { title += ", row \(request.row)" }
+            if let item = request.item { title += ", item \(item)" }
+            title += " — \(request.provider)" + (request.model.map { " / \($0)" } ?? "")
+            title += request.cached ? ", from the store" : String(format: ", %d attempt%@, %.2fs", request.attempts, request.attempts == 1 ? "" : "s", request.duration)
+            out += "━━ \(title)\n"
+            guard let body = request.request.flatMap({ try? JSONValue(parsing: $0) }) else {
+                out += "(the request text is no longer stored: the cache was cleared or pruned)\n\n"
+                continue
+            }
+            out += "── sent\n"
+            if let messages = body["messages"]?.arrayValue {
+                for message in messages {
+                    out += "[\(message["role"]?.stringValue ?? "?")]\n"
+                    if let text = message["content"]?.stringValue {
+                        out += text + "\n"
+                    } else if let parts = message["content"]?.arrayValue {
+                        for part in parts {
+                            if let text = part["text"]?.stringValue { out += text + "\n" }
+                            if let url = part["image_url"]?["url"]?.stringValue { out += "<image \(shorten(url, 60))>\n" }
+                        }
+                    }
+                }
+            } else if let prompt = body["prompt"]?.stringValue {
+                out += prompt + "\n"
+            }
+            var parameters = body.objectValue ?? [:]
+            for key in ["messages", "prompt", "model"] { parameters.removeValue(forKey: key) }
+            if !parameters.isEmpty { out += "parameters: \(JSONValue.object(parameters).serialized())\n" }
+            if let error = request.error {
+                out += "── failed\n\(error)\n\n"
+                continue
+            }
+            guard let response = request.response.flatMap({ try? JSONValue(parsing: $0) }) else {
+                out += "── reply\n(no longer stored)\n\n"
+                continue
+            }
+            let message = response["choices"]?.arrayValue?.first?["message"]
+            if let reasoning = message?["reasoning_content"]?.stringValue { out += "── reasoning\n\(reasoning)\n" }
+            out += "── reply\n\(message?["content"]?.stringValue ?? "")\n"
+            if let calls = message?["tool_calls"]?.arrayValue, !calls.isEmpty {
+                out += "── tool calls\n"
+                for call in calls {
+                    out += "\(call["function"]?["name"]?.stringValue ?? "?")(\(call["function"]?["arguments"]?.stringValue ?? ""))\n"
+                }
+            }
+            if let usage = request.usage { out += "usage: \(usage)\n" }
+            out += "\n"
+        }
+        return out
+    }
+
+    static func requestsJSON(_ requests: [SQLiteResultStore.RequestRow]) -> String {
+        JSONValue.array(requests.map { request in
+            var object: JSONValue.JSONObject = [
+                "step": .string(request.step), "provider": .string(request.provider), "cached": .bool(request.cached),
+                "attempts": .int(request.attempts), "duration": .double(request.duration), "key": .string(request.key),
+            ]
+            if request.row != 0 { object["row"] = .int(request.row) }
+            object["item"] = request.item.map { .int($0) } ?? .null
+            object["model"] = request.model.map { .string($0) } ?? .null
+            object["request"] = request.request.flatMap { try? JSONValue(parsing: $0) } ?? .null
+            object["response"] = request.response.flatMap { try? JSONValue(parsing: $0) } ?? .null
+            object["error"] = request.error.map { .string($0) } ?? .null
+            return .object(object)
+        }).serialized(.pretty) + "\n"
+    }
+
+    static func diffText(_ a: SQLiteResultStore.RunDetail, _ b: SQLiteResultStore.RunDetail) -> String {
+        var out = "run \(a.summary.id) → run \(b.summary.id)"
+        if a.summary.pipelinePath != b.summary.pipelinePath {
+            out += " (\(a.summary.pipelinePath) → \(b.summary.pipelinePath))"
+        } else {
+            out += " (\(a.summary.pipelinePath)"
+            out += a.summary.pipelineSHA256 == b.summary.pipelineSHA256 ? ", file unchanged)" : ", file changed)"
+        }
+        out += "\n"
+        if a.inputs != b.inputs { out += "inputs changed\n" }
+        struct Key: Hashable { var row: Int; var step: String }
+        let before = Dictionary(a.steps.map { (Key(row: $0.row, step: $0.step), $0) }, uniquingKeysWith: { _, last in last })
+        let after = Dictionary(b.steps.map { (Key(row: $0.row, step: $0.step), $0) }, uniquingKeysWith: { _, last in last })
+        var order: [Key] = []
+        var seen = Set<Key>()
+        for step in a.steps + b.steps {
+            let key = Key(row: step.row, step: step.step)
+            if seen.insert(key).inserted { order.append(key) }
+        }
+        var changed = 0
+        var details = ""
+        var rows: [[String]] = []
+        for key in order {
+            let name = key.row == 0 ? key.step : "row \(key.row) \(key.step)"
+            switch (before[key], after[key]) {
+            case (let old?, let new?):
+                if old.output == new.output && old.status == new.status {
+                    rows.append(["same", name, new.cacheHits > 0 && new.requests == 0 ? "(from the store)" : ""])
+                } else {
+                    changed += 1
+                    let status = old.status == new.status ? "" : "\(old.status) → \(new.status)"
+                    rows.append(["changed", name, status])
+                    details += "── \(name)\n" + lineDiff(old.output.map(displayText) ?? old.message ?? "", new.output.map(displayText) ?? new.message ?? "")
+                }
+            case (_?, nil): changed += 1; rows.append(["only in \(a.summary.id)", name, ""])
+            case (nil, _?): changed += 1; rows.append(["only in \(b.summary.id)", name, ""])
+            case (nil, nil): break
+            }
+        }
+        out += table(rows).split(separator: "\n").map { "  " + $0 }.joined(separator: "\n") + "\n"
+        out += changed == 0 ? "no step output changed\n" : "\(Terminal.count(changed, "step")) changed\n"
+        if !details.isEmpty { out += "\n" + details }
+        return out
+    }
+
+    /// A line diff of two texts: `-` lines only in the old, `+` lines only in the new,
+    /// unchanged lines as context (Swift's `CollectionDifference`).
+    static func lineDiff(_ old: String, _ new: String) -> String {
+        let oldLines = old.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        let newLines = new.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        let difference = newLines.difference(from: oldLines)
+        var removed = Set<Int>()
+        var inserted = Set<Int>()
+        for change in difference {
+            switch change {
+            case .remove(let offset, _, _): removed.insert(offset)
+            case .insert(let offset, _, _): inserted.insert(offset)
+            }
+        }
+        var out = ""
+        var i = 0, j = 0
+        while i < oldLines.count || j < newLines.count {
+            if i < oldLines.count && removed.contains(i) {
+                out += "- \(oldLines[i])\n"; i += 1
+            } else if j < newLines.count && inserted.contains(j) {
+                out += "+ \(newLines[j])\n"; j += 1
+            } else {
+                if j < newLines.count { out += "  \(newLines[j])\n" }
+                i += 1; j += 1
+            }
+        }
+        return out
+    }
+}
