@@ -11,7 +11,7 @@ struct Skein: AsyncParsableCommand {
         version: SkeinVersion.current,
         subcommands: [
             RunCommand.self, ValidateCommand.self, GraphCommand.self, ModelsCommand.self, SchemaCommand.self, RunsCommand.self,
-            CacheCommand.self,
+            CacheCommand.self, MergeCommand.self,
         ]
     )
 

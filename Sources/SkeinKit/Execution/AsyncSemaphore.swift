@@ -17,7 +17,7 @@ actor AsyncSemaphore {
         return try await body()
     }
 
-    private func acquire() async throws {
+    func acquire() async throws {
         if inUse < limit {
             inUse += 1
             return
@@ -43,7 +43,7 @@ actor AsyncSemaphore {
         }
     }
 
-    private func release() {
+    func release() {
         if waiters.isEmpty {
             inUse -= 1
         } else {

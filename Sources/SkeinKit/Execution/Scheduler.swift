@@ -88,7 +88,7 @@ public struct Scheduler: Sendable {
                                duration: clock.now - started)
             }
         }
-        var outcome = await execute(inputs: inputs, recording: recording, events: events)
+        var outcome = await execute(inputs: inputs, runner: makeRunner(recording: recording, events: events), row: 0, events: events)
         outcome.duration = clock.now - started
         if let recording {
             outcome.runID = recording.runID
@@ -104,19 +104,26 @@ public struct Scheduler: Sendable {
         return outcome
     }
 
-    func execute(
-        inputs: JSONValue.JSONObject, recording: StepRunner.Recording?, events: @escaping @Sendable (RunEvent) -> Void
-    ) async -> Outcome {
-        let clock = ContinuousClock()
-        let started = clock.now
+    /// The step runner of a run: one per run, shared by every dataset row, so that all
+    /// rows share the global request limit.
+    func makeRunner(recording: StepRunner.Recording?, events: @escaping @Sendable (RunEvent) -> Void) -> StepRunner {
         let resolver = ProviderResolver(
             pipeline: graph.pipeline, providerOverride: options.providerOverride, modelOverride: options.modelOverride,
             environment: options.environment)
-        let runner = StepRunner(
+        return StepRunner(
             graph: graph, client: client, resolver: resolver,
             configuration: .init(streaming: options.streaming, environment: options.environment, cachePolicy: options.cachePolicy),
             requestLimit: AsyncSemaphore(limit: options.concurrency), structuredSupport: StructuredOutputSupport(),
             recording: recording, events: events)
+    }
+
+    /// Runs the pipeline once for one set of inputs (a dataset row, or the whole run).
+    func execute(
+        inputs: JSONValue.JSONObject, runner: StepRunner, row: Int, events: @escaping @Sendable (RunEvent) -> Void
+    ) async -> Outcome {
+        let clock = ContinuousClock()
+        let started = clock.now
+        let recording = runner.recording
         var plan = Plan(graph: graph, policy: options.failurePolicy)
         var results: [String: StepResult] = [:]
         var interrupted = false
@@ -131,7 +138,7 @@ public struct Scheduler: Sendable {
                     switch action {
                     case .start(let index):
                         let snapshot = results
-                        group.addTask { (index, await runner.run(index, inputs: inputs, results: snapshot)) }
+                        group.addTask { (index, await runner.run(index, inputs: inputs, results: snapshot, row: row)) }
                     case .skip(let index, let blocker):
                         let name = graph.names[index]
                         let blockerName = graph.names[blocker]
@@ -142,7 +149,7 @@ public struct Scheduler: Sendable {
                         if let recording {
                             group.addTask {
                                 // Recorded for the history; nothing waits on it but the run's end.
-                                try? await recording.store.record(StepRecord(runID: recording.runID, row: recording.row, result: result, startedAt: Date()))
+                                try? await recording.store.record(StepRecord(runID: recording.runID, row: row, result: result, startedAt: Date()))
                                 return (index, result)
                             }
                             skipRecords.insert(index)

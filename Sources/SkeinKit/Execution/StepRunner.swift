@@ -23,13 +23,10 @@ public struct StepRunner: Sendable {
         public var store: any ResultStore
         /// The run in the store's history.
         public var runID: Int64
-        /// The dataset row (0 outside datasets).
-        public var row: Int
 
-        public init(store: any ResultStore, runID: Int64, row: Int = 0) {
+        public init(store: any ResultStore, runID: Int64) {
             self.store = store
             self.runID = runID
-            self.row = row
         }
     }
 
@@ -56,12 +53,12 @@ public struct StepRunner: Sendable {
     /// Runs the step at `index` with the given upstream results, and records its result
     /// in the store's history before returning it (so nothing downstream starts before
     /// the step is durable).
-    func run(_ index: Int, inputs: JSONValue.JSONObject, results: [String: StepResult]) async -> StepResult {
+    func run(_ index: Int, inputs: JSONValue.JSONObject, results: [String: StepResult], row: Int = 0) async -> StepResult {
         let startedAt = Date()
-        var result = await execute(index, inputs: inputs, results: results)
+        var result = await execute(index, inputs: inputs, results: results, row: row)
         if let recording, result.status != .notRun {
             do {
-                try await recording.store.record(StepRecord(runID: recording.runID, row: recording.row, result: result, startedAt: startedAt))
+                try await recording.store.record(StepRecord(runID: recording.runID, row: row, result: result, startedAt: startedAt))
             } catch {
                 result = StepResult(name: result.name, status: .failed, message: Self.describe(error),
                                     requests: result.requests, retries: result.retries, cacheHits: result.cacheHits,
@@ -71,7 +68,7 @@ public struct StepRunner: Sendable {
         return result
     }
 
-    func execute(_ index: Int, inputs: JSONValue.JSONObject, results: [String: StepResult]) async -> StepResult {
+    func execute(_ index: Int, inputs: JSONValue.JSONObject, results: [String: StepResult], row: Int) async -> StepResult {
         let compiled = graph.step(index)
         let name = compiled.name
         let clock = ContinuousClock()
@@ -89,7 +86,7 @@ public struct StepRunner: Sendable {
             let builder = StepRequestBuilder(step: compiled, defaults: graph.pipeline.defaults, provider: provider, model: model)
             guard let forEach = compiled.forEach, let variable = compiled.step.loopVariable?.value else {
                 events(.stepStarted(step: name, items: nil))
-                let item = try await runItem(builder, variables: variables, item: nil)
+                let item = try await runItem(builder, variables: variables, item: nil, row: row)
                 var result = StepResult(
                     name: name, status: .finished, output: item.decoded.output, reasoning: item.decoded.reasoning,
                     toolCalls: item.decoded.toolCalls, usage: item.completion.usage, model: item.completion.model.map { .string($0) } ?? .null,
@@ -114,7 +111,7 @@ public struct StepRunner: Sendable {
                     let frozen = itemVariables
                     group.addTask {
                         try await itemLimit.withPermit {
-                            (position, try await self.runItem(builder, variables: frozen, item: position))
+                            (position, try await self.runItem(builder, variables: frozen, item: position, row: row))
                         }
                     }
                 }
@@ -163,7 +160,7 @@ public struct StepRunner: Sendable {
     }
 
     /// One request, with the structured-output fallback and the one repair attempt.
-    func runItem(_ builder: StepRequestBuilder, variables: [String: JSONValue], item: Int?) async throws -> ItemOutcome {
+    func runItem(_ builder: StepRequestBuilder, variables: [String: JSONValue], item: Int?, row: Int) async throws -> ItemOutcome {
         let step = builder.step
         let name = step.name
         let context = TemplateContext(variables)
@@ -196,7 +193,7 @@ public struct StepRunner: Sendable {
                     events(.token(step: name, item: item, text: reasoning, isReasoning: true))
                 }
                 if !stored.content.isEmpty { events(.token(step: name, item: item, text: stored.content, isReasoning: false)) }
-                try await recordRequest(request, builder: builder, item: item, completion: stored, error: nil, cached: true,
+                try await recordRequest(request, builder: builder, item: item, row: row, completion: stored, error: nil, cached: true,
                                         attempts: 0, startedAt: Date(), duration: .zero)
             } else {
                 if usesCache && configuration.cachePolicy == .offline {
@@ -223,7 +220,7 @@ public struct StepRunner: Sendable {
                             })
                     }
                 } catch let error as ProviderError {
-                    try await recordRequest(request, builder: builder, item: item, completion: nil, error: error.description,
+                    try await recordRequest(request, builder: builder, item: item, row: row, completion: nil, error: error.description,
                                             cached: false, attempts: 1, startedAt: startedAt,
                                             duration: clock.now - began)
                     if mode == .jsonSchema && Self.rejectsJSONSchema(error) && step.outputSchema != nil {
@@ -236,7 +233,7 @@ public struct StepRunner: Sendable {
                     throw error
                 }
                 requests += completion.attempts
-                try await recordRequest(request, builder: builder, item: item, completion: completion, error: nil, cached: false,
+                try await recordRequest(request, builder: builder, item: item, row: row, completion: completion, error: nil, cached: false,
                                         attempts: completion.attempts, startedAt: startedAt, duration: clock.now - began)
             }
             events(.requestFinished(step: name, item: item, usage: completion.usage, attempts: completion.attempts))
@@ -277,12 +274,12 @@ public struct StepRunner: Sendable {
 
     /// Records a request in the run's history (and a fresh reply in the cache).
     func recordRequest(
-        _ request: CompletionRequest, builder: StepRequestBuilder, item: Int?, completion: Completion?, error: String?,
+        _ request: CompletionRequest, builder: StepRequestBuilder, item: Int?, row: Int, completion: Completion?, error: String?,
         cached: Bool, attempts: Int, startedAt: Date, duration: Duration
     ) async throws {
         guard let recording else { return }
         try await recording.store.record(RequestRecord(
-            runID: recording.runID, row: recording.row, step: builder.step.name, item: item,
+            runID: recording.runID, row: row, step: builder.step.name, item: item,
             key: RequestKey(provider: builder.provider, request: request), provider: builder.provider, api: request.api,
             model: request.model, completion: completion, error: error, cached: cached,
             attempts: attempts, startedAt: startedAt, duration: duration))

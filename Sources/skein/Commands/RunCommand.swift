@@ -66,9 +66,35 @@ struct RunCommand: AsyncParsableCommand {
     @Flag(help: "Use only replies in the store; fail, naming the steps, when one is missing. Makes no requests.")
     var offline = false
 
+    @Option(help: ArgumentHelp("Run the pipeline once per row of a JSON Lines or CSV file; results go to -o as JSON Lines, in row order.", valueName: "file"))
+    var dataset: String?
+
+    @Option(help: ArgumentHelp("With --dataset: feed a column to an input of another name.", valueName: "column=input"))
+    var map: [String] = []
+
+    @Option(help: ArgumentHelp("With --dataset: run only rows whose index is i modulo n (0 <= i < n).", valueName: "i/n"))
+    var shard: String?
+
+    @Option(help: ArgumentHelp("With --dataset: also write failed rows, with their inputs, to this file.", valueName: "file"))
+    var errors: String?
+
     func validate() throws {
         if concurrency < 1 { throw ValidationError("--concurrency must be at least 1") }
         if noCache && offline { throw ValidationError("--no-cache and --offline contradict each other: pick one") }
+        if dataset == nil {
+            for (flag, used) in [("--map", !map.isEmpty), ("--shard", shard != nil), ("--errors", errors != nil)] where used {
+                throw ValidationError("\(flag) needs --dataset FILE")
+            }
+        } else {
+            if dryRun { throw ValidationError("--dry-run does not take --dataset: try one row with -i (or --inputs)") }
+            if stream != nil { throw ValidationError("--stream does not take --dataset: the rows run at the same time") }
+        }
+        if let shard, Shard(parsing: shard) == nil {
+            throw ValidationError("--shard expects i/n with 0 <= i < n, like 0/4; got '\(shard)'")
+        }
+        for mapping in map where !mapping.contains("=") || mapping.hasPrefix("=") || mapping.hasSuffix("=") {
+            throw ValidationError("--map expects column=input; got '\(mapping)'")
+        }
         for item in input where !item.contains("=") {
             throw ValidationError("-i expects name=value, name=@file or name=@-; got '\(item)'")
         }
@@ -83,6 +109,10 @@ struct RunCommand: AsyncParsableCommand {
             throw ExitCode(2)
         }
 
+        if let dataset {
+            try await DatasetRun(command: self, graph: graph, fixedInputs: try providedInputs()).run(dataset: dataset)
+            return
+        }
         let inputs: JSONValue.JSONObject
         do {
             inputs = try InputResolver(pipeline: graph.pipeline).resolve(try providedInputs())

@@ -1,0 +1,265 @@
+import ArgumentParser
+import Foundation
+import OrderedCollections
+import SkeinKit
+import Synchronization
+
+/// `skein run FILE --dataset rows.jsonl|rows.csv`: one pipeline run per row, results in row
+/// order as JSON Lines.
+struct DatasetRun {
+    let command: RunCommand
+    let graph: PipelineGraph
+    let fixedInputs: OrderedDictionary<String, InputResolver.Provided>
+
+    func run(dataset: String) async throws {
+        var renames: [String: String] = [:]
+        for mapping in command.map {
+            let parts = mapping.split(separator: "=", maxSplits: 1).map(String.init)
+            renames[parts[0]] = parts[1]
+        }
+        let shard = command.shard.flatMap(Shard.init(parsing:)) ?? .all
+        let reader: DatasetReader
+        do {
+            reader = try DatasetReader(path: dataset, renames: renames)
+        } catch {
+            Terminal.standardError.write("error: \(error)\n")
+            throw ExitCode(1)
+        }
+        for (column, input) in renames where graph.pipeline.inputs[input] == nil {
+            Terminal.standardError.write("error: --map \(column)=\(input): the pipeline has no input '\(input)'"
+                + Suggestion.didYouMean(input, in: Array(graph.pipeline.inputs.keys)) + "\n")
+            throw ExitCode(2)
+        }
+        if reader.format == .csv {
+            let available = Set(reader.columns.map { renames[$0] ?? $0 }).union(fixedInputs.keys)
+            let missing = graph.pipeline.inputs.values.filter { $0.isRequired && !available.contains($0.name) }.map(\.name)
+            if !missing.isEmpty {
+                Terminal.standardError.write(
+                    "error: \(dataset): no column for the required input\(missing.count == 1 ? "" : "s") "
+                        + missing.map { "'\($0)'" }.joined(separator: ", ")
+                        + "; the columns are \(reader.columns.joined(separator: ", ")) (rename one with --map COLUMN=INPUT)\n")
+                throw ExitCode(1)
+            }
+        }
+
+        let store = try command.storeOptions.open()
+        let environment = ProcessInfo.processInfo.environment
+        let options = Scheduler.Options(
+            concurrency: command.concurrency, failurePolicy: command.keepGoing ? .keepGoing : .stopOnFirstFailure,
+            streaming: false, providerOverride: command.provider, modelOverride: command.model, environment: environment,
+            cachePolicy: command.offline ? .offline : (command.noCache ? .refresh : .readWrite))
+        var runOptions: JSONValue.JSONObject = ["dataset": .string(dataset)]
+        if let shard = command.shard { runOptions["shard"] = .string(shard) }
+        if let provider = command.provider { runOptions["provider"] = .string(provider) }
+        if let model = command.model { runOptions["model"] = .string(model) }
+        let record = RunRecord(
+            pipelinePath: command.file, pipelineSHA256: sha256Hex(Data(graph.pipeline.sourceText.utf8)),
+            gitCommit: GitRevision.head(containing: command.file), inputs: .object(DatasetRunnerInputs.plain(fixedInputs)),
+            options: .object(runOptions))
+
+        let results = try OutputFile(path: command.outputFile)
+        let errors = try command.errors.map { try OutputFile(path: $0) }
+        let isTerminal = Terminal.isTerminal(2) && !command.quiet
+        let total = isTerminal ? DatasetReader.countRows(path: dataset).map { shard.count == 1 ? $0 : ($0 + shard.count - 1 - shard.index) / shard.count } : nil
+        let progress = DatasetProgress(total: total, live: isTerminal)
+
+        let summary = try await HTTPCompletionClient.withClient(
+            configuration: .init(connectionsPerHost: max(command.concurrency, 8)), environment: environment
+        ) { client in
+            let scheduler = Scheduler(graph: graph, client: client, store: store, options: options)
+            let runner = DatasetRunner(scheduler: scheduler, shard: shard)
+            let task = Task {
+                try await runner.run(
+                    reader: reader, fixedInputs: fixedInputs, record: record,
+                    events: { event in progress.handle(event) },
+                    emit: { outcome in
+                        results.write(outcome.jsonLine)
+                        if outcome.status != .succeeded { errors?.write(outcome.errorLine) }
+                        progress.rowDone(failed: outcome.status == .failed)
+                    })
+            }
+            let signals = SignalWatcher { task.cancel() }
+            progress.start()
+            defer {
+                signals.stop()
+                progress.finish()
+            }
+            do {
+                return try await task.value
+            } catch {
+                Terminal.standardError.write("error: \(error)\n")
+                throw ExitCode(1)
+            }
+        }
+        let rate = Double(summary.rows) / max(summary.duration.seconds, 0.001)
+        var line = "\(Terminal.count(summary.rows, "row")): \(summary.succeeded) succeeded"
+        if summary.failed > 0 { line += ", \(summary.failed) failed" }
+        line += "; \(Terminal.count(summary.requests, "request"))"
+        if summary.cacheHits > 0 { line += ", \(summary.cacheHits) from the store" }
+        line += String(format: "; %.1fs, %.1f rows/s", summary.duration.seconds, rate)
+        Terminal.standardError.write(line + "\n")
+        if summary.interrupted {
+            // Keep the partial files: a re-run fills in the rest from the store.
+            Terminal.standardError.write("interrupted after \(Terminal.count(summary.rows, "row")); run the same command again to finish (finished requests come from the store)\n")
+            throw ExitCode(130)
+        }
+        try results.commit()
+        try errors?.commit()
+        if summary.failed > 0 {
+            Terminal.standardError.write("error: \(Terminal.count(summary.failed, "row")) failed"
+                + (command.errors.map { "; see \($0)" } ?? "; rerun with --errors FILE to collect them") + "\n")
+            throw ExitCode(1)
+        }
+    }
+}
+
+enum DatasetRunnerInputs {
+    static func plain(_ values: OrderedDictionary<String, InputResolver.Provided>) -> JSONValue.JSONObject {
+        var object = JSONValue.JSONObject()
+        for (name, value) in values {
+            switch value {
+            case .text(let text): object[name] = .string(text)
+            case .value(let value): object[name] = value
+            }
+        }
+        return object
+    }
+}
+
+/// A JSON Lines output: written to `PATH.partial` as rows come, renamed to `PATH` when the
+/// run completes (so a file at PATH is always whole); stdout when there is no path.
+final class OutputFile: Sendable {
+    let path: String?
+    private let handle: Mutex<FileHandle?>
+    private let buffer = Mutex<[UInt8]>([])
+
+    init(path: String?) throws {
+        self.path = path
+        if let path {
+            let partial = path + ".partial"
+            guard FileManager.default.createFile(atPath: partial, contents: nil), let handle = FileHandle(forWritingAtPath: partial) else {
+                Terminal.standardError.write("error: cannot write '\(partial)'\n")
+                throw ExitCode(1)
+            }
+            self.handle = Mutex(handle)
+        } else {
+            self.handle = Mutex(nil)
+        }
+    }
+
+    func write(_ line: String) {
+        buffer.withLock { buffer in
+            buffer.append(contentsOf: line.utf8)
+            buffer.append(UInt8(ascii: "\n"))
+            if buffer.count >= 64 * 1024 { flush(&buffer) }
+        }
+    }
+
+    private func flush(_ buffer: inout [UInt8]) {
+        guard !buffer.isEmpty else { return }
+        let data = Data(buffer)
+        buffer.removeAll(keepingCapacity: true)
+        handle.withLock { handle in
+            if let handle { handle.write(data) } else { FileHandle.standardOutput.write(data) }
+        }
+    }
+
+    func commit() throws {
+        buffer.withLock { flush(&$0) }
+        guard let path else { return }
+        handle.withLock { handle in try? handle?.close(); handle = nil }
+        _ = try? FileManager.default.removeItem(atPath: path)
+        try FileManager.default.moveItem(atPath: path + ".partial", toPath: path)
+    }
+
+    deinit {
+        buffer.withLock { flush(&$0) }
+    }
+}
+
+/// Dataset progress on stderr: on a terminal one line redrawn five times a second (rows
+/// done, rows/s, tokens/s, failures, ETA); otherwise nothing until the summary.
+final class DatasetProgress: Sendable {
+    struct State {
+        var rows = 0
+        var failed = 0
+        var tokens = 0
+        var drawn = false
+    }
+
+    let total: Int?
+    let live: Bool
+    let started = ContinuousClock.now
+    private let state = Mutex(State())
+    private let task = Mutex<Task<Void, Never>?>(nil)
+
+    init(total: Int?, live: Bool) {
+        self.total = total
+        self.live = live
+    }
+
+    func handle(_ event: RunEvent) {
+        if case .requestFinished(_, _, let usage?, let attempts) = event, attempts > 0 {
+            state.withLock { $0.tokens += usage.totalTokens }
+        }
+    }
+
+    func rowDone(failed: Bool) {
+        state.withLock { state in
+            state.rows += 1
+            if failed { state.failed += 1 }
+        }
+    }
+
+    func start() {
+        guard live else { return }
+        task.withLock {
+            $0 = Task { [weak self] in
+                while !Task.isCancelled {
+                    self?.draw()
+                    try? await Task.sleep(for: .milliseconds(200))
+                }
+            }
+        }
+    }
+
+    func finish() {
+        task.withLock { $0?.cancel() }
+        guard live else { return }
+        draw()
+        Terminal.standardError.write("\n")
+    }
+
+    private func draw() {
+        let snapshot = state.withLock { $0 }
+        let elapsed = max((ContinuousClock.now - started).seconds, 0.001)
+        let rate = Double(snapshot.rows) / elapsed
+        var line = "rows \(snapshot.rows)"
+        if let total, total > 0 {
+            line += "/\(total) (\(snapshot.rows * 100 / total)%)"
+        }
+        line += String(format: " · %.1f rows/s · %@ tokens/s", rate, Self.compact(Double(snapshot.tokens) / elapsed))
+        if snapshot.failed > 0 { line += " · \(snapshot.failed) failed" }
+        if let total, rate > 0, snapshot.rows < total {
+            line += " · ETA " + Self.duration(Double(total - snapshot.rows) / rate)
+        }
+        Terminal.standardError.write("\r\u{1B}[2K" + line)
+    }
+
+    static func compact(_ value: Double) -> String {
+        value >= 1000 ? String(format: "%.1fk", value / 1000) : String(format: "%.0f", value)
+    }
+
+    static func duration(_ seconds: Double) -> String {
+        let total = Int(seconds.rounded())
+        if total < 60 { return "\(total)s" }
+        if total < 3600 { return "\(total / 60)m\(String(format: "%02d", total % 60))s" }
+        return "\(total / 3600)h\(String(format: "%02d", (total % 3600) / 60))m"
+    }
+}
+
+extension Duration {
+    var seconds: Double {
+        Double(components.seconds) + Double(components.attoseconds) / 1e18
+    }
+}
