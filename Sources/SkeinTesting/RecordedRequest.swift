@@ -22,6 +22,10 @@ public struct RecordedRequest: Sendable {
         case notFound
         /// `GET /v1/models`.
         case models
+        /// A Files endpoint: upload, retrieve, content, delete, list (`/v1/files…`).
+        case files
+        /// A Batches endpoint: create, retrieve, cancel, list (`/v1/batches…`).
+        case batches
     }
 
     /// The kinds of random fault.

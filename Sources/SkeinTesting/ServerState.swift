@@ -19,6 +19,8 @@ actor ServerState {
     private var recorder: RequestRecorder
     private var rateLimiter: SlidingWindowRateLimiter?
     private var random: SeededRandomNumberGenerator
+    /// Files and batches of the Files and Batches endpoints (see `ServerState+Batches.swift`).
+    var batchStore: BatchStore
 
     init(configuration: SkeinTestServer.Configuration) {
         self.configuration = configuration
@@ -27,6 +29,7 @@ actor ServerState {
         }
         random = SeededRandomNumberGenerator(seed: configuration.seed)
         recorder = RequestRecorder(keepsRecords: configuration.recordsRequests)
+        batchStore = BatchStore(configuration: configuration.batches)
     }
 
     // MARK: - Requests
@@ -62,35 +65,43 @@ actor ServerState {
             json: records ? request.body : nil, model: request.model, isStream: request.isStream,
             tags: tags(of: request), arrival: arrival, handling: .defaultReply
         )
-        func decided(_ handling: RecordedRequest.Handling, _ action: ReplyRule.Action, delay: Duration = .zero)
-            -> Decision
-        {
-            if handling != .defaultReply { recorder.setHandling(handling, id: id) }
-            return Decision(id: id, action: action, delay: delay)
-        }
+        let verdict = decide(request, isAuthorized: isAuthorized, arrival: arrival, limitsRate: true)
+        if verdict.handling != .defaultReply { recorder.setHandling(verdict.handling, id: id) }
+        return Decision(id: id, action: verdict.action, delay: verdict.delay)
+    }
 
+    /// How to answer a completion request, first match wins: a wrong key, an unknown model, the
+    /// rate limit (when `limitsRate`), a rule, a `json_schema` rejection, a random fault, the
+    /// default reply. Rules count the request and faults draw from the generator either way;
+    /// batch lines come through here too (without the rate limit), so they get the same answers.
+    func decide(
+        _ request: ParsedCompletionRequest,
+        isAuthorized: Bool,
+        arrival: ContinuousClock.Instant,
+        limitsRate: Bool
+    ) -> (handling: RecordedRequest.Handling, action: ReplyRule.Action, delay: Duration) {
         guard isAuthorized else {
-            return decided(.unauthorized, .status(401, message: "Incorrect API key provided"))
+            return (.unauthorized, .status(401, message: "Incorrect API key provided"), .zero)
         }
         if configuration.rejectsUnknownModels, let model = request.model, !configuration.modelIDs.contains(model) {
-            return decided(
-                .unknownModel,
-                .status(404, message: "The model `\(model)` does not exist", code: "MODEL_NOT_FOUND")
+            return (
+                .unknownModel, .status(404, message: "The model `\(model)` does not exist", code: "MODEL_NOT_FOUND"),
+                .zero
             )
         }
-        if case .reject(let retryAfter)? = rateLimiter?.admit(at: arrival) {
-            return decided(.rateLimited, .rateLimited(retryAfter: .seconds(Self.wholeSeconds(retryAfter))))
+        if limitsRate, case .reject(let retryAfter)? = rateLimiter?.admit(at: arrival) {
+            return (.rateLimited, .rateLimited(retryAfter: .seconds(Self.wholeSeconds(retryAfter))), .zero)
         }
         if let rule = firstFiringRule(for: request) {
-            return decided(.rule(rule.name), rule.action, delay: drawLatency() + rule.delay)
+            return (.rule(rule.name), rule.action, drawLatency() + rule.delay)
         }
         if configuration.rejectsJSONSchema, case .jsonSchema = request.responseFormat {
-            return decided(.jsonSchemaRejected, Self.llamaJSONSchemaRejection)
+            return (.jsonSchemaRejected, Self.llamaJSONSchemaRejection, .zero)
         }
         if configuration.faults.isEnabled, let (fault, action) = drawFault() {
-            return decided(.fault(fault), action, delay: drawLatency())
+            return (.fault(fault), action, drawLatency())
         }
-        return decided(.defaultReply, .reply(Reply()), delay: drawLatency())
+        return (.defaultReply, .reply(Reply()), drawLatency())
     }
 
     /// Set once ``SkeinTestServer/shutdown()`` begins; hung requests end when they see it.
@@ -215,5 +226,8 @@ actor ServerState {
     var inFlight: Int { recorder.inFlight }
     var statusCounts: [Int: Int] { recorder.statusCounts }
     func peakInFlight(tag: String) -> Int { recorder.peakInFlightByTag[tag] ?? 0 }
-    func resetRecords() { recorder.reset() }
+    func resetRecords() {
+        recorder.reset()
+        batchStore.resetCounters()
+    }
 }

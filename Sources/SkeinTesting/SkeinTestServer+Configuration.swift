@@ -51,6 +51,8 @@ extension SkeinTestServer {
         public var backlog: Int
         /// How long ``SkeinTestServer/shutdown()`` lets requests in flight finish before it cuts them off.
         public var shutdownGracePeriod: Duration
+        /// How the Files and Batches endpoints behave: processing delays, limits, dialect.
+        public var batches: BatchConfiguration
 
         /// Creates a configuration; every parameter has the default a unit test wants.
         public init(
@@ -72,7 +74,8 @@ extension SkeinTestServer {
             concurrencyTagMarkers: [String] = [],
             maxBodySize: Int = 32 * 1024 * 1024,
             backlog: Int = 4096,
-            shutdownGracePeriod: Duration = .milliseconds(500)
+            shutdownGracePeriod: Duration = .milliseconds(500),
+            batches: BatchConfiguration = .init()
         ) {
             self.host = host
             self.port = port
@@ -93,6 +96,7 @@ extension SkeinTestServer {
             self.maxBodySize = maxBodySize
             self.backlog = backlog
             self.shutdownGracePeriod = shutdownGracePeriod
+            self.batches = batches
         }
     }
 

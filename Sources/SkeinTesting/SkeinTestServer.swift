@@ -17,8 +17,9 @@ import ServiceLifecycle
 /// ```
 ///
 /// Routes (each also without the `/v1` prefix): `POST /v1/chat/completions`,
-/// `POST /v1/completions` (both with `stream: true` as server-sent events), `GET /v1/models`.
-/// Anything else is HTTP 404 with an OpenAI-shaped error body.
+/// `POST /v1/completions` (both with `stream: true` as server-sent events), `GET /v1/models`,
+/// and the Files and Batches endpoints under `/v1/files` and `/v1/batches` (see
+/// ``BatchConfiguration``). Anything else is HTTP 404 with an OpenAI-shaped error body.
 ///
 /// How a completion request is answered, first match wins: a wrong API key (401), an unknown
 /// model (404, when configured), the requests-per-minute limit (429), the first matching

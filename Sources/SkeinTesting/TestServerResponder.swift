@@ -13,7 +13,8 @@ struct TestServerRequestContext: InitializableFromSource {
 /// Routes requests to the endpoint handlers. Every route answers with or without the `/v1`
 /// prefix (`/v1/chat/completions` and `/chat/completions`), since clients disagree on whether
 /// a base URL includes it. New endpoints (files, batches, Anthropic messages) are an extension
-/// in a file of their own and a case in ``respond(to:context:)``.
+/// in a file of their own and a case in ``respond(to:context:)``, or, for routes with ids in
+/// the path, a handler tried before the 404 (as `filesAndBatches` is).
 struct TestServerResponder: HTTPResponder {
     typealias Context = TestServerRequestContext
 
@@ -40,6 +41,7 @@ struct TestServerResponder: HTTPResponder {
         case (.get, "/models"):
             return await models(incoming)
         default:
+            if let response = await filesAndBatches(request, incoming, route: route) { return response }
             let id = await state.record(
                 method: incoming.method, path: path, headers: incoming.headers, body: nil, arrival: arrival,
                 handling: .notFound

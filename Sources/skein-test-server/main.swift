@@ -15,8 +15,10 @@ struct SkeinTestServerCommand: AsyncParsableCommand {
         abstract: "An OpenAI-compatible test server with deterministic replies and fault injection.",
         discussion: """
             Prints `listening on http://HOST:PORT/v1` as its first line, then serves
-            POST /v1/chat/completions, POST /v1/completions and GET /v1/models until SIGINT or SIGTERM.
+            POST /v1/chat/completions, POST /v1/completions, GET /v1/models and the
+            Files and Batches endpoints (/v1/files, /v1/batches) until SIGINT or SIGTERM.
             The default reply echoes the last user message: "echo: <message>".
+            A batch line gets the reply a live request with the same body would get.
             """
     )
 
@@ -82,6 +84,27 @@ struct SkeinTestServerCommand: AsyncParsableCommand {
     @Option(help: "Seed for latency ranges and faults.")
     var seed: UInt64 = 0
 
+    @Option(
+        name: .customLong("batch-processing-ms"),
+        help: "How long a batch stays in_progress (its lines are answered evenly over it), in milliseconds.")
+    var batchProcessingMilliseconds = 0
+
+    @Option(name: .customLong("batch-validation-ms"), help: "How long a new batch stays validating, in milliseconds.")
+    var batchValidationMilliseconds = 0
+
+    @Option(
+        name: .customLong("batch-cancellation-ms"),
+        help: "How long a cancelled batch stays cancelling, in milliseconds.")
+    var batchCancellationMilliseconds = 0
+
+    @Option(name: .customLong("batch-dialect"), help: "The shape of batch objects: openai or novita.")
+    var batchDialect = "openai"
+
+    @Flag(
+        name: .customLong("batch-allow-mixed-models"),
+        help: "Accept batch input files whose lines name several models (Novita refuses them).")
+    var batchAllowsMixedModels = false
+
     func validate() throws {
         if (latencyMinimumMilliseconds == nil) != (latencyMaximumMilliseconds == nil) {
             throw ValidationError("--latency-ms-min and --latency-ms-max go together.")
@@ -94,6 +117,14 @@ struct SkeinTestServerCommand: AsyncParsableCommand {
         ]
         if rates.contains(where: { $0 < 0 || $0 > 1 }) || rates.reduce(0, +) > 1 {
             throw ValidationError("Fault rates must be between 0 and 1 and add up to at most 1.")
+        }
+        if SkeinTestServer.BatchConfiguration.Dialect(rawValue: batchDialect) == nil {
+            throw ValidationError("--batch-dialect must be openai or novita.")
+        }
+        if [batchProcessingMilliseconds, batchValidationMilliseconds, batchCancellationMilliseconds].contains(where: {
+            $0 < 0
+        }) {
+            throw ValidationError("Batch delays cannot be negative.")
         }
     }
 
@@ -127,7 +158,14 @@ struct SkeinTestServerCommand: AsyncParsableCommand {
             ),
             seed: seed,
             recordsBodies: false,
-            recordsRequests: false
+            recordsRequests: false,
+            batches: .init(
+                validationDelay: .milliseconds(batchValidationMilliseconds),
+                processingDelay: .milliseconds(batchProcessingMilliseconds),
+                cancellationDelay: .milliseconds(batchCancellationMilliseconds),
+                requiresOneModel: !batchAllowsMixedModels,
+                dialect: SkeinTestServer.BatchConfiguration.Dialect(rawValue: batchDialect) ?? .openAI
+            )
         )
         let signals = Self.terminationSignals()
         let server = try await SkeinTestServer.start(configuration)

@@ -42,10 +42,12 @@ public final class HTTPCompletionClient: CompletionClient {
     }
 
     public let configuration: Configuration
-    private let httpClient: HTTPClient
+    // Internal, not private, where `BatchClient` shares them: the pool, the clock, the key
+    // lookup, headers, retries and error decoding.
+    let httpClient: HTTPClient
     private let environment: [String: String]
     private let logger: Logger?
-    private let clock: ClientClock
+    let clock: ClientClock
     private let random: @Sendable () -> Double
     private let limiters: RateLimiters
 
@@ -177,7 +179,7 @@ public final class HTTPCompletionClient: CompletionClient {
     // MARK: - Attempts
 
     /// Everything one attempt needs, fixed for all attempts of a request.
-    private struct Call: Sendable {
+    struct Call: Sendable {
         var url: String
         var method: HTTPMethod
         var provider: ProviderConfiguration
@@ -195,7 +197,7 @@ public final class HTTPCompletionClient: CompletionClient {
         }
     }
 
-    private func requireAPIKey(_ provider: ProviderConfiguration) throws(ProviderError) -> String? {
+    func requireAPIKey(_ provider: ProviderConfiguration) throws(ProviderError) -> String? {
         guard let variable = provider.apiKeyEnvironmentVariable else { return nil }
         guard let key = provider.apiKey(environment: environment) else {
             throw ProviderError.missingAPIKey(provider: provider.name, variable: variable)
@@ -203,7 +205,7 @@ public final class HTTPCompletionClient: CompletionClient {
         return key
     }
 
-    private func headers(for provider: ProviderConfiguration, apiKey: String?, streaming: Bool) -> HTTPHeaders {
+    func headers(for provider: ProviderConfiguration, apiKey: String?, streaming: Bool) -> HTTPHeaders {
         var headers = HTTPHeaders()
         headers.reserveCapacity(5 + provider.headers.count)
         headers.add(name: "user-agent", value: configuration.userAgent)
@@ -235,7 +237,7 @@ public final class HTTPCompletionClient: CompletionClient {
     }
 
     /// Runs `operation` until it succeeds, fails for good, or the policy says stop.
-    private func withRetries<Value: Sendable>(
+    func withRetries<Value: Sendable>(
         policy: RetryPolicy, metadata: Logger.Metadata, events: (@Sendable (ClientEvent) -> Void)?,
         operation: (Int) async throws -> Value
     ) async throws -> Value {
@@ -277,7 +279,7 @@ public final class HTTPCompletionClient: CompletionClient {
     /// the connection's read timeout (the client's `timeout`). A race against a timer of
     /// our own would cost two child tasks per request; streamed replies, which take long
     /// after their head, do pay for it (`withTimeout`).
-    private func fetch(_ call: Call) async throws -> (status: Int, body: ByteBuffer) {
+    func fetch(_ call: Call) async throws -> (status: Int, body: ByteBuffer) {
         let response: HTTPClientResponse
         do {
             response = try await httpClient.execute(
@@ -347,7 +349,7 @@ public final class HTTPCompletionClient: CompletionClient {
         }
     }
 
-    private func error(for response: HTTPClientResponse, call: Call) async throws -> ProviderError {
+    func error(for response: HTTPClientResponse, call: Call) async throws -> ProviderError {
         // An error body is short; a proxy's HTML page need not be read to the end.
         var body = ByteBuffer()
         do {
@@ -422,7 +424,7 @@ public final class HTTPCompletionClient: CompletionClient {
     }
 
     /// A failure below HTTP, as a provider error; cancellation stays cancellation.
-    private func transportError(_ error: any Error, call: Call) -> any Error {
+    func transportError(_ error: any Error, call: Call) -> any Error {
         if error is ProviderError || error is CancellationError { return error }
         if error is ResponseAccumulator.ResponseTooBigError || error is NIOTooManyBytesError {
             return ProviderError.invalidResponse(

@@ -8,7 +8,7 @@ public struct ProviderError: Error, Sendable, Hashable, CustomStringConvertible 
         fileprivate enum Base: String, Sendable, Hashable {
             case missingAPIKey, invalidAPIKey, insufficientBalance, modelNotFound, rateLimited, modelNotAvailable
             case badRequest, serverError, httpStatus, streamError, timeout, connectionFailed, invalidResponse
-            case unsupportedAPI
+            case unsupportedAPI, notFound, batchNotRun
         }
         fileprivate let base: Base
         fileprivate init(_ base: Base) { self.base = base }
@@ -41,6 +41,10 @@ public struct ProviderError: Error, Sendable, Hashable, CustomStringConvertible 
         public static let invalidResponse = Kind(.invalidResponse)
         /// The provider speaks an API this client does not (yet).
         public static let unsupportedAPI = Kind(.unsupportedAPI)
+        /// 404 for a file or batch id the provider does not know (Batch API).
+        public static let notFound = Kind(.notFound)
+        /// A request in a batch that ended (expired or was cancelled) before the request ran.
+        public static let batchNotRun = Kind(.batchNotRun)
 
         public var description: String { base.rawValue }
     }
