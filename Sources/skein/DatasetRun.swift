@@ -44,12 +44,15 @@ struct DatasetRun {
 
         let store = try command.storeOptions.open()
         let environment = ProcessInfo.processInfo.environment
+        // In batch mode a wave holds every ready request of the window's rows.
+        let batchWindow = 10_000
         let options = Scheduler.Options(
-            concurrency: command.concurrency, failurePolicy: command.keepGoing ? .keepGoing : .stopOnFirstFailure,
+            concurrency: command.batch ? batchWindow * max(graph.names.count, 1) : command.concurrency, failurePolicy: command.keepGoing ? .keepGoing : .stopOnFirstFailure,
             streaming: false, providerOverride: command.provider, modelOverride: command.model, environment: environment,
             cachePolicy: command.offline ? .offline : (command.noCache ? .refresh : .readWrite))
         var runOptions: JSONValue.JSONObject = ["dataset": .string(dataset)]
         if let shard = command.shard { runOptions["shard"] = .string(shard) }
+        if command.batch { runOptions["batch"] = true }
         if let provider = command.provider { runOptions["provider"] = .string(provider) }
         if let model = command.model { runOptions["model"] = .string(model) }
         let record = RunRecord(
@@ -65,9 +68,17 @@ struct DatasetRun {
 
         let summary = try await HTTPCompletionClient.withClient(
             configuration: .init(connectionsPerHost: max(command.concurrency, 8)), environment: environment
-        ) { client in
+        ) { http in
+            let quiet = command.quiet
+            let client: any CompletionClient = command.batch
+                ? BatchingCompletionClient(
+                    client: http, ledger: store,
+                    options: .init(collectDelay: .milliseconds(command.batchWaveMs),
+                                   polling: .init(initialInterval: .milliseconds(Int(command.batchPoll * 1000)))),
+                    onEvent: { event in if !quiet { progress.batchEvent(event) } })
+                : http
             let scheduler = Scheduler(graph: graph, client: client, store: store, options: options)
-            let runner = DatasetRunner(scheduler: scheduler, shard: shard)
+            let runner = DatasetRunner(scheduler: scheduler, window: command.batch ? batchWindow : nil, shard: shard)
             let task = Task {
                 try await runner.run(
                     reader: reader, fixedInputs: fixedInputs, record: record,
@@ -202,6 +213,21 @@ final class DatasetProgress: Sendable {
         if case .requestFinished(_, _, let usage?, let attempts) = event, attempts > 0 {
             state.withLock { $0.tokens += usage.totalTokens }
         }
+    }
+
+    func batchEvent(_ event: BatchingCompletionClient.Event) {
+        let line: String
+        switch event {
+        case .submitted(let id, let provider, let model, let requests):
+            line = "batch \(id) created at \(provider): \(Terminal.count(requests, "request")) for \(model)"
+        case .resumed(let id, let provider, let requests):
+            line = "batch \(id) at \(provider): waiting again for \(Terminal.count(requests, "request")) sent before the restart"
+        case .status:
+            return
+        case .finished(let id, let status, let succeeded, let failed):
+            line = "batch \(id) \(status): \(succeeded) succeeded" + (failed > 0 ? ", \(failed) failed" : "")
+        }
+        Terminal.standardError.write((live ? "\r\u{1B}[2K" : "") + line + "\n")
     }
 
     func rowDone(failed: Bool) {

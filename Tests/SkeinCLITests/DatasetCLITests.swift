@@ -175,3 +175,76 @@ import Testing
         }
     }
 }
+
+/// `skein run --dataset ... --batch` against SkeinTesting's Files and Batches endpoints.
+@Suite(.serialized) struct BatchCLITests {
+    @Test func aBatchRunGivesTheResultsOfALiveRun() async throws {
+        var configuration = SkeinTestServer.Configuration()
+        configuration.batches.processingDelay = .milliseconds(200)
+        try await SkeinTestServer.withRunning(configuration) { server in
+            let directory = try CLI.temporaryDirectory()
+            defer { try? FileManager.default.removeItem(at: directory) }
+            let path = try CLI.writePipeline(DatasetCLITests.pipeline, server: server, in: directory)
+            let rows = try DatasetCLITests.writeRows(40, in: directory)
+            let live = directory.appendingPathComponent("live.jsonl").path
+            let batched = directory.appendingPathComponent("batched.jsonl").path
+            let liveRun = try await CLI.run(
+                ["run", path, "--dataset", rows, "--map", "body=text", "-o", live, "--store", directory.appendingPathComponent("live.sqlite").path],
+                in: directory)
+            #expect(liveRun.status == 0, "\(liveRun.stderr)")
+            await server.resetRecords()
+            let batchRun = try await CLI.run(
+                ["run", path, "--dataset", rows, "--map", "body=text", "-o", batched, "--batch", "--batch-poll", "0.05", "--batch-wave-ms", "100"],
+                in: directory)
+            #expect(batchRun.status == 0, "\(batchRun.stderr)")
+            #expect(try String(contentsOfFile: batched, encoding: .utf8) == String(contentsOfFile: live, encoding: .utf8))
+            // Two waves (step a for every row, then step b), one batch each, no live call.
+            #expect(await server.batchCreations == 2)
+            #expect(await server.fileUploads == 2)
+            #expect(await server.batchLinesAnswered == 80)
+            #expect(await server.requests.filter { $0.handling != .files && $0.handling != .batches }.isEmpty)
+            #expect(batchRun.stderr.contains("created at test: 40 requests for test-model"), "\(batchRun.stderr)")
+            // The replies are stored: the same command again asks nothing.
+            await server.resetRecords()
+            let again = try await CLI.run(
+                ["run", path, "--dataset", rows, "--map", "body=text", "-o", batched, "--batch", "--batch-poll", "0.05", "--batch-wave-ms", "100"],
+                in: directory)
+            #expect(again.status == 0)
+            #expect(await server.batchCreations == 0)
+            #expect(await server.requests.isEmpty)
+        }
+    }
+
+    @Test func aRunKilledWhilePollingResumesWithoutASecondBatch() async throws {
+        var configuration = SkeinTestServer.Configuration()
+        configuration.batches.processingDelay = .seconds(2)
+        try await SkeinTestServer.withRunning(configuration) { server in
+            let directory = try CLI.temporaryDirectory()
+            defer { try? FileManager.default.removeItem(at: directory) }
+            let path = try CLI.writePipeline(DatasetCLITests.pipeline, server: server, in: directory)
+            let rows = try DatasetCLITests.writeRows(25, in: directory)
+            let out = directory.appendingPathComponent("results.jsonl").path
+            let arguments = ["run", path, "--dataset", rows, "--map", "body=text", "-o", out, "--batch", "--batch-poll", "0.05", "--batch-wave-ms", "100"]
+            let (process, o, e) = try CLI.start(arguments, in: directory)
+            let deadline = ContinuousClock.now + .seconds(30)
+            // Kill it once the first batch exists and is being polled.
+            while await server.batchCreations < 1 && ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(10))
+            }
+            try await Task.sleep(for: .milliseconds(300))
+            kill(process.processIdentifier, SIGKILL)
+            _ = await CLI.finish(process, o, e)
+            #expect(await server.batchCreations == 1)
+
+            let resumed = try await CLI.run(arguments, in: directory)
+            #expect(resumed.status == 0, "\(resumed.stderr)")
+            #expect(resumed.stderr.contains("waiting again for 25 requests sent before the restart"), "\(resumed.stderr)")
+            // The first wave's batch was awaited again, not created again: one more batch, for step b.
+            #expect(await server.batchCreations == 2)
+            let lines = try DatasetCLITests.lines(out)
+            #expect(lines.count == 25)
+            #expect(lines.allSatisfy { $0["status"] == "succeeded" })
+            #expect(lines[7]["outputs"]?["final"] == "echo: translate echo: summarize row 7 #7")
+        }
+    }
+}

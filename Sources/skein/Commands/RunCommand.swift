@@ -78,17 +78,28 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("With --dataset: also write failed rows, with their inputs, to this file.", valueName: "file"))
     var errors: String?
 
+    @Flag(help: "With --dataset: send the requests through the provider's Batch API (cheaper, slower) instead of live calls.")
+    var batch = false
+
+    @Option(help: ArgumentHelp("With --batch: seconds between the first looks at a batch (the wait grows to 60).", valueName: "seconds"))
+    var batchPoll: Double = 5
+
+    @Option(help: .hidden)
+    var batchWaveMs: Int = 500
+
     func validate() throws {
         if concurrency < 1 { throw ValidationError("--concurrency must be at least 1") }
         if noCache && offline { throw ValidationError("--no-cache and --offline contradict each other: pick one") }
         if dataset == nil {
-            for (flag, used) in [("--map", !map.isEmpty), ("--shard", shard != nil), ("--errors", errors != nil)] where used {
+            for (flag, used) in [("--map", !map.isEmpty), ("--shard", shard != nil), ("--errors", errors != nil), ("--batch", batch)] where used {
                 throw ValidationError("\(flag) needs --dataset FILE")
             }
         } else {
             if dryRun { throw ValidationError("--dry-run does not take --dataset: try one row with -i (or --inputs)") }
             if stream != nil { throw ValidationError("--stream does not take --dataset: the rows run at the same time") }
         }
+        if batch && offline { throw ValidationError("--batch and --offline contradict each other: --offline sends nothing") }
+        if batchPoll <= 0 { throw ValidationError("--batch-poll must be more than 0 seconds") }
         if let shard, Shard(parsing: shard) == nil {
             throw ValidationError("--shard expects i/n with 0 <= i < n, like 0/4; got '\(shard)'")
         }

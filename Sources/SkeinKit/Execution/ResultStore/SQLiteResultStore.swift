@@ -156,6 +156,7 @@ public final class SQLiteResultStore: ResultStore {
                 CREATE INDEX run_requests_by_step ON run_requests(run_id, row, step);
                 """)
         }
+        registerBatchMigration(&migrator)
         return migrator
     }()
 
