@@ -1,5 +1,6 @@
 /// Puts a ``GeneratedReply`` into the OpenAI response shapes: `chat.completion`,
-/// `text_completion`, and their stream chunks.
+/// `text_completion`, and their stream chunks. (The Messages endpoint has its own,
+/// ``MessagesResponseBuilder``; given `.messages`, this one answers in the chat shape.)
 struct CompletionResponseBuilder: Sendable {
     let endpoint: ReplyRule.Endpoint
     let id: String
@@ -8,7 +9,7 @@ struct CompletionResponseBuilder: Sendable {
 
     init(endpoint: ReplyRule.Endpoint, requestID: Int, model: String, created: Int) {
         self.endpoint = endpoint
-        self.id = (endpoint == .chatCompletions ? "chatcmpl-test-" : "cmpl-test-") + String(requestID)
+        self.id = (endpoint == .completions ? "cmpl-test-" : "chatcmpl-test-") + String(requestID)
         self.model = model
         self.created = created
     }
@@ -19,7 +20,7 @@ struct CompletionResponseBuilder: Sendable {
     func body(for reply: GeneratedReply, choiceCount: Int = 1) -> TestJSON {
         let choices = (0..<choiceCount).map { index -> TestJSON in
             switch endpoint {
-            case .chatCompletions:
+            case .chatCompletions, .messages:
                 var message: [String: TestJSON] = [
                     "role": "assistant",
                     "content": reply.content.map(TestJSON.string) ?? .null,
@@ -47,7 +48,7 @@ struct CompletionResponseBuilder: Sendable {
             }
         }
         return envelope(
-            object: endpoint == .chatCompletions ? "chat.completion" : "text_completion",
+            object: endpoint == .completions ? "text_completion" : "chat.completion",
             [
                 "choices": .array(choices), "usage": reply.usageJSON,
             ])
@@ -61,7 +62,7 @@ struct CompletionResponseBuilder: Sendable {
     func chunks(for reply: GeneratedReply, includesUsage: Bool) -> [TestJSON] {
         var chunks: [TestJSON] = []
         switch endpoint {
-        case .chatCompletions:
+        case .chatCompletions, .messages:
             chunks.append(chatChunk(delta: ["role": "assistant", "content": ""]))
             for piece in ReplyGenerator.streamPieces(reply.reasoning ?? "") {
                 chunks.append(chatChunk(delta: ["reasoning_content": .string(piece)]))
@@ -88,7 +89,7 @@ struct CompletionResponseBuilder: Sendable {
             chunks.append(textChunk(text: "", finishReason: reply.finishReason))
         }
         if includesUsage {
-            let object = endpoint == .chatCompletions ? "chat.completion.chunk" : "text_completion"
+            let object = endpoint == .completions ? "text_completion" : "chat.completion.chunk"
             chunks.append(envelope(object: object, ["choices": [], "usage": reply.usageJSON]))
         }
         return chunks

@@ -21,7 +21,8 @@ struct ParsedCompletionRequest: Sendable {
     let includesUsage: Bool
     let maxTokens: Int?
     let choiceCount: Int
-    /// The text of every message, in order (the prompt for a legacy completion).
+    /// The text of every message, in order (the prompt for a legacy completion; the Messages
+    /// API's top-level `system` first).
     let messageTexts: [String]
     /// The last user message's text (the prompt for a legacy completion); "" when there is none.
     let lastUserMessage: String
@@ -33,7 +34,8 @@ struct ParsedCompletionRequest: Sendable {
         self.body = body
         model = body["model"]?.stringValue
         isStream = body["stream"]?.boolValue ?? false
-        includesUsage = body["stream_options"]?["include_usage"]?.boolValue ?? false
+        // A Messages API stream always carries usage (in `message_start` and `message_delta`).
+        includesUsage = endpoint == .messages || (body["stream_options"]?["include_usage"]?.boolValue ?? false)
         maxTokens = (body["max_tokens"] ?? body["max_completion_tokens"])?.intValue
         choiceCount = min(max(body["n"]?.intValue ?? 1, 1), 16)
 
@@ -52,6 +54,17 @@ struct ParsedCompletionRequest: Sendable {
             let prompt = Self.promptText(body["prompt"])
             messageTexts = [prompt]
             lastUserMessage = prompt
+        case .messages:
+            var texts: [String] = []
+            if let system = body["system"] { texts.append(Self.text(ofContent: system)) }
+            var lastUser = ""
+            for message in body["messages"]?.arrayValue ?? [] {
+                let text = Self.text(ofContent: message["content"])
+                texts.append(text)
+                if message["role"]?.stringValue == "user" { lastUser = text }
+            }
+            messageTexts = texts
+            lastUserMessage = lastUser
         }
 
         let format = body["response_format"]
@@ -67,7 +80,8 @@ struct ParsedCompletionRequest: Sendable {
         forcedTool = Self.forcedTool(tools: body["tools"]?.arrayValue ?? [], choice: body["tool_choice"])
     }
 
-    /// The text of a message's `content`: the string itself, or the `text` of its parts joined by newlines.
+    /// The text of a message's `content`: the string itself, or the `text` of its parts (or
+    /// Messages API text blocks) joined by newlines.
     static func text(ofContent content: TestJSON?) -> String {
         switch content {
         case .string(let text)?:
@@ -97,7 +111,7 @@ struct ParsedCompletionRequest: Sendable {
                 let function = tool["function"] ?? tool
                 guard let toolName = function["name"]?.stringValue else { continue }
                 if name == nil || name == toolName {
-                    return ForcedTool(name: toolName, parameters: function["parameters"])
+                    return ForcedTool(name: toolName, parameters: function["parameters"] ?? function["input_schema"])
                 }
             }
             return nil
@@ -105,6 +119,11 @@ struct ParsedCompletionRequest: Sendable {
         switch choice {
         case .string("required")?, .string("any")?:
             return tool(named: nil)
+        // The Messages API: `{type: any}` forces some tool, `{type: tool, name}` that one.
+        case .object? where choice?["type"]?.stringValue == "any":
+            return tool(named: nil)
+        case .object? where ["auto", "none"].contains(choice?["type"]?.stringValue ?? ""):
+            return nil
         case .object?:
             guard let name = choice?["function"]?["name"]?.stringValue ?? choice?["name"]?.stringValue else {
                 return nil

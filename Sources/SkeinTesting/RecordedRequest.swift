@@ -70,7 +70,8 @@ public struct RecordedRequest: Sendable {
     /// The text of the last user message (the prompt of a legacy completion), when the body was recorded.
     public var lastUserMessage: String? {
         guard let json else { return nil }
-        let endpoint: ReplyRule.Endpoint = path.hasSuffix("/chat/completions") ? .chatCompletions : .completions
+        let endpoint: ReplyRule.Endpoint =
+            path.hasSuffix("/chat/completions") ? .chatCompletions : path.hasSuffix("/messages") ? .messages : .completions
         return ParsedCompletionRequest(endpoint: endpoint, body: json).lastUserMessage
     }
 }

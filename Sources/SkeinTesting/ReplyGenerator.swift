@@ -10,6 +10,7 @@
 /// | `json_schema`, or `json_object` with llama.cpp's `schema` | ``SchemaInstanceGenerator`` instance of the schema, compact JSON |
 /// | `json_object` without a schema | `{"echo":"<last user message>"}` |
 /// | chat with `tools` and `tool_choice` `required` or naming a function | no content; one call of that (or the first) tool, arguments an instance of its `parameters` schema, finish reason `tool_calls` |
+/// | Messages API | as chat: the echo, or with `tool_choice` `{type: any}` or `{type: tool, name}` a call of the tool, arguments an instance of its `input_schema` |
 ///
 /// A message's text is its `content` string, or the `text` of its `text` parts joined by newlines.
 /// Text replies are cut to `max_tokens` words (finish reason `length`) only when the server's
@@ -26,7 +27,7 @@ public enum ReplyGenerator {
         endpoint: ReplyRule.Endpoint = .chatCompletions
     ) -> String? {
         let request = ParsedCompletionRequest(endpoint: endpoint, body: body)
-        if endpoint == .chatCompletions, request.forcedTool != nil { return nil }
+        if endpoint != .completions, request.forcedTool != nil { return nil }
         return defaultContent(for: request)
     }
 
@@ -59,7 +60,7 @@ public enum ReplyGenerator {
         var toolCalls = reply?.toolCalls ?? []
         var finishReason = reply?.finishReason
         if content == nil && toolCalls.isEmpty {
-            if request.endpoint == .chatCompletions, let tool = request.forcedTool {
+            if request.endpoint != .completions, let tool = request.forcedTool {
                 let parameters = tool.parameters ?? ["type": "object"]
                 toolCalls = [
                     Reply.ToolCall(

@@ -38,13 +38,15 @@ public struct ReplyRule: Sendable {
 extension ReplyRule {
     /// The conditions a request must meet; each one left `nil` matches anything.
     public struct Match: Sendable {
-        /// The endpoint, `/v1/chat/completions` or `/v1/completions` (with or without `/v1`).
+        /// The endpoint, `/v1/chat/completions`, `/v1/completions` or `/v1/messages` (with or without `/v1`).
         public var endpoint: Endpoint?
         /// The request's `model`, exactly.
         public var model: String?
-        /// A substring of the last user message (the `prompt` of a legacy completion).
+        /// A substring of the last user message (the `prompt` of a legacy completion; its
+        /// `text` blocks for the Messages API).
         public var lastUserMessageContains: String?
-        /// A substring of any message (system, user, assistant, tool) or of the prompt.
+        /// A substring of any message (system, user, assistant, tool), of the prompt, or of
+        /// the Messages API's top-level `system`.
         public var anyMessageContains: String?
         /// Whether the request asked for a stream.
         public var isStream: Bool?
@@ -72,13 +74,16 @@ extension ReplyRule {
     public enum Endpoint: String, Sendable, Equatable {
         case chatCompletions = "/chat/completions"
         case completions = "/completions"
+        /// The Anthropic Messages API (see ``SkeinTestServer`` for how it answers).
+        case messages = "/messages"
     }
 
     /// What the server does for a matched request.
     public enum Action: Sendable {
         /// A successful reply (content, JSON, reasoning, tool calls, usage, finish reason).
         case reply(Reply)
-        /// An HTTP error with a JSON error body in either shape, plus any headers.
+        /// An HTTP error with a JSON error body in either shape, plus any headers. The Messages
+        /// endpoint always answers in Anthropic's shape (``ErrorBody/Shape/anthropic``).
         case error(status: Int, error: ErrorBody, headers: [String: String] = [:])
         /// Any status and body, verbatim (an HTML proxy page, an empty 502...).
         case raw(status: Int, body: String, contentType: String = "text/plain", headers: [String: String] = [:])
@@ -92,7 +97,8 @@ extension ReplyRule {
         /// ending without `[DONE]`. Non-stream requests get ``malformedBody``.
         case malformedSSE
         /// Streams: send `afterChunks` events, then an error event, then end the stream without
-        /// `[DONE]`. Non-stream requests get the error as an HTTP 500 body.
+        /// `[DONE]`. Non-stream requests get the error as an HTTP 500 body (for the Messages
+        /// endpoint, the status its Anthropic error type stands for: 529 for `overloaded_error`).
         case streamError(afterChunks: Int, error: ErrorBody, style: StreamErrorStyle = .dataLine)
         /// Hold the request without answering for the duration (or until the connection closes
         /// or the server shuts down), then close the connection. A client that times out

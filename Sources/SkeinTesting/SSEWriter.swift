@@ -37,6 +37,14 @@ struct SSEWriter: Sendable {
         ByteBuffer(string: "event: \(name)\ndata: \(data)\n\n")
     }
 
+    /// `event: NAME` + `data: <json>`, the way the Messages API sends every event.
+    static func namedEvent(_ name: String, json: TestJSON) -> ByteBuffer {
+        var bytes: [UInt8] = Array("event: \(name)\ndata: ".utf8)
+        json.write(into: &bytes)
+        bytes.append(contentsOf: [0x0A, 0x0A])
+        return ByteBuffer(bytes: bytes)
+    }
+
     static let done = ByteBuffer(string: "data: [DONE]\n\n")
 
     /// Writes the events and the ending.

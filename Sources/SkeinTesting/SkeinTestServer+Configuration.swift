@@ -26,7 +26,8 @@ extension SkeinTestServer {
         /// Answer `response_format: {type: json_schema}` with HTTP 500 and the message
         /// llama-cpp-python's server gives ("Input should be 'text' or 'json_object'").
         public var rejectsJSONSchema: Bool
-        /// When set, requests must carry `Authorization: Bearer <key>`; others get HTTP 401.
+        /// When set, requests must carry `Authorization: Bearer <key>` (`x-api-key: <key>` for
+        /// `/v1/messages`); others get HTTP 401.
         public var requiredAPIKey: String?
         /// Cut default text replies to `max_tokens` words (finish reason `length`). Off by default,
         /// so that an echo always carries the whole prompt.

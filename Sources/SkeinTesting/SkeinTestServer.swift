@@ -4,8 +4,9 @@ import NIOCore
 // Hummingbird's own dependency; needed to shut the server down gracefully (see `shutdown()`).
 import ServiceLifecycle
 
-/// An OpenAI-compatible HTTP server for tests and benchmarks: deterministic replies, scripted
-/// rules, rate limits, injected faults, and a record of every request.
+/// An OpenAI-compatible (and Anthropic Messages API) HTTP server for tests and benchmarks:
+/// deterministic replies, scripted rules, rate limits, injected faults, and a record of every
+/// request.
 ///
 /// ```swift
 /// try await SkeinTestServer.withRunning(.init(requestsPerMinute: 10)) { server in
@@ -18,8 +19,18 @@ import ServiceLifecycle
 ///
 /// Routes (each also without the `/v1` prefix): `POST /v1/chat/completions`,
 /// `POST /v1/completions` (both with `stream: true` as server-sent events), `GET /v1/models`,
-/// and the Files and Batches endpoints under `/v1/files` and `/v1/batches` (see
-/// ``BatchConfiguration``). Anything else is HTTP 404 with an OpenAI-shaped error body.
+/// the Files and Batches endpoints under `/v1/files` and `/v1/batches` (see
+/// ``BatchConfiguration``), and the Anthropic Messages API, `POST /v1/messages` (base URL
+/// ``anthropicBaseURL``). Anything else is HTTP 404 with an OpenAI-shaped error body.
+///
+/// `/v1/messages` answers a request the way `/v1/chat/completions` answers the same
+/// conversation (rules, limits, faults, the echo of the last user message, a forced tool's
+/// call), in the Messages API's shapes: a `message` with `thinking`, `text` and `tool_use`
+/// blocks, or the named events `message_start` … `message_stop` (see
+/// ``MessagesResponseBuilder``). It wants the key in `x-api-key` (when
+/// ``Configuration/requiredAPIKey`` is set), the `anthropic-version` header and `max_tokens`,
+/// and answers every error as `{"type": "error", "error": {"type", "message"}}`: a rule's
+/// error body is turned into that shape (``ErrorBody/anthropicType(status:)``).
 ///
 /// How a completion request is answered, first match wins: a wrong API key (401), an unknown
 /// model (404, when configured), the requests-per-minute limit (429), the first matching
@@ -35,6 +46,10 @@ public final class SkeinTestServer: Sendable {
 
     /// The OpenAI base URL: `http://HOST:PORT/v1`.
     public var baseURL: String { "http://\(hostForURL):\(port)/v1" }
+
+    /// The Anthropic base URL, as the Anthropic SDKs take it (they add `/v1/messages`):
+    /// `http://HOST:PORT`.
+    public var anthropicBaseURL: String { "http://\(hostForURL):\(port)" }
 
     private var hostForURL: String {
         configuration.host.contains(":") ? "[\(configuration.host)]" : configuration.host

@@ -143,7 +143,7 @@ extension TestServerResponder {
         }
         let endpointPath = json["endpoint"]?.stringValue ?? ""
         let route = endpointPath.hasPrefix("/v1/") ? String(endpointPath.dropFirst(3)) : endpointPath
-        guard let endpoint = ReplyRule.Endpoint(rawValue: route) else {
+        guard let endpoint = ReplyRule.Endpoint(rawValue: route), endpoint != .messages else {
             return .failure(
                 BatchAPIError(
                     status: 400,

@@ -10,25 +10,11 @@ extension TestServerResponder {
         endpoint: ReplyRule.Endpoint,
         context: Context
     ) async -> Response {
-        let buffer: ByteBuffer
-        do {
-            buffer = try await request.body.collect(upTo: configuration.maxBodySize)
-        } catch {
-            let id = await state.record(
-                method: incoming.method, path: incoming.path, headers: incoming.headers, body: nil,
-                arrival: incoming.arrival, handling: .badRequest
-            )
-            let message = "Request body larger than \(configuration.maxBodySize) bytes"
-            return await errorResponse(status: 413, error: ErrorBody(status: 413, message: message), id: id)
-        }
-        let bytes = Array(buffer.readableBytesView)
-        guard let json = try? TestJSON(parsing: bytes), case .object = json else {
-            let id = await state.record(
-                method: incoming.method, path: incoming.path, headers: incoming.headers, body: bytes,
-                arrival: incoming.arrival, handling: .badRequest
-            )
-            let message = "We could not parse the JSON body of your request."
-            return await errorResponse(status: 400, error: ErrorBody(status: 400, message: message), id: id)
+        let bytes: [UInt8]
+        let json: TestJSON
+        switch await readJSONBody(request, incoming, shape: .openAI) {
+        case .success(let body): (bytes, json) = body
+        case .failure(let refusal): return refusal.response
         }
 
         let parsed = ParsedCompletionRequest(endpoint: endpoint, body: json)
@@ -48,6 +34,45 @@ extension TestServerResponder {
             }
         }
         return await perform(decision.action, for: parsed, id: decision.id, context: context)
+    }
+
+    /// Why a request body was refused, with the response already sent for it.
+    struct BodyRefusal: Error {
+        let response: Response
+    }
+
+    /// Reads a completion request's body as a JSON object; a body too large (413) or not a
+    /// JSON object (400) is recorded and answered with an error in `shape`.
+    func readJSONBody(
+        _ request: Request, _ incoming: IncomingRequest, shape: ErrorBody.Shape
+    ) async -> Result<(bytes: [UInt8], json: TestJSON), BodyRefusal> {
+        let buffer: ByteBuffer
+        do {
+            buffer = try await request.body.collect(upTo: configuration.maxBodySize)
+        } catch {
+            let id = await state.record(
+                method: incoming.method, path: incoming.path, headers: incoming.headers, body: nil,
+                arrival: incoming.arrival, handling: .badRequest
+            )
+            let message = "Request body larger than \(configuration.maxBodySize) bytes"
+            return .failure(
+                BodyRefusal(
+                    response: await errorResponse(
+                        status: 413, error: ErrorBody(status: 413, message: message, shape: shape), id: id)))
+        }
+        let bytes = Array(buffer.readableBytesView)
+        guard let json = try? TestJSON(parsing: bytes), case .object = json else {
+            let id = await state.record(
+                method: incoming.method, path: incoming.path, headers: incoming.headers, body: bytes,
+                arrival: incoming.arrival, handling: .badRequest
+            )
+            let message = "We could not parse the JSON body of your request."
+            return .failure(
+                BodyRefusal(
+                    response: await errorResponse(
+                        status: 400, error: ErrorBody(status: 400, message: message, shape: shape), id: id)))
+        }
+        return .success((bytes, json))
     }
 
     private func perform(
@@ -137,7 +162,7 @@ extension TestServerResponder {
     /// A client that gives up usually only half-closes the connection, which Hummingbird allows
     /// and does not read while a request is being handled, so the request stays held (and in
     /// flight) until one of the three happens.
-    private func hold(for duration: Duration, context: Context) async {
+    func hold(for duration: Duration, context: Context) async {
         let deadline = ContinuousClock.now + duration
         while context.channel.isActive, ContinuousClock.now < deadline, await !state.isShuttingDown {
             do {
@@ -157,7 +182,7 @@ extension TestServerResponder {
     }
 
     /// Closes the connection with no response.
-    private func drop(id: Int, context: Context) async -> Response {
+    func drop(id: Int, context: Context) async -> Response {
         await state.finish(id: id, status: nil, wasDropped: true)
         context.channel.close(promise: nil)
         // Never reaches the client: writing it fails on the closed channel, and Hummingbird gives up.
@@ -166,7 +191,7 @@ extension TestServerResponder {
 
     /// A `text/event-stream` response whose body the writer produces; the request is recorded
     /// as finished when the body ends or breaks off.
-    private func stream(_ writer: SSEWriter, id: Int) -> Response {
+    func stream(_ writer: SSEWriter, id: Int) -> Response {
         var fields = HTTPFields()
         fields[.contentType] = "text/event-stream"
         fields[.cacheControl] = "no-cache"

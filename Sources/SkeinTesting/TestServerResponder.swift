@@ -30,6 +30,8 @@ struct TestServerResponder: HTTPResponder {
             path: path,
             headers: configuration.recordsBodies ? Self.headerDictionary(request.headers) : [:],
             authorization: request.headers[.authorization],
+            apiKey: request.headers[Self.apiKeyField],
+            anthropicVersion: request.headers[Self.anthropicVersionField],
             arrival: arrival
         )
 
@@ -38,6 +40,8 @@ struct TestServerResponder: HTTPResponder {
             return await completion(request, incoming, endpoint: .chatCompletions, context: context)
         case (.post, ReplyRule.Endpoint.completions.rawValue):
             return await completion(request, incoming, endpoint: .completions, context: context)
+        case (.post, ReplyRule.Endpoint.messages.rawValue):
+            return await messages(request, incoming, context: context)
         case (.get, "/models"):
             return await models(incoming)
         default:
@@ -78,6 +82,9 @@ struct TestServerResponder: HTTPResponder {
         return Response(status: .init(code: status), headers: fields, body: .init(byteBuffer: body))
     }
 
+    static let apiKeyField = HTTPFields.Element.Name("x-api-key")!
+    static let anthropicVersionField = HTTPFields.Element.Name("anthropic-version")!
+
     static func headerDictionary(_ fields: HTTPFields) -> [String: String] {
         var headers: [String: String] = [:]
         for field in fields {
@@ -98,6 +105,10 @@ struct IncomingRequest: Sendable {
     let path: String
     let headers: [String: String]
     let authorization: String?
+    /// `x-api-key`, the Messages API's key header.
+    let apiKey: String?
+    /// `anthropic-version`, which the Messages API requires.
+    let anthropicVersion: String?
     let arrival: ContinuousClock.Instant
 }
 

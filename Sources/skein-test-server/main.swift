@@ -15,8 +15,9 @@ struct SkeinTestServerCommand: AsyncParsableCommand {
         abstract: "An OpenAI-compatible test server with deterministic replies and fault injection.",
         discussion: """
             Prints `listening on http://HOST:PORT/v1` as its first line, then serves
-            POST /v1/chat/completions, POST /v1/completions, GET /v1/models and the
-            Files and Batches endpoints (/v1/files, /v1/batches) until SIGINT or SIGTERM.
+            POST /v1/chat/completions, POST /v1/completions, GET /v1/models, the
+            Files and Batches endpoints (/v1/files, /v1/batches) and the Anthropic
+            Messages API (POST /v1/messages) until SIGINT or SIGTERM.
             The default reply echoes the last user message: "echo: <message>".
             A batch line gets the reply a live request with the same body would get.
             """
@@ -46,7 +47,8 @@ struct SkeinTestServerCommand: AsyncParsableCommand {
     @Option(name: .customLong("model"), help: "A model id to list (repeatable; default test-model).")
     var models: [String] = []
 
-    @Option(name: .customLong("api-key"), help: "Require `Authorization: Bearer <key>`.")
+    @Option(
+        name: .customLong("api-key"), help: "Require `Authorization: Bearer <key>` (`x-api-key` for /v1/messages).")
     var apiKey: String?
 
     @Flag(

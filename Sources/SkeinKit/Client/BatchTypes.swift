@@ -198,7 +198,7 @@ public struct BatchPage: Sendable, Hashable {
 extension CompletionAPI {
     /// The Batch API's name for the endpoint: the batch's `endpoint` and each input line's
     /// `url` (`/v1/chat/completions`, `/v1/completions`).
-    public var batchEndpoint: String { "/v1" + path }
+    public var batchEndpoint: String { path.hasPrefix("/v1/") ? path : "/v1" + path }
 
     /// The API of a batch endpoint, with or without the `/v1` prefix; `nil` for another endpoint.
     public init?(batchEndpoint: String) {

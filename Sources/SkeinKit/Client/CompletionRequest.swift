@@ -1,18 +1,36 @@
 import OrderedCollections
 
-/// Which OpenAI-compatible endpoint a request goes to.
+/// Which endpoint a request goes to.
 public enum CompletionAPI: String, Sendable, Hashable, CaseIterable {
-    /// `POST /chat/completions` with `messages`.
+    /// `POST /chat/completions` with `messages` (OpenAI-compatible providers).
     case chat
-    /// The legacy `POST /completions` with a raw `prompt`.
+    /// The legacy `POST /completions` with a raw `prompt` (OpenAI-compatible providers).
     case completion
+    /// The Anthropic Messages API, `POST /v1/messages` (providers with `type: anthropic`).
+    case messages
 
-    /// The path below the provider's base URL.
+    /// The path below the provider's base URL. The Messages API's base URL has no `/v1`
+    /// (it is the one the Anthropic SDKs take), so its path starts with it.
     public var path: String {
         switch self {
         case .chat: return "/chat/completions"
         case .completion: return "/completions"
+        case .messages: return "/v1/messages"
         }
+    }
+
+    /// The URL of the endpoint for a provider's base URL (without a trailing slash). A
+    /// Messages API base that already ends in `/v1` does not get a second one.
+    public func url(baseURL: String) -> String {
+        switch self {
+        case .chat, .completion: return baseURL + path
+        case .messages: return AnthropicMessages.url(baseURL: baseURL, path: "messages")
+        }
+    }
+
+    /// The wire protocol a provider must speak to take requests for this endpoint.
+    public var providerKind: ProviderConfiguration.Kind {
+        self == .messages ? .anthropic : .openai
     }
 }
 
@@ -97,6 +115,9 @@ public struct CompletionRequest: Sendable, Hashable {
     /// about four characters per token of input, plus the most it may generate.
     public var estimatedTokens: Int {
         var characters = 0
+        if let system = body["system"] {
+            characters += Self.characterCount(of: system)
+        }
         if let prompt = body["prompt"] {
             characters += Self.characterCount(of: prompt)
         }
@@ -122,7 +143,9 @@ public struct CompletionRequest: Sendable, Hashable {
         case .object(let object):
             if let text = object["text"]?.stringValue { return text.utf8.count }
             // An image part: providers bill by tiles, not by the URL's length.
-            if object["image_url"] != nil { return 85 * 4 }
+            if object["image_url"] != nil || object["type"] == "image" { return 85 * 4 }
+            // A Messages API tool result.
+            if let content = object["content"] { return characterCount(of: content) }
             return 0
         default: return 0
         }

@@ -4,7 +4,8 @@ import Logging
 import NIOCore
 import NIOHTTP1
 
-/// The completion client for OpenAI-compatible APIs, over AsyncHTTPClient.
+/// The completion client for OpenAI-compatible APIs and the Anthropic Messages API
+/// (providers with `type: anthropic`, see `AnthropicMessages`), over AsyncHTTPClient.
 ///
 /// One client serves every provider: it keeps one connection pool (HTTP/1.1 or HTTP/2,
 /// whatever the server offers) and one `RateLimiter` per provider name, so every step
@@ -119,12 +120,12 @@ public final class HTTPCompletionClient: CompletionClient {
         _ request: CompletionRequest, provider: ProviderConfiguration, retryPolicy: RetryPolicy? = nil,
         timeout: Duration? = nil, events: (@Sendable (ClientEvent) -> Void)? = nil
     ) async throws -> Completion {
-        guard provider.kind == .openai else {
-            throw ProviderError.unsupportedAPI(provider: provider.name, kind: provider.kind.rawValue)
+        guard request.api.providerKind == provider.kind else {
+            throw ProviderError.wrongAPI(provider: provider.name, kind: provider.kind, api: request.api)
         }
         let apiKey = try requireAPIKey(provider)
         let call = Call(
-            url: provider.baseURL + request.api.path, method: .POST, provider: provider, apiKey: apiKey,
+            url: request.api.url(baseURL: provider.baseURL), method: .POST, provider: provider, apiKey: apiKey,
             headers: headers(for: provider, apiKey: apiKey, streaming: request.isStreaming),
             body: RequestBodyEncoder.encode(request.body),
             timeout: timeout ?? configuration.timeout)
@@ -155,13 +156,14 @@ public final class HTTPCompletionClient: CompletionClient {
         }
     }
 
+    /// `GET /models`, or the Messages API's `GET /v1/models` for an anthropic provider.
     public func listModels(provider: ProviderConfiguration) async throws -> [ModelInfo] {
-        guard provider.kind == .openai else {
-            throw ProviderError.unsupportedAPI(provider: provider.name, kind: provider.kind.rawValue)
-        }
         let apiKey = try requireAPIKey(provider)
+        let url =
+            provider.kind == .anthropic
+            ? AnthropicMessages.url(baseURL: provider.baseURL, path: "models") : provider.baseURL + "/models"
         let call = Call(
-            url: provider.baseURL + "/models", method: .GET, provider: provider, apiKey: apiKey,
+            url: url, method: .GET, provider: provider, apiKey: apiKey,
             headers: headers(for: provider, apiKey: apiKey, streaming: false), body: nil, timeout: configuration.timeout)
         return try await withRetries(
             policy: configuration.retryPolicy, metadata: ["provider": "\(provider.name)"], events: nil
@@ -206,6 +208,10 @@ public final class HTTPCompletionClient: CompletionClient {
     }
 
     func headers(for provider: ProviderConfiguration, apiKey: String?, streaming: Bool) -> HTTPHeaders {
+        if provider.kind == .anthropic {
+            return AnthropicMessages.headers(
+                for: provider, apiKey: apiKey, streaming: streaming, userAgent: configuration.userAgent)
+        }
         var headers = HTTPHeaders()
         headers.reserveCapacity(5 + provider.headers.count)
         headers.add(name: "user-agent", value: configuration.userAgent)
@@ -300,9 +306,20 @@ public final class HTTPCompletionClient: CompletionClient {
 
     private func decodeCompletion(_ body: ByteBuffer, status: Int, call: Call) throws -> Completion {
         guard let json = try? JSONValue(parsing: body.readableBytesView) else {
-            throw ProviderError.invalidResponse(
-                provider: call.provider.name, status: status,
-                detail: "the reply is not JSON: \(StreamAssembler.excerpt(String(buffer: body)))")
+            let detail = "the reply is not JSON: \(StreamAssembler.excerpt(String(buffer: body)))"
+            if call.provider.kind == .anthropic {
+                throw AnthropicMessages.invalidResponse(provider: call.provider.name, status: status, detail: detail)
+            }
+            throw ProviderError.invalidResponse(provider: call.provider.name, status: status, detail: detail, isRetryable: true)
+        }
+        if call.provider.kind == .anthropic {
+            guard let completion = AnthropicMessages.decode(json, attempts: 1) else {
+                let fields = ErrorFields(body: body.readableBytesView)
+                throw AnthropicMessages.invalidResponse(
+                    provider: call.provider.name, status: status,
+                    detail: ProviderError.redact(fields.message ?? "the reply has no content", apiKey: call.apiKey))
+            }
+            return completion
         }
         guard let completion = Completion.decode(json, attempts: 1) else {
             let fields = ErrorFields(body: body.readableBytesView)
@@ -360,6 +377,12 @@ public final class HTTPCompletionClient: CompletionClient {
         } catch {
             if Task.isCancelled { throw CancellationError() }
         }
+        if call.provider.kind == .anthropic {
+            return AnthropicMessages.error(
+                provider: call.provider, status: Int(response.status.code), reasonPhrase: response.status.reasonPhrase,
+                body: body.readableBytesView, retryAfter: RetryPolicy.retryAfter(in: response.headers),
+                apiKey: call.apiKey)
+        }
         return ProviderError.response(
             provider: call.provider, status: Int(response.status.code), reasonPhrase: response.status.reasonPhrase,
             body: body.readableBytesView, retryAfter: RetryPolicy.retryAfter(in: response.headers),
@@ -369,11 +392,24 @@ public final class HTTPCompletionClient: CompletionClient {
     private func assembleStream(
         _ body: HTTPClientResponse.Body, call: Call, events: (@Sendable (ClientEvent) -> Void)?
     ) async throws -> Completion {
+        if call.provider.kind == .anthropic {
+            return try await assembleStream(
+                body, call: call, assembler: AnthropicStreamAssembler(provider: call.provider, apiKey: call.apiKey),
+                events: events)
+        }
+        return try await assembleStream(
+            body, call: call, assembler: StreamAssembler(provider: call.provider, apiKey: call.apiKey), events: events)
+    }
+
+    private func assembleStream<Assembler: StreamAssembling>(
+        _ body: HTTPClientResponse.Body, call: Call, assembler: Assembler, events: (@Sendable (ClientEvent) -> Void)?
+    ) async throws -> Completion {
         var parser = SSEParser()
-        var assembler = StreamAssembler(provider: call.provider, apiKey: call.apiKey)
+        var assembler = assembler
         do {
             for try await chunk in body {
-                // Whatever follows [DONE] is read (to keep the connection reusable) but ignored.
+                // Whatever follows the end ([DONE], message_stop) is read (to keep the
+                // connection reusable) but ignored.
                 guard !assembler.isDone else { continue }
                 for event in parser.consume(chunk.readableBytesView) where !assembler.isDone {
                     for delta in try assembler.consume(event) { events?(delta) }

@@ -139,10 +139,15 @@ extension ProviderError {
     }
 
     /// A success status whose body is not what the API returns.
-    public static func invalidResponse(provider: String, status: Int?, detail: String) -> ProviderError {
+    /// - Parameter isRetryable: true for a body cut short (not JSON at all), which a proxy or
+    ///   a dropped connection can cause and a second attempt may not; false for a whole body
+    ///   of the wrong shape, which another attempt would only repeat.
+    public static func invalidResponse(provider: String, status: Int?, detail: String, isRetryable: Bool = false)
+        -> ProviderError
+    {
         ProviderError(
             kind: .invalidResponse, provider: provider, status: status, code: "INVALID_RESPONSE", message: detail,
-            hint: "Check that the provider's base_url points at an OpenAI-compatible API.", isRetryable: false)
+            hint: "Check that the provider's base_url points at an OpenAI-compatible API.", isRetryable: isRetryable)
     }
 
     /// The provider's `kind` is an API this client does not speak.
@@ -151,6 +156,21 @@ extension ProviderError {
             kind: .unsupportedAPI, provider: provider, code: "UNSUPPORTED_API",
             message: "this client speaks the OpenAI-compatible API, not '\(kind)'",
             hint: "Use an OpenAI-compatible endpoint for this provider.", isRetryable: false)
+    }
+
+    /// A request for an endpoint the provider's `type` does not have (a Chat Completions
+    /// request for an Anthropic provider, or a Messages API request for an OpenAI-compatible one).
+    public static func wrongAPI(provider: String, kind: ProviderConfiguration.Kind, api: CompletionAPI)
+        -> ProviderError
+    {
+        let speaks = kind == .anthropic ? "the Anthropic Messages API" : "the OpenAI-compatible API"
+        return ProviderError(
+            kind: .unsupportedAPI, provider: provider, code: "UNSUPPORTED_API",
+            message: "its type '\(kind.rawValue)' speaks \(speaks), and this request is for \(api.path)",
+            hint: kind == .anthropic
+                ? "Build the request with CompletionRequest.messages, or use an OpenAI-compatible provider."
+                : "Build the request with CompletionRequest.chat, or give the provider 'type: anthropic'.",
+            isRetryable: false)
     }
 
     static func seconds(_ duration: Duration) -> String {

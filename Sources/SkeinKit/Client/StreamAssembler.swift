@@ -1,10 +1,25 @@
+/// Turns the events of a streamed reply into a `Completion`, one per API dialect:
+/// `StreamAssembler` (OpenAI-compatible chunks) and `AnthropicStreamAssembler` (Messages API events).
+protocol StreamAssembling {
+    /// The stream said it is over (`[DONE]`, `message_stop`); what follows is ignored.
+    var isDone: Bool { get }
+    /// Whether the stream may end here; one that ends otherwise was cut off.
+    var isComplete: Bool { get }
+    /// Takes the next event.
+    /// - Returns: the deltas it carried, to pass on as they come.
+    /// - Throws: `ProviderError` for an error event or an event that cannot be read.
+    mutating func consume(_ event: SSEEvent) throws(ProviderError) -> [ClientEvent]
+    /// The reply so far.
+    func completion(attempts: Int) -> Completion
+}
+
 /// Assembles a streamed reply (Chat Completions or Completions chunks) into the same
 /// `Completion` the non-streamed reply decodes to, and reports each delta as it comes.
 ///
 /// Tool calls arrive in pieces keyed by `index`: the first carries `id` and `name`, later
 /// ones more of the `arguments` text. Usage comes in a last chunk with no choices when
 /// the request asked for it (`stream_options.include_usage`).
-struct StreamAssembler {
+struct StreamAssembler: StreamAssembling {
     private struct PartialToolCall {
         var id: String?
         var name = ""

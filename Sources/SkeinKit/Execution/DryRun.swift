@@ -16,8 +16,8 @@ public struct DryRun: Sendable {
         /// Why the step would be skipped, when its `when` is known to be false.
         public var skippedBecause: String?
 
-        /// `POST {baseURL}/chat/completions`.
-        public var endpoint: String { provider.baseURL + request.api.path }
+        /// `POST {baseURL}/chat/completions`, or `{baseURL}/v1/messages` for an Anthropic provider.
+        public var endpoint: String { request.api.url(baseURL: provider.baseURL) }
     }
 
     public let graph: PipelineGraph
@@ -54,7 +54,7 @@ public struct DryRun: Sendable {
             let provider = try resolver.provider(for: step.step, defaults: defaults)
             let model = try resolver.model(for: step.step, defaults: defaults, provider: provider)
             let builder = StepRequestBuilder(step: step, defaults: defaults, provider: provider, model: model)
-            let mode: StepRequestBuilder.StructuredMode = provider.structuredOutputs == .jsonObject ? .jsonObject : .jsonSchema
+            let mode = builder.initialStructuredMode
             var skipped: String?
             if let when = step.when, placeholderSteps.isEmpty,
                 !Template.isTruthy(try when.evaluate(TemplateContext(variables)))

@@ -20,20 +20,41 @@ public struct StepRequestBuilder: Sendable {
         case jsonSchema, jsonObject
     }
 
-    /// The request for one item (or the single request of a step without `for_each`).
+    /// How the first request asks for structured output: `json_object` (with the schema in
+    /// the system message) for providers marked `structured_outputs: json_object` and for
+    /// Anthropic providers (whose API has no response format), `json_schema` otherwise.
+    public var initialStructuredMode: StructuredMode {
+        provider.kind == .anthropic || provider.structuredOutputs == .jsonObject ? .jsonObject : .jsonSchema
+    }
+
+    /// The request for one item (or the single request of a step without `for_each`): a
+    /// Chat Completions or Completions request, or for a provider with `type: anthropic` a
+    /// Messages API request (see `CompletionRequest.messages`).
+    ///
+    /// On an Anthropic provider, structured output is asked for in the system prompt only
+    /// (the schema, or "only JSON" for `format: json`), as in the `json_object` fallback;
+    /// the reply is validated and repaired the same way.
     /// - Parameters:
     ///   - context: the template variables (`inputs`, `steps`, `env`, the `as` variable).
     ///   - structuredMode: how to ask for structured output (after a provider rejected
     ///     `json_schema`, the runner asks with `json_object`).
     ///   - repair: a rejected reply and what was wrong with it, for the one repair attempt.
-    /// - Throws: a located `Diagnostic` from the templates, or for an unreadable image.
+    /// - Throws: a located `Diagnostic` from the templates, for an unreadable image, or for
+    ///   `api: completion` on an Anthropic provider.
     public func request(
         context: TemplateContext, structuredMode: StructuredMode, stream: Bool, repair: (reply: String, problems: String)? = nil
     ) throws -> CompletionRequest {
         let sampling = step.step.sampling.overlaying(defaults.sampling)
         var extra = defaults.extra ?? [:]
         for (key, value) in step.step.extra ?? [:] { extra[key] = value }
+        let isAnthropic = provider.kind == .anthropic
         if step.step.api == .completion {
+            if isAnthropic {
+                throw Diagnostic.error(
+                    "step '\(step.name)' has 'api: completion', but provider '\(provider.name)' has type anthropic, "
+                        + "whose Messages API has no legacy completions; drop 'api: completion' or use an "
+                        + "OpenAI-compatible provider", at: step.step.location)
+            }
             var prompt = try step.prompt?.render(context) ?? ""
             if let repair {
                 prompt += repair.reply + "\n\n" + Self.repairInstruction(repair.problems) + "\n"
@@ -44,21 +65,22 @@ public struct StepRequestBuilder: Sendable {
         var responseFormat: JSONValue?
         switch step.step.output {
         case .text: break
-        case .json: responseFormat = ["type": "json_object"]
+        case .json:
+            if isAnthropic {
+                Self.addToSystem("Reply with only JSON, no other text.", in: &messages)
+            } else {
+                responseFormat = ["type": "json_object"]
+            }
         case .schema(let schema, _):
-            switch structuredMode {
+            switch isAnthropic ? .jsonObject : structuredMode {
             case .jsonSchema:
                 responseFormat = ["type": "json_schema", "json_schema": ["name": .string(step.name), "schema": schema, "strict": true]]
             case .jsonObject:
                 // llama.cpp's server constrains the reply to `schema` inside json_object;
                 // other servers ignore it and rely on the schema in the system message.
-                responseFormat = ["type": "json_object", "schema": schema]
-                let instruction = "Reply with only a JSON object that conforms to this JSON Schema:\n" + schema.serialized()
-                if let index = messages.firstIndex(where: { $0.role == .system }), case .text(let text) = messages[index].content {
-                    messages[index].content = .text(text + "\n\n" + instruction)
-                } else {
-                    messages.insert(.system(instruction), at: 0)
-                }
+                if !isAnthropic { responseFormat = ["type": "json_object", "schema": schema] }
+                Self.addToSystem(
+                    "Reply with only a JSON object that conforms to this JSON Schema:\n" + schema.serialized(), in: &messages)
             }
         }
         if let repair {
@@ -75,6 +97,11 @@ public struct StepRequestBuilder: Sendable {
                 return ["type": "function", "function": .object(function)]
             })
         }
+        if isAnthropic {
+            return .messages(
+                model: model, messages: messages, sampling: sampling, tools: tools, toolChoice: step.step.toolChoice,
+                extra: extra, stream: stream)
+        }
         var toolChoice = step.step.toolChoice
         if case .string(let name)? = toolChoice, !["auto", "none", "required"].contains(name) {
             toolChoice = ["type": "function", "function": ["name": .string(name)]]
@@ -82,6 +109,15 @@ public struct StepRequestBuilder: Sendable {
         return .chat(
             model: model, messages: messages, sampling: sampling, responseFormat: responseFormat, tools: tools,
             toolChoice: toolChoice, extra: extra, stream: stream)
+    }
+
+    /// Appends an instruction to the first system message, or adds one before the others.
+    static func addToSystem(_ instruction: String, in messages: inout [ChatMessage]) {
+        if let index = messages.firstIndex(where: { $0.role == .system }), case .text(let text) = messages[index].content {
+            messages[index].content = .text(text + "\n\n" + instruction)
+        } else {
+            messages.insert(.system(instruction), at: 0)
+        }
     }
 
     static func repairInstruction(_ problems: String) -> String {

@@ -177,8 +177,7 @@ public struct StepRunner: Sendable {
         let usesCache = recording != nil
             && ((step.step.cache ?? graph.pipeline.defaults.cache ?? true) || configuration.cachePolicy == .offline)
         while true {
-            var mode: StepRequestBuilder.StructuredMode =
-                builder.provider.structuredOutputs == .jsonObject ? .jsonObject : .jsonSchema
+            var mode = builder.initialStructuredMode
             if await structuredSupport.rejectsJSONSchema(builder.provider.name) { mode = .jsonObject }
             var request = try builder.request(context: context, structuredMode: mode, stream: configuration.streaming, repair: repair)
             events(.requestStarted(step: name, item: item))
@@ -206,8 +205,11 @@ public struct StepRunner: Sendable {
                 let began = clock.now
                 let request = request
                 do {
+                    // The slot is given back only once the reply is stored: at most
+                    // `--concurrency` replies are ever held uncommitted, which bounds what a
+                    // kill at any moment can cost.
                     completion = try await requestLimit.withPermit {
-                        try await client.complete(
+                        let completion = try await client.complete(
                             request, provider: builder.provider, retryPolicy: policy, timeout: timeout,
                             events: { event in
                                 switch event {
@@ -218,6 +220,10 @@ public struct StepRunner: Sendable {
                                 default: break
                                 }
                             })
+                        try await recordRequest(
+                            request, builder: builder, item: item, row: row, completion: completion, error: nil, cached: false,
+                            attempts: completion.attempts, startedAt: startedAt, duration: clock.now - began)
+                        return completion
                     }
                 } catch let error as ProviderError {
                     try await recordRequest(request, builder: builder, item: item, row: row, completion: nil, error: error.description,
@@ -233,8 +239,6 @@ public struct StepRunner: Sendable {
                     throw error
                 }
                 requests += completion.attempts
-                try await recordRequest(request, builder: builder, item: item, row: row, completion: completion, error: nil, cached: false,
-                                        attempts: completion.attempts, startedAt: startedAt, duration: clock.now - began)
             }
             events(.requestFinished(step: name, item: item, usage: completion.usage, attempts: completion.attempts))
             do {

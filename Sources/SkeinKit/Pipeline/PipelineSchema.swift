@@ -166,7 +166,7 @@ public enum PipelineSchema {
           "maximum": 2
         },
         "max_tokens": {
-          "description": "The most tokens to generate (at least 1).",
+          "description": "The most tokens to generate (at least 1). The Anthropic Messages API requires it: a step on an anthropic provider without it sends 1024.",
           "type": "integer",
           "minimum": 1
         },
@@ -287,12 +287,12 @@ public enum PipelineSchema {
       "type": "object",
       "properties": {
         "type": {
-          "description": "The API the provider speaks: openai (OpenAI-compatible /chat/completions) or anthropic (the Messages API).",
+          "description": "The API the provider speaks: openai (OpenAI-compatible /chat/completions) or anthropic (the Messages API, POST {base_url}/v1/messages with x-api-key; structured output goes in the system prompt; min_p, the penalties and seed are not sent).",
           "enum": ["openai", "anthropic"],
           "default": "openai"
         },
         "base_url": {
-          "description": "The API's base URL (http or https), e.g. https://api.novita.ai/v3/openai.",
+          "description": "The API's base URL (http or https), e.g. https://api.novita.ai/v3/openai; for type anthropic the base the Anthropic SDKs take, without /v1, e.g. https://api.novita.ai/anthropic.",
           "type": "string",
           "format": "uri",
           "pattern": "^https?://[^\\s/?#:@]"
@@ -490,7 +490,7 @@ public enum PipelineSchema {
           }
         },
         "api": {
-          "description": "Which API to call: chat (Chat Completions) or completion (the legacy Completions API, sending `prompt` as raw text; no `messages`, `system` or `tools`).",
+          "description": "Which API to call: chat (Chat Completions, or the Messages API on an anthropic provider) or completion (the legacy Completions API, sending `prompt` as raw text; no `messages`, `system` or `tools`; not on anthropic providers).",
           "enum": ["chat", "completion"],
           "default": "chat"
         },

@@ -13,6 +13,9 @@ import NIOCore
 /// requests. The step runner then stores every reply as it does for live calls, and the
 /// next wave (the steps that depended on these) forms.
 ///
+/// Requests for providers with `type: anthropic` are sent live, as without `--batch`: the
+/// Anthropic Message Batches API is not the OpenAI-style Batch API this client speaks.
+///
 /// The ledger remembers which batch each request went into: a run killed while polling
 /// and started again finds its requests there and waits for the same batch instead of
 /// creating (and paying for) a second one.
@@ -73,6 +76,11 @@ public actor BatchingCompletionClient: CompletionClient {
         _ request: CompletionRequest, provider: ProviderConfiguration, retryPolicy: RetryPolicy?, timeout: Duration?,
         events: (@Sendable (ClientEvent) -> Void)?
     ) async throws -> Completion {
+        // The Anthropic Message Batches API is another protocol; those requests go live.
+        if provider.kind != .openai {
+            return try await live.complete(
+                request, provider: provider, retryPolicy: retryPolicy, timeout: timeout, events: events)
+        }
         var body = request.body
         body.removeValue(forKey: "stream")
         body.removeValue(forKey: "stream_options")
