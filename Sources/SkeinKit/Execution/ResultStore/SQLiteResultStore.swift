@@ -57,6 +57,14 @@ public final class SQLiteResultStore: ResultStore {
             } catch let error as DatabaseError where error.resultCode == .SQLITE_BUSY || error.resultCode == .SQLITE_LOCKED {
                 lastError = error
                 Thread.sleep(forTimeInterval: 0.02 * Double(attempt + 1))
+            } catch let error as DatabaseError
+                where error.resultCode == .SQLITE_ERROR && (error.message ?? "").contains("already exists") && attempt < 10
+            {
+                // Another process created the new file's tables first: GRDB's migrator reads
+                // which migrations are applied before it takes the write lock, so both saw
+                // an empty database. That migration is now committed (with its row in
+                // grdb_migrations); migrating again skips it. (StoreOpenRaceTests)
+                lastError = error
             } catch {
                 throw Self.openError(path: path, error)
             }
@@ -75,8 +83,9 @@ public final class SQLiteResultStore: ResultStore {
             case .SQLITE_CANTOPEN, .SQLITE_READONLY, .SQLITE_PERM, .SQLITE_AUTH:
                 return StoreError("cannot open the store '\(path)' for writing: \(error.message ?? "\(error.resultCode)"); "
                     + "check its permissions or use --store PATH (or SKEIN_STORE)")
-            case .SQLITE_FULL:
-                return StoreError("the disk holding the store '\(path)' is full: free space or use --store PATH")
+            case .SQLITE_FULL, .SQLITE_IOERR:
+                return StoreError("cannot write the store '\(path)': \(error.message ?? "disk I/O error") "
+                    + "(disk full, or a file size limit?): free space or use --store PATH")
             default: break
             }
         }
@@ -85,8 +94,18 @@ public final class SQLiteResultStore: ResultStore {
 
     static func reason(_ error: any Error) -> String {
         if let error = error as? DatabaseError { return error.message ?? "\(error.resultCode)" }
-        if let error = error as? CocoaError, let underlying = error.userInfo[NSUnderlyingErrorKey] as? NSError {
-            return underlying.localizedDescription
+        let ns = error as NSError
+        if let underlying = ns.userInfo[NSUnderlyingErrorKey] as? NSError, underlying.domain == NSPOSIXErrorDomain {
+            return String(cString: strerror(Int32(underlying.code)))
+        }
+        if ns.domain == NSPOSIXErrorDomain { return String(cString: strerror(Int32(ns.code))) }
+        // Foundation's own wording ("The operation could not be completed") says nothing.
+        switch CocoaError.Code(rawValue: ns.code) {
+        case .fileNoSuchFile, .fileReadNoSuchFile: return "no such file or directory"
+        case .fileWriteNoPermission, .fileReadNoPermission: return "permission denied"
+        case .fileWriteOutOfSpace: return "no space left on device"
+        case .fileWriteVolumeReadOnly: return "read-only file system"
+        default: break
         }
         return (error as NSError).localizedDescription
     }
@@ -260,8 +279,9 @@ public final class SQLiteResultStore: ResultStore {
     static func accessError(path: String, _ error: any Error) -> any Error {
         guard let error = error as? DatabaseError else { return error }
         switch error.resultCode {
-        case .SQLITE_FULL:
-            return StoreError("the disk holding the store '\(path)' is full: free space (results stored so far are kept)")
+        case .SQLITE_FULL, .SQLITE_IOERR:
+            return StoreError("cannot write the store '\(path)': \(error.message ?? "disk I/O error") (disk full, or a file "
+                + "size limit?): free space and run again; the results stored so far are kept")
         case .SQLITE_READONLY:
             return StoreError("the store '\(path)' is read-only: check its permissions or use --store PATH")
         case .SQLITE_NOTADB, .SQLITE_CORRUPT:
