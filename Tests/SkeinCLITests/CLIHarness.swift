@@ -32,10 +32,10 @@ struct CLI {
 
     /// Starts `skein` with arguments; returns the process so a test can signal it.
     static func start(_ arguments: [String], in directory: URL? = nil, environment: [String: String] = [:],
-                      stdin: String? = nil) throws -> (Process, Pipe, Pipe)
+                      stdin: String? = nil, program: URL? = nil) throws -> (Process, Pipe, Pipe)
     {
         let process = Process()
-        process.executableURL = executable
+        process.executableURL = program ?? executable
         process.arguments = arguments
         process.currentDirectoryURL = directory ?? repositoryRoot
         var env = ProcessInfo.processInfo.environment
@@ -82,9 +82,9 @@ struct CLI {
     }
 
     static func run(_ arguments: [String], in directory: URL? = nil, environment: [String: String] = [:],
-                    stdin: String? = nil) async throws -> Result
+                    stdin: String? = nil, program: URL? = nil) async throws -> Result
     {
-        let (process, out, err) = try start(arguments, in: directory, environment: environment, stdin: stdin)
+        let (process, out, err) = try start(arguments, in: directory, environment: environment, stdin: stdin, program: program)
         return await finish(process, out, err)
     }
 

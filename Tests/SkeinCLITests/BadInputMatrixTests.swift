@@ -1,0 +1,260 @@
+import Foundation
+import SkeinKit
+import SkeinTesting
+import Testing
+
+/// The bad-input matrix of RELIABILITY.md: every row is a case run here through the real
+/// binary, checked for its exit code and message. `SKEIN_UPDATE_RELIABILITY=1` rewrites the
+/// table in RELIABILITY.md from what the cases printed; without it, the test checks that
+/// the table has a row for every case.
+@Suite(.serialized) struct BadInputMatrixTests {
+    struct Case: Sendable {
+        var name: String
+        var exit: Int32
+        /// A piece of the message the user must see.
+        var expect: String
+        var run: @Sendable (URL) async throws -> CLI.Result
+    }
+
+    /// Runs `skein` with a pipeline whose steps use a fresh test server configured by `setup`.
+    static func withServer(
+        _ configuration: SkeinTestServer.Configuration = .init(), body: String, arguments: [String] = [],
+        environment: [String: String] = [:], apiKeyEnvironment: String = "null",
+        setup: @escaping @Sendable (SkeinTestServer) async -> Void = { _ in }
+    ) -> @Sendable (URL) async throws -> CLI.Result {
+        { directory in
+            try await SkeinTestServer.withRunning(configuration) { server in
+                await setup(server)
+                let path = try CLI.writePipeline(body, server: server, in: directory, apiKeyEnvironment: apiKeyEnvironment)
+                return try await CLI.run(["run", path] + arguments, in: directory, environment: environment)
+            }
+        }
+    }
+
+    /// Runs `skein` on a pipeline file with the given text (no server).
+    static func file(_ text: String, arguments: [String] = ["validate"], extraFiles: [String: String] = [:])
+        -> @Sendable (URL) async throws -> CLI.Result
+    {
+        { directory in
+            for (name, content) in extraFiles {
+                try content.write(to: directory.appendingPathComponent(name), atomically: true, encoding: .utf8)
+            }
+            let path = directory.appendingPathComponent("p.yaml").path
+            try text.write(toFile: path, atomically: true, encoding: .utf8)
+            return try await CLI.run(arguments + [path], in: directory)
+        }
+    }
+
+    static let header = "version: 1\nproviders:\n  test: {base_url: 'http://127.0.0.1:9/v1', api_key_env: null}\ndefaults: {provider: test, model: m}\n"
+    static let oneStep = "steps:\n  a:\n    prompt: hello\n"
+    static let quiet = ["--quiet"]
+
+    static let cases: [Case] = [
+        Case(name: "Malformed YAML (bad indentation)", exit: 1, expect: "error:",
+             run: file("version: 1\nsteps:\n  a:\n    prompt: x\n   b: y\n")),
+        Case(name: "Unclosed quoted string", exit: 1, expect: "error:",
+             run: file("version: 1\nsteps:\n  a:\n    prompt: \"never closed\n")),
+        Case(name: "Hostile YAML: billion laughs (alias bomb)", exit: 1, expect: "alias",
+             run: { directory in
+                 let text = try String(contentsOf: CLI.repositoryRoot.appendingPathComponent("Tests/SkeinKitTests/Fixtures/malformed/billion-laughs.yaml"), encoding: .utf8)
+                 return try await file(text)(directory)
+             }),
+        Case(name: "Hostile YAML: nesting deeper than 64", exit: 1, expect: "nest",
+             run: file("version: 1\nx: " + String(repeating: "[", count: 200) + String(repeating: "]", count: 200) + "\n")),
+        Case(name: "File over 10 MiB", exit: 1, expect: "MiB",
+             run: file("version: 1\n# " + String(repeating: "x", count: 11 * 1024 * 1024) + "\n")),
+        Case(name: "Empty file", exit: 1, expect: "error:", run: file("")),
+        Case(name: "Pipeline file does not exist", exit: 1, expect: "error:",
+             run: { directory in try await CLI.run(["validate", directory.appendingPathComponent("nope.yaml").path], in: directory) }),
+        Case(name: "Unknown format version", exit: 1, expect: "version",
+             run: file("version: 2\n" + oneStep)),
+        Case(name: "Unknown top-level key (typo)", exit: 1, expect: "did you mean 'steps'?",
+             run: file("version: 1\nstesp:\n  a:\n    prompt: x\n")),
+        Case(name: "Unknown step key (typo)", exit: 1, expect: "did you mean 'temperature'?",
+             run: file(header + "steps:\n  a:\n    prompt: x\n    temprature: 0.2\n")),
+        Case(name: "Wrong type (temperature: hot)", exit: 1, expect: "temperature",
+             run: file(header + "steps:\n  a:\n    prompt: x\n    temperature: hot\n")),
+        Case(name: "Duplicate key", exit: 1, expect: "duplicate key",
+             run: file(header + "steps:\n  a:\n    prompt: x\n  a:\n    prompt: y\n")),
+        Case(name: "Cycle between steps", exit: 1, expect: "->",
+             run: file(header + "steps:\n  a:\n    prompt: \"{{ steps.b.output }}\"\n  b:\n    prompt: \"{{ steps.a.output }}\"\n")),
+        Case(name: "Unknown step reference (typo)", exit: 1, expect: "did you mean 'summary'?",
+             run: file(header + "steps:\n  summary:\n    prompt: x\n  b:\n    prompt: \"{{ steps.sumary.output }}\"\n")),
+        Case(name: "Unknown input reference", exit: 1, expect: "input",
+             run: file(header + "inputs:\n  text: {type: string}\nsteps:\n  a:\n    prompt: \"{{ inputs.txt }}\"\n")),
+        Case(name: "Template syntax error: unclosed for", exit: 1, expect: "endfor",
+             run: file(header + "steps:\n  a:\n    prompt: \"{% for x in [1] %}{{ x }}\"\n")),
+        Case(name: "Unknown filter (typo)", exit: 1, expect: "did you mean 'upper'?",
+             run: file(header + "steps:\n  a:\n    prompt: \"{{ 'x' | uper }}\"\n")),
+        Case(name: "Missing prompt file", exit: 1, expect: "missing.txt",
+             run: file(header + "steps:\n  a:\n    prompt: {file: missing.txt}\n")),
+        Case(name: "Prompt file path escapes the pipeline's directory", exit: 1, expect: "outside",
+             run: file(header + "steps:\n  a:\n    prompt: {file: ../../../etc/passwd}\n")),
+        Case(name: "Unreadable image file", exit: 1, expect: "nope.png",
+             run: file(header + "steps:\n  a:\n    messages:\n      - role: user\n        content:\n          - text: look\n          - image_file: nope.png\n")),
+        Case(name: "Missing required input", exit: 1, expect: "missing input 'text'",
+             run: withServer(body: "inputs:\n  text: {type: string}\n" + "steps:\n  a:\n    prompt: \"{{ inputs.text }}\"\n")),
+        Case(name: "Input of the wrong type", exit: 1, expect: "'n'",
+             run: withServer(body: "inputs:\n  n: {type: integer}\nsteps:\n  a:\n    prompt: \"{{ inputs.n }}\"\n", arguments: ["-i", "n=many"])),
+        Case(name: "Invalid API key (401)", exit: 1, expect: "INVALID_API_KEY",
+             run: withServer(.init(requiredAPIKey: "right"), body: oneStep, environment: ["SKEIN_FAKE_KEY": "wrong"], apiKeyEnvironment: "SKEIN_FAKE_KEY")),
+        Case(name: "API key variable not set", exit: 1, expect: "SKEIN_UNSET_KEY",
+             run: withServer(body: oneStep, apiKeyEnvironment: "SKEIN_UNSET_KEY")),
+        Case(name: "No balance (403 NOT_ENOUGH_BALANCE)", exit: 1, expect: "NOT_ENOUGH_BALANCE",
+             run: withServer(body: oneStep) { server in
+                 await server.addRule(ReplyRule("broke", match: .init(), action: .status(403, message: "not enough balance", code: "NOT_ENOUGH_BALANCE")))
+             }),
+        Case(name: "Unknown model (404)", exit: 1, expect: "skein models",
+             run: withServer(.init(rejectsUnknownModels: true), body: "steps:\n  a:\n    prompt: hi\n    model: no-such-model\n")),
+        Case(name: "429 storm (retries exhausted)", exit: 1, expect: "RATE_LIMIT_EXCEEDED",
+             run: withServer(body: "steps:\n  a:\n    prompt: hi\n    retries: 1\n") { server in
+                 await server.addRule(ReplyRule("storm", match: .init(), action: .rateLimited(retryAfter: .milliseconds(10))))
+             }),
+        Case(name: "Server errors (500 on every attempt)", exit: 1, expect: "500",
+             run: withServer(body: "steps:\n  a:\n    prompt: hi\n    retries: 1\n") { server in
+                 await server.addRule(ReplyRule("down", match: .init(), action: .status(500, message: "boom")))
+             }),
+        Case(name: "Timeouts", exit: 1, expect: "timeout",
+             run: withServer(body: "steps:\n  a:\n    prompt: hi\n    retries: 0\n    timeout: 300ms\n") { server in
+                 await server.addRule(ReplyRule("hang", match: .init(), action: .hang(.seconds(5))))
+             }),
+        Case(name: "Dropped stream", exit: 1, expect: "error:",
+             run: withServer(body: "steps:\n  a:\n    prompt: hi\n    retries: 0\n", arguments: ["--stream", "a"]) { server in
+                 await server.addRule(ReplyRule("drop", match: .init(), action: .dropConnection(afterChunks: 1)))
+             }),
+        Case(name: "Malformed server-sent events", exit: 1, expect: "error:",
+             run: withServer(body: "steps:\n  a:\n    prompt: hi\n    retries: 0\n", arguments: ["--stream", "a"]) { server in
+                 await server.addRule(ReplyRule("bad sse", match: .init(), action: .malformedSSE))
+             }),
+        Case(name: "Body that is not JSON", exit: 1, expect: "error:",
+             run: withServer(body: "steps:\n  a:\n    prompt: hi\n    retries: 0\n") { server in
+                 await server.addRule(ReplyRule("html", match: .init(), action: .raw(status: 502, body: "<html>bad gateway</html>", contentType: "text/html")))
+             }),
+        Case(name: "Reply that breaks the schema (after the repair attempt)", exit: 1, expect: "$.count: expected integer",
+             run: withServer(body: "steps:\n  a:\n    prompt: hi\n    output: {schema: {type: object, required: [count], properties: {count: {type: integer}}}}\n") { server in
+                 await server.addRule(ReplyRule("bad json", match: .init(), action: .text(#"{"count": "many"}"#)))
+             }),
+        Case(name: "Invalid tool-call arguments", exit: 1, expect: "lookup",
+             run: withServer(body: "steps:\n  a:\n    prompt: hi\n    tools:\n      - name: lookup\n        parameters: {type: object}\n") { server in
+                 await server.addRule(ReplyRule("bad args", match: .init(), action: .reply(Reply(
+                     toolCalls: [.init(id: "c1", name: "lookup", arguments: "{not json")], finishReason: "tool_calls"))))
+             }),
+        Case(name: "Provider not reachable (connection refused)", exit: 1, expect: "error:",
+             run: file(header + "steps:\n  a:\n    prompt: hi\n    retries: 0\n", arguments: ["run", "--quiet"])),
+        Case(name: "Corrupted store file", exit: 1, expect: "not a readable SQLite database",
+             run: { directory in
+                 let store = directory.appendingPathComponent("bad.sqlite").path
+                 try Data(repeating: 0x42, count: 4096).write(to: URL(fileURLWithPath: store))
+                 return try await withServer(body: oneStep, arguments: ["--store", store])(directory)
+             }),
+        Case(name: "Store in a place that cannot be written", exit: 1, expect: "cannot create the store's directory",
+             run: withServer(body: oneStep, arguments: ["--store", "/proc/skein/store.sqlite"])),
+        Case(name: "Full disk while writing the store", exit: 1, expect: "disk full",
+             run: { directory in
+                 try await SkeinTestServer.withRunning(.init()) { server in
+                     // A file size limit makes every write past 150-300 KiB fail with EFBIG, as a full disk would.
+                     let padded = try CLI.writePipeline("inputs:\n  pad: {type: string}\nsteps:\n  a:\n    prompt: \"{{ inputs.pad }}\"\n", server: server, in: directory, name: "pad.yaml")
+                     try String(repeating: "x", count: 600_000).write(to: directory.appendingPathComponent("pad.txt"), atomically: true, encoding: .utf8)
+                     return try await CLI.run(
+                         ["-c", "ulimit -f 300; trap '' XFSZ; exec \"$0\" run \"$1\" --store big.sqlite -i pad=@pad.txt", CLI.executable.path, padded],
+                         in: directory, program: URL(fileURLWithPath: "/bin/sh"))
+                 }
+             }),
+        Case(name: "Offline run with replies missing from the store", exit: 1, expect: "offline: no stored result for a",
+             run: withServer(body: oneStep, arguments: ["--offline"])),
+        Case(name: "Contradicting flags (--no-cache --offline)", exit: 2, expect: "contradict",
+             run: withServer(body: oneStep, arguments: ["--no-cache", "--offline"])),
+        Case(name: "Unknown command-line option", exit: 2, expect: "Unknown option",
+             run: withServer(body: oneStep, arguments: ["--temperatur", "1"])),
+        Case(name: "--stream names an unknown step", exit: 2, expect: "did you mean 'a'?",
+             run: withServer(body: oneStep, arguments: ["--stream", "aa"])),
+        Case(name: "Bad --shard", exit: 2, expect: "--shard expects i/n",
+             run: withServer(body: oneStep, arguments: ["--dataset", "rows.jsonl", "--shard", "3/3"])),
+        Case(name: "Dataset row that is not JSON", exit: 1, expect: "1 failed",
+             run: { directory in
+                 try "{not json}\n".write(to: directory.appendingPathComponent("rows.jsonl"), atomically: true, encoding: .utf8)
+                 return try await withServer(body: oneStep, arguments: ["--dataset", "rows.jsonl"])(directory)
+             }),
+        Case(name: "CSV dataset without a column for a required input", exit: 1, expect: "no column for the required input 'text'",
+             run: { directory in
+                 try "other\n1\n".write(to: directory.appendingPathComponent("rows.csv"), atomically: true, encoding: .utf8)
+                 return try await withServer(body: "inputs:\n  text: {type: string}\nsteps:\n  a:\n    prompt: \"{{ inputs.text }}\"\n",
+                                             arguments: ["--dataset", "rows.csv"])(directory)
+             }),
+        Case(name: "SIGINT during a run", exit: 130, expect: "interrupted", run: signal(SIGINT)),
+        Case(name: "SIGTERM during a run", exit: 130, expect: "interrupted", run: signal(SIGTERM)),
+        Case(name: "SIGKILL during a run, then the same command", exit: 0, expect: "1 from the store",
+             run: { directory in
+                 try await SkeinTestServer.withRunning(.init()) { server in
+                     await server.addRule(ReplyRule("slow", match: .init(lastUserMessageContains: "slow"), times: 1, delay: .seconds(30), action: .text("late")))
+                     let path = try CLI.writePipeline("steps:\n  quick:\n    prompt: quick\n  slow:\n    prompt: \"slow {{ steps.quick.output }}\"\n", server: server, in: directory)
+                     let (process, o, e) = try CLI.start(["run", path], in: directory)
+                     let deadline = ContinuousClock.now + .seconds(20)
+                     while await server.requests.count < 2 && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
+                     kill(process.processIdentifier, SIGKILL)
+                     _ = await CLI.finish(process, o, e)
+                     return try await CLI.run(["run", path], in: directory)
+                 }
+             }),
+    ]
+
+    static func signal(_ number: Int32) -> @Sendable (URL) async throws -> CLI.Result {
+        { directory in
+            try await SkeinTestServer.withRunning(.init()) { server in
+                await server.addRule(ReplyRule("slow", match: .init(), delay: .seconds(30), action: .text("late")))
+                let path = try CLI.writePipeline(oneStep, server: server, in: directory)
+                let (process, o, e) = try CLI.start(["run", path], in: directory)
+                let deadline = ContinuousClock.now + .seconds(20)
+                while await server.requests.isEmpty && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
+                kill(process.processIdentifier, number)
+                return await CLI.finish(process, o, e)
+            }
+        }
+    }
+
+    /// The line of stderr a user reads first: the first error (or the interruption notice).
+    static func message(_ result: CLI.Result) -> String {
+        let lines = result.stderr.split(separator: "\n").map(String.init)
+        let error = try! Regex(#"^(\S+: )?[Ee]rror: "#)
+        let line = lines.first { $0.contains(error) } ?? lines.first { $0.contains("interrupted") }
+            ?? lines.first { $0.contains("from the store") } ?? lines.last ?? ""
+        var text = line.trimmingCharacters(in: .whitespaces)
+        // Stable across machines and runs: no temporary paths, ports or timings.
+        text = text.replacingOccurrences(of: #"/tmp/skein-cli-[0-9A-F-]+/"#, with: "", options: .regularExpression)
+        text = text.replacingOccurrences(of: #"127\.0\.0\.1:\d+"#, with: "127.0.0.1:PORT", options: .regularExpression)
+        text = text.replacingOccurrences(of: #"\d+\.\d+s"#, with: "N.Ns", options: .regularExpression)
+        if text.count > 220 { text = String(text.prefix(219)) + "…" }
+        return text
+    }
+
+    @Test func everyBadInputGetsItsExitCodeAndMessage() async throws {
+        #expect(Self.cases.count >= 40)
+        var rows: [String] = []
+        for (number, badInput) in Self.cases.enumerated() {
+            let directory = try CLI.temporaryDirectory()
+            defer { try? FileManager.default.removeItem(at: directory) }
+            let result = try await badInput.run(directory)
+            #expect(result.status == badInput.exit, "\(badInput.name): exit \(result.status)\n\(result.stderr.suffix(1500))")
+            #expect(result.stderr.contains(badInput.expect), "\(badInput.name): no '\(badInput.expect)' in\n\(result.stderr.suffix(1500))")
+            let message = Self.message(result).replacingOccurrences(of: "|", with: "\\|")
+            rows.append("| \(number + 1) | \(badInput.name) | \(result.status) | `\(message)` |")
+        }
+        let table = (["| # | Bad input | Exit | Message (first error line) |", "|---|---|---|---|"] + rows).joined(separator: "\n")
+        let reliability = CLI.repositoryRoot.appendingPathComponent("RELIABILITY.md")
+        let begin = "<!-- bad-input-matrix:begin -->", end = "<!-- bad-input-matrix:end -->"
+        if ProcessInfo.processInfo.environment["SKEIN_UPDATE_RELIABILITY"] == "1" {
+            var text = (try? String(contentsOf: reliability, encoding: .utf8)) ?? "# Reliability\n"
+            if let start = text.range(of: begin), let stop = text.range(of: end) {
+                text.replaceSubrange(start.upperBound..<stop.lowerBound, with: "\n" + table + "\n")
+            } else {
+                text += "\n## Bad-input matrix\n\n" + begin + "\n" + table + "\n" + end + "\n"
+            }
+            try text.write(to: reliability, atomically: true, encoding: .utf8)
+        } else {
+            let text = try String(contentsOf: reliability, encoding: .utf8)
+            for badInput in Self.cases {
+                #expect(text.contains("| \(badInput.name) |"), "RELIABILITY.md lacks '\(badInput.name)': run with SKEIN_UPDATE_RELIABILITY=1")
+            }
+        }
+    }
+}
