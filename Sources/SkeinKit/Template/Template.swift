@@ -36,6 +36,8 @@ public struct Template: Sendable, Hashable {
     /// Maps the template's lines to the pipeline file.
     public let map: SourceMap
     let nodes: [TemplateNode]
+    /// The UTF-8 of the text nodes, which are ranges of it.
+    let text: [UInt8]
     /// Offsets (in Unicode scalars of the normalized text) where each line starts.
     private let lineStarts: [Int]
     /// Every path the template reads, in source order, with loop and `set` variables
@@ -55,7 +57,7 @@ public struct Template: Sendable, Hashable {
         for (offset, scalar) in scalars.enumerated() where scalar == "\n" { lineStarts.append(offset + 1) }
         self.lineStarts = lineStarts
         do {
-            nodes = try TemplateParser.parse(try TemplateLexer.tokenize(scalars))
+            (nodes, text) = try TemplateParser.parse(try TemplateLexer.tokenize(scalars))
         } catch let error as TemplateError {
             throw Template.diagnostic(error, lineStarts: lineStarts, map: map)
         }
@@ -89,7 +91,7 @@ public struct Template: Sendable, Hashable {
         var output: [UInt8] = []
         output.reserveCapacity(source.utf8.count + source.utf8.count / 2)
         do {
-            try TemplateRenderer(context: context).render(nodes, into: &output)
+            try TemplateRenderer(context: context, text: text).render(nodes, into: &output)
         } catch let error as TemplateError {
             throw diagnostic(error)
         }
@@ -103,7 +105,7 @@ public struct Template: Sendable, Hashable {
     public func evaluate(_ context: TemplateContext) throws -> JSONValue {
         guard let expression = singleExpression else { return .string(try render(context)) }
         do {
-            return try TemplateRenderer(context: context).evaluate(expression)
+            return try TemplateRenderer(context: context, text: text).evaluate(expression)
         } catch let error as TemplateError {
             throw diagnostic(error)
         }

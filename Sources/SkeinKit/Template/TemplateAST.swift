@@ -5,8 +5,10 @@
 /// the renderer, which walks them on every render, passes references around instead of
 /// copying enum payloads.
 enum TemplateNode: Sendable {
-    /// Text as UTF-8, ready to append to the output.
-    case text([UInt8])
+    /// Text: a range of the template's `text`, the UTF-8 of all its text nodes. A range
+    /// holds no reference, so the renderer reads text nodes without retaining anything
+    /// (an array per node cost an atomic retain and release on every render).
+    case text(Range<Int>)
     case output(TemplateExpression)
     case conditional(TemplateConditional)
     case loop(TemplateLoop)
@@ -27,9 +29,16 @@ final class TemplateConditional: Sendable {
     }
 }
 
-struct TemplateBranch: Sendable {
-    var condition: TemplateExpression
-    var body: [TemplateNode]
+/// `{% if condition %}body` or `{% elif condition %}body`. A class like the blocks, so
+/// that reading a branch retains one reference rather than its condition and its body.
+final class TemplateBranch: Sendable {
+    let condition: TemplateExpression
+    let body: [TemplateNode]
+
+    init(condition: TemplateExpression, body: [TemplateNode]) {
+        self.condition = condition
+        self.body = body
+    }
 }
 
 /// `{% for variable in sequence %}body{% else %}otherwise{% endfor %}`
@@ -156,6 +165,30 @@ enum TemplateTest: String, Sendable, CaseIterable {
 /// A filter with its arguments bound to the filter's parameters by position
 /// (`nil` where the template leaves a parameter to its default).
 struct TemplateFilterCall: Sendable {
-    var filter: TemplateFilter
-    var arguments: [TemplateExpression?]
+    let filter: TemplateFilter
+    let arguments: [TemplateExpression?]
+    /// The arguments' values when every argument given is a literal, as most are
+    /// (`truncate(60)`, `join(', ')`): worked out here once rather than at every render.
+    /// Empty when the call gives no arguments.
+    let literalArguments: [JSONValue?]?
+
+    init(filter: TemplateFilter, arguments: [TemplateExpression?]) {
+        self.filter = filter
+        self.arguments = arguments
+        var values: [JSONValue?] = []
+        var givesArguments = false
+        for argument in arguments {
+            switch argument?.kind {
+            case nil:
+                values.append(.none)
+            case .literal(let value)?:
+                values.append(value)
+                givesArguments = true
+            default:
+                literalArguments = nil
+                return
+            }
+        }
+        literalArguments = givesArguments ? values : []
+    }
 }

@@ -45,7 +45,8 @@ enum TemplateFilter: String, Sendable, CaseIterable {
     /// the input is defined before evaluating it.
     /// - Parameters:
     ///   - input: the value on the left of `|`.
-    ///   - arguments: one per parameter, `nil` where the template gave none.
+    ///   - arguments: one per parameter, `nil` where the template gave none; may be
+    ///     empty when it gave none at all.
     ///   - offset: where errors point (the filter's name).
     /// - Returns: the result, or `nil` for "no value" (`first` and `last` of an empty sequence).
     func apply(to input: JSONValue, arguments: [JSONValue?], at offset: Int) throws -> JSONValue? {
@@ -70,13 +71,9 @@ enum TemplateFilter: String, Sendable, CaseIterable {
                 throw TemplateError("filter 'fromjson' could not parse its input: \(error)", at: offset)
             }
         case .join:
-            let separator = call.text(0) ?? ""
             var text: [UInt8] = []
             text.reserveCapacity(128)  // growing from empty reallocates several times
-            for (index, element) in try call.elements(of: input).enumerated() {
-                if index > 0 { TemplateOperators.appendUTF8(separator, to: &text) }
-                TemplateOperators.write(element, to: &text)
-            }
+            TemplateFilter.writeJoined(try call.elements(of: input), separator: call.text(0) ?? "", to: &text)
             return .string(String(decoding: text, as: UTF8.self))
         case .trim:
             let text = TemplateOperators.text(of: input)
@@ -104,7 +101,9 @@ enum TemplateFilter: String, Sendable, CaseIterable {
                     TemplateOperators.text(of: input), call.text(0) ?? "", call.text(1) ?? "",
                     count: try call.integer(2) ?? -1))
         case .truncate:
-            return try truncate(TemplateOperators.text(of: input), call)
+            let text = TemplateOperators.text(of: input)
+            guard let cut = try truncation(of: text, call) else { return .string(text) }
+            return .string(TemplateFilter.prefix(of: text, utf8Count: cut.bytes) + cut.end)
         case .indent:
             return try indent(TemplateOperators.text(of: input), call)
         case .lines:
@@ -117,26 +116,113 @@ enum TemplateFilter: String, Sendable, CaseIterable {
         }
     }
 
-    /// Python's `str.strip()`. Looks at UTF-8 bytes while the ends are ASCII (the usual
-    /// case, and much cheaper than walking scalars); otherwise strips scalars.
+    /// Appends the text of the filter's result to `output`: what
+    /// `TemplateOperators.write(apply(to:arguments:at:))` appends. `join`, `trim`,
+    /// `upper`, `lower` and `truncate` append their pieces straight to the output, so
+    /// `{{ x | trim }}` copies bytes once instead of building a string and copying that.
+    /// - Throws: what `apply` throws, and an error where `apply` finds no value.
+    func write(_ input: JSONValue, arguments: [JSONValue?], at offset: Int, to output: inout [UInt8]) throws {
+        let call = FilterArguments(filter: self, values: arguments, offset: offset)
+        switch self {
+        case .join:
+            TemplateFilter.writeJoined(try call.elements(of: input), separator: call.text(0) ?? "", to: &output)
+        case .truncate:
+            let text = TemplateOperators.text(of: input)
+            guard let cut = try truncation(of: text, call) else {
+                return TemplateOperators.appendUTF8(text, to: &output)
+            }
+            TemplateOperators.appendUTF8(text, offsets: 0..<cut.bytes, to: &output)
+            TemplateOperators.appendUTF8(cut.end, to: &output)
+        case .trim where call.text(0) == nil:
+            TemplateFilter.writeTrimmingWhitespace(TemplateOperators.text(of: input), to: &output)
+        case .upper, .lower:
+            TemplateFilter.writeChangingCase(TemplateOperators.text(of: input), upper: self == .upper, to: &output)
+        default:
+            guard let value = try apply(to: input, arguments: arguments, at: offset) else {
+                throw noItemError(at: offset)
+            }
+            TemplateOperators.write(value, to: &output)
+        }
+    }
+
+    /// The error for `first` or `last` of an empty sequence where a value is needed.
+    func noItemError(at offset: Int) -> TemplateError {
+        TemplateError("filter '\(rawValue)' found no item: its input is empty", at: offset)
+    }
+
+    /// Jinja2's `join`: the elements' text with `separator` between them.
+    static func writeJoined(_ elements: [JSONValue], separator: String, to output: inout [UInt8]) {
+        for (index, element) in elements.enumerated() {
+            if index > 0 { TemplateOperators.appendUTF8(separator, to: &output) }
+            TemplateOperators.write(element, to: &output)
+        }
+    }
+
+    /// Python's `str.strip()`.
     static func trimWhitespace(_ text: String) -> String {
-        let bytes = text.utf8
-        var start = bytes.startIndex, end = bytes.endIndex
+        let stripped = TemplateOperators.withUTF8(text) { bytes -> String? in
+            guard let offsets = asciiStripOffsets(bytes) else { return nil }
+            if offsets == bytes.indices { return text }
+            return String(decoding: UnsafeBufferPointer(rebasing: bytes[offsets]), as: UTF8.self)
+        }
+        return stripped ?? trim(text, TemplateWhitespace.contains)
+    }
+
+    /// Appends `text` stripped as `trimWhitespace` strips it.
+    static func writeTrimmingWhitespace(_ text: String, to output: inout [UInt8]) {
+        let isWritten = TemplateOperators.withUTF8(text) { bytes in
+            guard let offsets = asciiStripOffsets(bytes) else { return false }
+            output.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[offsets]))
+            return true
+        }
+        if !isWritten { TemplateOperators.appendUTF8(trim(text, TemplateWhitespace.contains), to: &output) }
+    }
+
+    /// Where UTF-8 `bytes` are without leading and trailing whitespace, found by looking
+    /// at bytes while the ends are ASCII (the usual case, and much cheaper than walking
+    /// scalars), or nil when an end is not ASCII and scalars must be looked at.
+    private static func asciiStripOffsets(_ bytes: UnsafeBufferPointer<UInt8>) -> Range<Int>? {
         func isASCIIWhitespace(_ byte: UInt8) -> Bool { (0x09...0x0D).contains(byte) || (0x1C...0x20).contains(byte) }
+        var start = 0, end = bytes.count
         while start < end {
             let byte = bytes[start]
-            if byte >= 0x80 { return trim(text, TemplateWhitespace.contains) }
+            if byte >= 0x80 { return nil }
             guard isASCIIWhitespace(byte) else { break }
-            start = bytes.index(after: start)
+            start += 1
         }
         while end > start {
-            let byte = bytes[bytes.index(before: end)]
-            if byte >= 0x80 { return trim(text, TemplateWhitespace.contains) }
+            let byte = bytes[end - 1]
+            if byte >= 0x80 { return nil }
             guard isASCIIWhitespace(byte) else { break }
-            end = bytes.index(before: end)
+            end -= 1
         }
-        if start == bytes.startIndex && end == bytes.endIndex { return text }
-        return String(text[start..<end])
+        return start..<end
+    }
+
+    /// Appends `text` upper- or lowercased, as `uppercased()` and `lowercased()` (and
+    /// Python) do. ASCII text, the usual case, is copied and then changed in place.
+    static func writeChangingCase(_ text: String, upper: Bool, to output: inout [UInt8]) {
+        let start = output.count
+        let isASCII = TemplateOperators.withUTF8(text) { bytes in
+            guard bytes.allSatisfy({ $0 < 0x80 }) else { return false }
+            output.append(contentsOf: bytes)
+            return true
+        }
+        guard isASCII else {
+            return TemplateOperators.appendUTF8(upper ? text.uppercased() : text.lowercased(), to: &output)
+        }
+        let changes: ClosedRange<UInt8> =
+            upper ? UInt8(ascii: "a")...UInt8(ascii: "z") : UInt8(ascii: "A")...UInt8(ascii: "Z")
+        for index in start..<output.count where changes.contains(output[index]) {
+            output[index] ^= 0x20  // the case bit
+        }
+    }
+
+    /// The first `utf8Count` bytes of `text` (which must end between scalars), as a string.
+    private static func prefix(of text: String, utf8Count: Int) -> String {
+        TemplateOperators.withUTF8(text) {
+            String(decoding: UnsafeBufferPointer(rebasing: $0[..<utf8Count]), as: UTF8.self)
+        }
     }
 
     /// Python's `str.strip(chars)`: removes leading and trailing scalars that match.
@@ -184,11 +270,13 @@ enum TemplateFilter: String, Sendable, CaseIterable {
         return String(decoding: result, as: UTF8.self)
     }
 
-    /// Jinja2's `truncate`: the default leeway is 5 (Jinja2's `truncate.leeway` policy),
-    /// and without `killwords` the cut goes back to the last space.
-    private func truncate(_ text: String, _ call: FilterArguments) throws -> JSONValue {
+    /// Where Jinja2's `truncate` cuts `text`: the number of leading UTF-8 bytes it keeps
+    /// and the `end` it adds, or nil when the text stays whole. The default leeway is 5
+    /// (Jinja2's `truncate.leeway` policy), and without `killwords` the cut goes back to
+    /// the last space.
+    private func truncation(of text: String, _ call: FilterArguments) throws -> (bytes: Int, end: String)? {
         let length = try call.integer(0) ?? 255
-        let killsWords = call.values[1].map(TemplateOperators.isTruthy) ?? false
+        let killsWords = call[1].map(TemplateOperators.isTruthy) ?? false
         let end = call.text(2) ?? "..."
         let endLength = end.unicodeScalars.count
         let leeway = try call.integer(3) ?? 5
@@ -202,26 +290,25 @@ enum TemplateFilter: String, Sendable, CaseIterable {
         }
         // Work on code points as Python does; for ASCII text those are its UTF-8 bytes,
         // which are much cheaper to get at.
-        let bytes = Array(text.utf8)
-        if bytes.count - length <= leeway { return .string(text) }  // never more code points than bytes
+        if text.utf8.count - length <= leeway { return nil }  // never more code points than bytes
         let cut = (length: length, keep: length - endLength, leeway: leeway, killsWords: killsWords)
-        if bytes.allSatisfy({ $0 < 0x80 }) {
-            guard let kept = TemplateFilter.truncatedPrefix(bytes, space: 0x20, cut) else { return .string(text) }
-            return .string(String(decoding: kept, as: UTF8.self) + end)
+        if TemplateOperators.withUTF8(text, { $0.allSatisfy { $0 < 0x80 } }) {
+            let kept = TemplateOperators.withUTF8(text) { TemplateFilter.truncatedPrefix($0, space: 0x20, cut)?.count }
+            return kept.map { ($0, end) }
         }
         guard let kept = TemplateFilter.truncatedPrefix(Array(text.unicodeScalars), space: " ", cut) else {
-            return .string(text)
+            return nil
         }
-        return .string(TemplateText.string(kept) + end)
+        return (kept.reduce(0) { $0 + UTF8.width($1) }, end)
     }
 
     /// What `truncate` keeps of `units` before adding `end`, or nil when the text is
     /// short enough to keep whole.
-    private static func truncatedPrefix<Unit: Equatable>(
-        _ units: [Unit], space: Unit, _ cut: (length: Int, keep: Int, leeway: Int, killsWords: Bool)
-    ) -> ArraySlice<Unit>? {
+    private static func truncatedPrefix<Units: BidirectionalCollection>(
+        _ units: Units, space: Units.Element, _ cut: (length: Int, keep: Int, leeway: Int, killsWords: Bool)
+    ) -> Units.SubSequence? where Units.Element: Equatable {
         if units.count - cut.length <= cut.leeway { return nil }
-        var kept = units[..<cut.keep]
+        var kept = units.prefix(cut.keep)
         if !cut.killsWords, let lastSpace = kept.lastIndex(of: space) {
             kept = kept[..<lastSpace]
         }
@@ -232,7 +319,7 @@ enum TemplateFilter: String, Sendable, CaseIterable {
     /// `blank` say otherwise; `width` may be a number of spaces or a string.
     private func indent(_ text: String, _ call: FilterArguments) throws -> JSONValue {
         let indentation: String
-        if case .string(let string)? = call.values[0] {
+        if case .string(let string)? = call[0] {
             indentation = string
         } else {
             let width = try call.integer(0) ?? 4
@@ -242,8 +329,8 @@ enum TemplateFilter: String, Sendable, CaseIterable {
             }
             indentation = String(repeating: " ", count: max(0, width))
         }
-        let indentsFirst = call.values[1].map(TemplateOperators.isTruthy) ?? false
-        let indentsBlank = call.values[2].map(TemplateOperators.isTruthy) ?? false
+        let indentsFirst = call[1].map(TemplateOperators.isTruthy) ?? false
+        let indentsBlank = call[2].map(TemplateOperators.isTruthy) ?? false
         // Like Jinja2, add a newline first so a trailing newline survives `splitlines`.
         let lines = TemplateFilter.splitLines(text + "\n")
         var result: String
@@ -286,16 +373,22 @@ enum TemplateFilter: String, Sendable, CaseIterable {
 /// mistakes in the filter's terms.
 private struct FilterArguments {
     var filter: TemplateFilter
+    /// One per parameter, or fewer: those missing at the end are `nil`.
     var values: [JSONValue?]
     var offset: Int
 
+    /// The argument for the parameter at `index`, `nil` where the template gave none.
+    subscript(index: Int) -> JSONValue? {
+        index < values.count ? values[index] : nil
+    }
+
     func text(_ index: Int) -> String? {
-        guard index < values.count, let value = values[index], !value.isNull else { return nil }
+        guard let value = self[index], !value.isNull else { return nil }
         return TemplateOperators.text(of: value)
     }
 
     func integer(_ index: Int) throws -> Int? {
-        guard index < values.count, let value = values[index] else { return nil }
+        guard let value = self[index] else { return nil }
         switch value {
         case .null: return nil
         case .int(let int): return int

@@ -32,6 +32,20 @@ enum TemplateOperators {
         string.withUTF8 { output.append(contentsOf: $0) }
     }
 
+    /// Appends the UTF-8 bytes at `offsets` of a string.
+    static func appendUTF8(_ string: String, offsets: Range<Int>, to output: inout [UInt8]) {
+        withUTF8(string) { output.append(contentsOf: UnsafeBufferPointer(rebasing: $0[offsets])) }
+    }
+
+    /// Calls `body` with a string's UTF-8. Walking bytes this way costs a fraction of
+    /// walking `string.utf8`, which checks and advances a string index at every byte.
+    static func withUTF8<Result>(_ string: String, _ body: (UnsafeBufferPointer<UInt8>) throws -> Result) rethrows
+        -> Result
+    {
+        var string = string
+        return try string.withUTF8(body)
+    }
+
     /// Appends an integer's decimal digits (without building a `String`).
     static func appendDecimal(_ int: Int, to output: inout [UInt8]) {
         if int < 0 { output.append(UInt8(ascii: "-")) }

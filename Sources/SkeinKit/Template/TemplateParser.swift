@@ -18,6 +18,8 @@ struct TemplateParser {
     private static let operatorWords: Set<String> = ["and", "or", "not", "in", "is", "if", "else"]
 
     private let tokens: [TemplateToken]
+    /// The UTF-8 of the text nodes so far; each `.text` node is a range of it.
+    private var text: [UInt8] = []
     private var index = 0
     private var blockDepth = 0
     private var expressionNesting = 0
@@ -28,9 +30,12 @@ struct TemplateParser {
         var offset: Int
     }
 
-    static func parse(_ tokens: [TemplateToken]) throws -> [TemplateNode] {
+    /// Parses a template's tokens.
+    /// - Returns: the nodes, and the UTF-8 text that their `.text` ranges refer to.
+    static func parse(_ tokens: [TemplateToken]) throws -> (nodes: [TemplateNode], text: [UInt8]) {
         var parser = TemplateParser(tokens: tokens)
-        return try parser.parseNodes(until: [], in: nil).nodes
+        let nodes = try parser.parseNodes(until: [], in: nil).nodes
+        return (nodes, parser.text)
     }
 
     private init(tokens: [TemplateToken]) {
@@ -83,8 +88,10 @@ struct TemplateParser {
         while true {
             let token = advance()
             switch token.kind {
-            case .text(let text):
-                nodes.append(.text(Array(text.utf8)))
+            case .text(let string):
+                let start = text.count
+                text += string.utf8
+                nodes.append(.text(start..<text.count))
             case .outputOpen:
                 let expression = try parseExpression()
                 guard current.kind == .outputClose else { throw unexpected(expected: "'}}'") }

@@ -8,8 +8,20 @@
 ///
 /// A class, so that rendering (which binds variables) and evaluation (which reads them)
 /// share one state without threading it through every call.
+///
+/// Speed (`skein-bench templates`): half of a render's time went to reference counting
+/// (each retain and release is an atomic operation), so the hot paths avoid copying what
+/// they only read. Swift copies (retains) what it reads out of an array, a `var` property
+/// or an enum payload it cannot prove stays put, but borrows parameters, the payloads
+/// that a `switch` over a `borrowing` parameter binds, and the `let` properties of a
+/// class held by a parameter. Hence: the functions that switch over the AST take its
+/// enums as `borrowing` parameters; text nodes are ranges of one byte array; variables
+/// are boxed in `Binding`s; and `write` appends the text of filters and `~` straight to
+/// the output instead of building strings first.
 final class TemplateRenderer {
     private let context: TemplateContext
+    /// The template's text, which `.text` nodes are ranges of.
+    private let text: [UInt8]
     // Names and values are kept in separate arrays so a lookup compares names without
     // copying (retaining) the values it passes over. Unchecked exclusivity: only this
     // class's methods touch these, never overlapping, and the dynamic checks cost 3%.
@@ -22,11 +34,22 @@ final class TemplateRenderer {
     /// Context variables already read: templates read the same few roots (`inputs`,
     /// `steps`) again and again, and comparing short names beats hashing them.
     @exclusivity(unchecked) private var rootNames: [String] = []
-    @exclusivity(unchecked) private var rootValues: [JSONValue] = []
+    @exclusivity(unchecked) private var rootValues: [Binding] = []
 
     private enum LocalValue {
-        case json(JSONValue)
+        case json(Binding)
         case loop(LoopState)
+    }
+
+    /// A variable's value, boxed. Reading a value out of an array copies it, and copying
+    /// an object retains each of its buffers; reading a box retains one reference, and
+    /// paths are then walked from the box's value in place (see `walk(_:_:)`).
+    private final class Binding {
+        let value: JSONValue
+
+        init(_ value: JSONValue) {
+            self.value = value
+        }
     }
 
     /// `loop.index` and friends, computed when read.
@@ -56,8 +79,9 @@ final class TemplateRenderer {
         }
     }
 
-    init(context: TemplateContext) {
+    init(context: TemplateContext, text: [UInt8]) {
         self.context = context
+        self.text = text
     }
 
     // MARK: Nodes
@@ -65,31 +89,42 @@ final class TemplateRenderer {
     /// Renders nodes as UTF-8 into `output`: appending bytes costs a third less than
     /// appending to a `String`, and text nodes are stored as bytes already.
     func render(_ nodes: [TemplateNode], into output: inout [UInt8]) throws {
-        for node in nodes {
-            switch node {
-            case .text(let text):
-                output += text
-            case .output(let expression):
-                TemplateOperators.write(try evaluate(expression), to: &output)
-            case .conditional(let conditional):
-                let (branches, otherwise) = (conditional.branches, conditional.otherwise)
-                if let branch = try branches.first(where: { TemplateOperators.isTruthy(try evaluate($0.condition)) }) {
-                    try render(branch.body, into: &output)
-                } else if let otherwise {
-                    try render(otherwise, into: &output)
-                }
-            case .loop(let loop):
-                try renderLoop(loop, into: &output)
-            case .assignment(let name, let value):
-                assign(name, try evaluate(value))
-            case .blockAssignment(let name, let body):
-                var text: [UInt8] = []
-                enterScope()
-                try render(body, into: &text)
-                leaveScope()
-                assign(name, .string(String(decoding: text, as: UTF8.self)))
-            }
+        for index in nodes.indices {
+            try render(nodes[index], into: &output)
         }
+    }
+
+    private func render(_ node: borrowing TemplateNode, into output: inout [UInt8]) throws {
+        switch node {
+        case .text(let range):
+            // One copy, from the template's text (borrowed: a `let` of this class) to the output.
+            text.withUnsafeBufferPointer { output.append(contentsOf: UnsafeBufferPointer(rebasing: $0[range])) }
+        case .output(let expression):
+            try write(expression, to: &output)
+        case .conditional(let conditional):
+            for index in conditional.branches.indices where try render(conditional.branches[index], into: &output) {
+                return
+            }
+            if let otherwise = conditional.otherwise { try render(otherwise, into: &output) }
+        case .loop(let loop):
+            try renderLoop(loop, into: &output)
+        case .assignment(let name, let value):
+            assign(name, try evaluate(value))
+        case .blockAssignment(let name, let body):
+            var rendered: [UInt8] = []
+            enterScope()
+            try render(body, into: &rendered)
+            leaveScope()
+            assign(name, .string(String(decoding: rendered, as: UTF8.self)))
+        }
+    }
+
+    /// Renders the branch's body if its condition holds.
+    /// - Returns: whether it did.
+    private func render(_ branch: TemplateBranch, into output: inout [UInt8]) throws -> Bool {
+        guard TemplateOperators.isTruthy(try evaluate(branch.condition)) else { return false }
+        try render(branch.body, into: &output)
+        return true
     }
 
     private func renderLoop(_ loop: TemplateLoop, into output: inout [UInt8]) throws {
@@ -114,10 +149,10 @@ final class TemplateRenderer {
         // what `set` added in the previous iteration goes.
         let start = localNames.count
         localNames += [loop.variable, "loop"]
-        localValues += [.json(nil), .loop(LoopState(index0: 0, length: items.count))]
-        for (index, item) in items.enumerated() {
+        localValues += [.json(Binding(nil)), .loop(LoopState(index0: 0, length: items.count))]
+        for index in items.indices {
             if localNames.count > start + 2 { removeLocals(from: start + 2) }
-            localValues[start] = .json(item)
+            localValues[start] = .json(Binding(items[index]))
             localValues[start + 1] = .loop(LoopState(index0: index, length: items.count))
             try render(loop.body, into: &output)
         }
@@ -141,10 +176,10 @@ final class TemplateRenderer {
     private func assign(_ name: String, _ value: JSONValue) {
         let scopeStart = scopeStarts.last ?? 0
         if let index = localNames[scopeStart...].lastIndex(of: name) {
-            localValues[index] = .json(value)
+            localValues[index] = .json(Binding(value))
         } else {
             localNames.append(name)
-            localValues.append(.json(value))
+            localValues.append(.json(Binding(value)))
         }
     }
 
@@ -152,11 +187,25 @@ final class TemplateRenderer {
 
     /// The value of an expression; anything undefined is an error.
     func evaluate(_ expression: TemplateExpression) throws -> JSONValue {
-        switch expression.kind {
+        try evaluate(expression.kind, of: expression)
+    }
+
+    // Each function that switches over an expression's kind takes it as a `borrowing`
+    // parameter, with the expression itself for its offset and for error messages: a
+    // `switch` over a borrowed enum borrows the payloads it binds, where one over
+    // `expression.kind` would copy them (retaining each reference) at every node.
+
+    private func evaluate(_ kind: borrowing TemplateExpression.Kind, of expression: TemplateExpression) throws
+        -> JSONValue
+    {
+        switch kind {
         case .literal(let value):
+            return copy value
+        case .variable(let name):
+            guard let value = try lookup(name, []) else { throw try missingPathError(expression) }
             return value
-        case .variable, .access:
-            guard let value = try lookupPath(expression) else { throw try missingPathError(expression) }
+        case .access(let base, let accesses):
+            guard let value = try lookup(base.kind, of: base, accesses) else { throw try missingPathError(expression) }
             return value
         case .list(let items):
             return .array(try items.map { try evaluate($0) })
@@ -176,10 +225,10 @@ final class TemplateRenderer {
         case .binary(let operation, let left, let right):
             return try TemplateOperators.binary(
                 operation, try evaluate(left), try evaluate(right), at: expression.offset)
-        case .concatenation(let operands):
+        case .concatenation:
             var text: [UInt8] = []
             text.reserveCapacity(128)  // growing from empty reallocates several times
-            for operand in operands { TemplateOperators.write(try evaluate(operand), to: &text) }
+            try write(kind, of: expression, to: &text)
             return .string(String(decoding: text, as: UTF8.self))
         case .logical(let operation, let left, let right):
             let value = try evaluate(left)
@@ -208,8 +257,7 @@ final class TemplateRenderer {
                 return try call.arguments[0].map { try evaluate($0) } ?? .string("")
             }
             guard let value = try applyFilter(call, to: input, at: expression.offset) else {
-                throw TemplateError(
-                    "filter '\(call.filter.rawValue)' found no item: its input is empty", at: expression.offset)
+                throw call.filter.noItemError(at: expression.offset)
             }
             return value
         case .conditional(let condition, let then, let otherwise):
@@ -217,13 +265,46 @@ final class TemplateRenderer {
         }
     }
 
+    /// Appends the text of an expression's value to `output`, as
+    /// `TemplateOperators.write(evaluate(expression))` does; but the operands of `~` and
+    /// the text of filters are appended as they come, not first joined into a string.
+    private func write(_ expression: TemplateExpression, to output: inout [UInt8]) throws {
+        try write(expression.kind, of: expression, to: &output)
+    }
+
+    private func write(
+        _ kind: borrowing TemplateExpression.Kind, of expression: TemplateExpression, to output: inout [UInt8]
+    ) throws {
+        switch kind {
+        case .concatenation(let operands):
+            for operand in operands { try write(operand, to: &output) }
+        case .filter(let input, let call):
+            guard call.filter != .default else {
+                // `default` must see whether its input is defined before evaluating it.
+                return TemplateOperators.write(try evaluate(kind, of: expression), to: &output)
+            }
+            try call.filter.write(
+                try evaluate(input), arguments: try arguments(of: call), at: expression.offset, to: &output)
+        default:
+            TemplateOperators.write(try evaluate(kind, of: expression), to: &output)
+        }
+    }
+
     /// The value of an expression, or `nil` where it is undefined: a missing name or
     /// field, `default` of something undefined with an undefined fallback, `first` or
     /// `last` of nothing. Everything else is evaluated strictly.
     func evaluateIfDefined(_ expression: TemplateExpression) throws -> JSONValue? {
-        switch expression.kind {
-        case .variable, .access:
-            return try lookupPath(expression)
+        try evaluateIfDefined(expression.kind, of: expression)
+    }
+
+    private func evaluateIfDefined(_ kind: borrowing TemplateExpression.Kind, of expression: TemplateExpression)
+        throws -> JSONValue?
+    {
+        switch kind {
+        case .variable(let name):
+            return try lookup(name, [])
+        case .access(let base, let accesses):
+            return try lookup(base.kind, of: base, accesses)
         case .filter(let input, let call) where call.filter == .default:
             if let value = try defaultFilterInput(input, call) { return value }
             return try call.arguments[0].map { try evaluateIfDefined($0) } ?? .string("")
@@ -248,8 +329,14 @@ final class TemplateRenderer {
         -> JSONValue?
     {
         let value = try evaluate(input)
-        let arguments = try call.arguments.map { try $0.map { try evaluate($0) } }
-        return try call.filter.apply(to: value, arguments: arguments, at: offset)
+        return try call.filter.apply(to: value, arguments: try arguments(of: call), at: offset)
+    }
+
+    /// The values of a filter call's arguments, one per parameter (`nil` where the
+    /// template gives none), evaluated after its input as in Jinja2.
+    private func arguments(of call: TemplateFilterCall) throws -> [JSONValue?] {
+        if let values = call.literalArguments { return values }
+        return try call.arguments.map { try $0.map { try evaluate($0) } }
     }
 
     private func compare(_ comparison: TemplateComparison, _ left: JSONValue, _ right: JSONValue) throws -> Bool {
@@ -291,18 +378,14 @@ final class TemplateRenderer {
     // (measured three times slower). Lookups return optionals; only when a missing value
     // must be reported does `missingPathError` walk the path again to say what is missing.
 
-    /// The value at a path, or nil when a name or field on it does not exist.
-    private func lookupPath(_ path: TemplateExpression) throws -> JSONValue? {
-        switch path.kind {
-        case .variable(let name):
-            return try lookup(name, [])
-        case .access(let base, let accesses):
-            switch base.kind {
-            case .variable(let name): return try lookup(name, accesses)
-            default: return try walk(try evaluate(base), accesses, from: 0)
-            }
-        default:
-            return try evaluate(path)
+    /// The value at `base` followed by `accesses`, or nil when a name or field on the
+    /// way does not exist.
+    private func lookup(
+        _ kind: borrowing TemplateExpression.Kind, of base: TemplateExpression, _ accesses: [TemplateAccess]
+    ) throws -> JSONValue? {
+        switch kind {
+        case .variable(let name): return try lookup(name, accesses)
+        default: return try walk(try evaluate(base), accesses, from: 0)
         }
     }
 
@@ -310,8 +393,8 @@ final class TemplateRenderer {
     private func lookup(_ name: String, _ accesses: [TemplateAccess]) throws -> JSONValue? {
         if let index = localNames.lastIndex(of: name) {
             switch localValues[index] {
-            case .json(let value):
-                return try walk(value, accesses, from: 0)
+            case .json(let binding):
+                return try walk(binding, accesses)
             case .loop(let state):
                 guard let first = accesses.first else { return state.object }
                 switch first.kind {
@@ -326,16 +409,19 @@ final class TemplateRenderer {
             }
         }
         if let index = rootNames.firstIndex(of: name) {
-            return try walk(rootValues[index], accesses, from: 0)
+            return try walk(rootValues[index], accesses)
         }
-        switch context.variables[name] {
-        case .some(let value):
-            rootNames.append(name)
-            rootValues.append(value)
-            return try walk(value, accesses, from: 0)
-        case .none:
-            return nil
-        }
+        guard let value = context.variables[name] else { return nil }
+        let binding = Binding(value)
+        rootNames.append(name)
+        rootValues.append(binding)
+        return try walk(binding, accesses)
+    }
+
+    /// Applies `accesses` to a variable's value. A function of its own so that the box is
+    /// a parameter: the value is then borrowed from it, not copied out first.
+    private func walk(_ binding: Binding, _ accesses: [TemplateAccess]) throws -> JSONValue? {
+        try walk(binding.value, accesses, from: 0)
     }
 
     /// Applies `accesses[position...]` to `value`. Recursive rather than a loop over a
@@ -348,12 +434,15 @@ final class TemplateRenderer {
             switch value {
             case .object(let object):
                 guard let index = object.index(forKey: name) else { return nil }
+                // The last step returns the field itself: recursing would copy it twice more.
+                if position + 1 == accesses.count { return object.values[index] }
                 return try walk(object.values[index], accesses, from: position + 1)
             default:
                 return nil
             }
         default:
             guard let next = try element(of: value, at: accesses[position]) else { return nil }
+            if position + 1 == accesses.count { return next }
             return try walk(next, accesses, from: position + 1)
         }
     }
@@ -425,7 +514,7 @@ final class TemplateRenderer {
         case .variable(let name):
             if let index = localNames.lastIndex(of: name) {
                 switch localValues[index] {
-                case .json(let value): container = value
+                case .json(let binding): container = binding.value
                 case .loop(let state):
                     container = state.object
                     if let access = accesses.first, case .key(let field) = access.kind, let value = state.field(field) {
