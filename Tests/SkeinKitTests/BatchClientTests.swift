@@ -114,7 +114,8 @@ import Testing
     }
 
     @Test func waitingFollowsTheProcessingDelay() async throws {
-        let configuration = SkeinTestServer.Configuration(batches: .init(processingDelay: .milliseconds(800)))
+        // Long enough that polling sees the batch in progress several times even on a loaded machine.
+        let configuration = SkeinTestServer.Configuration(batches: .init(processingDelay: .seconds(4)))
         try await withBatchClient(configuration) { server, batches, _ in
             let provider = clientTestProvider(server)
             var file = BatchInputFile()
@@ -125,7 +126,7 @@ import Testing
             let seen = JobLog()
             let job = try await batches.waitForBatch(
                 created.id, provider: provider, polling: Self.fastPolling, onUpdate: seen.handler)
-            #expect(ContinuousClock.now - start >= .milliseconds(800))
+            #expect(ContinuousClock.now - start >= .seconds(4))
             #expect(job.status == .completed)
             #expect(seen.jobs.first?.status == .inProgress)
             #expect(seen.jobs.last == job)
@@ -133,7 +134,7 @@ import Testing
             let counts = seen.jobs.map(\.requestCounts.completed)
             #expect(counts == counts.sorted())
             #expect(counts.contains { $0 > 0 && $0 < 4 })
-            #expect(seen.jobs.count >= 5)
+            #expect(seen.jobs.count >= 3)
         }
     }
 
