@@ -102,13 +102,13 @@ import Testing
         await #expect(throws: (any Error).self) {
             _ = try await client.post("/chat/completions", chatBody("hang"), timeout: .milliseconds(300))
         }
-        #expect(ContinuousClock.now - started < .seconds(5))
+        #expect(ContinuousClock.now - started < .seconds(25))  // well under the 60 s hang, with room for a loaded machine
         // Hold another one and shut down under it.
         let pending = Task { try await client.post("/chat/completions", chatBody("hang again")) }
         try await Task.sleep(for: .milliseconds(200))
         let stopping = ContinuousClock.now
         await server.shutdown()
-        #expect(ContinuousClock.now - stopping < .seconds(5))
+        #expect(ContinuousClock.now - stopping < .seconds(25))
         await #expect(throws: (any Error).self) { _ = try await pending.value }
         #expect(await server.inFlightRequests == 0)
         let records = await server.requests
@@ -134,7 +134,7 @@ import Testing
             }
             let stopping = ContinuousClock.now
             await server.shutdown()
-            #expect(ContinuousClock.now - stopping < .seconds(5))
+            #expect(ContinuousClock.now - stopping < .seconds(25))
             for request in requests { _ = await request.value }
         }
         try await httpClient.shutdown()
