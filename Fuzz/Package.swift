@@ -1,0 +1,39 @@
+// swift-tools-version: 6.1
+// libFuzzer targets for SkeinKit's parsers (see RELIABILITY.md, "Fuzzing", and scripts/fuzz).
+//
+// This package compiles only the parts of SkeinKit the fuzz targets reach, so a fuzz build
+// does not pull in the HTTP stack or SQLite: Sources/SkeinKit here holds symlinks to
+// ../Sources/SkeinKit/{Pipeline,Template,JSON,Diagnostics,Graph} and to the few Client
+// files those folders use (SSEParser, ProviderConfiguration, SamplingParameters).
+//
+// Build (scripts/fuzz does this):
+//   swift build -c release --package-path Fuzz -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library
+import PackageDescription
+
+let package = Package(
+    name: "SkeinFuzz",
+    platforms: [.macOS(.v14)],
+    dependencies: [
+        .package(url: "https://github.com/jpsim/Yams", exact: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-collections", exact: "1.6.0"),
+    ],
+    targets: [
+        .target(
+            name: "SkeinKit",
+            dependencies: [
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "OrderedCollections", package: "swift-collections"),
+            ],
+            // Lets the fuzz targets use specialized generics (SSEParser.consume takes
+            // `some Sequence<UInt8>`); unspecialized, most of a run is witness calls.
+            swiftSettings: [.unsafeFlags(["-cross-module-optimization"])]
+        ),
+        // libFuzzer's LLVMFuzzerRunDriver, called from each target's @main.
+        .target(name: "FuzzDriver"),
+        .executableTarget(name: "FuzzLoader", dependencies: ["SkeinKit", "FuzzDriver"]),
+        .executableTarget(name: "FuzzTemplate", dependencies: ["SkeinKit", "FuzzDriver"]),
+        .executableTarget(name: "FuzzSSE", dependencies: ["SkeinKit", "FuzzDriver"]),
+        .executableTarget(name: "FuzzSchema", dependencies: ["SkeinKit", "FuzzDriver"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,1 @@
+../../../../Sources/SkeinKit/Client/SamplingParameters.swift
