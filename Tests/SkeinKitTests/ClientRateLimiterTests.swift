@@ -46,8 +46,8 @@ import Testing
             budget.recordSuccess(estimatedTokens: 0, actualTokens: nil)
             successes += 1
         }
-        // A tenth of the rate per success, at most a twentieth of the ceiling: 10 steps of 0.5.
-        #expect((9...11).contains(successes))
+        // With a configured rate, a fiftieth of the rate per success: 50 steps of 0.1.
+        #expect((49...51).contains(successes))
         #expect(budget.requestRate == 10)
     }
 

@@ -11,7 +11,8 @@
 /// After a 429 the request rate halves (once per round of requests, not once per 429:
 /// requests already in flight when the rate dropped say nothing new) and, when the
 /// response said how long to wait, nothing starts until then. Each success then adds a
-/// step back (a tenth of the rate per success), up to the configured rate. A provider with no configured rate runs
+/// step back (a fiftieth of the rate per success with a configured rate, a tenth without),
+/// up to the configured rate. A provider with no configured rate runs
 /// unpaced until its first 429, then starts from half the rate it was observed sending at
 /// and is unpaced again once it climbs back there.
 struct RateBudget: Sendable {
@@ -118,11 +119,15 @@ struct RateBudget: Sendable {
             tokenArrival += Double(actualTokens - estimatedTokens) / (Double(max(1, perMinute)) / 60)
         }
         guard let rate = requestRate, let ceiling else { return }
-        // Recovery grows with the rate (a tenth of it per success, at most a twentieth of the
-        // ceiling): isolated 429s, which providers also send when they are merely busy, cost
-        // a short dip instead of a collapse to the floor. Under a real limit the 429s come
-        // in every round and the halving wins.
-        let step = max(1.0 / 60, min(ceiling / 20, rate / 10))
+        // With a configured rate, a 429 says that rate is too much for now: creep back (a
+        // fiftieth of the rate per success) so as not to meet the limit again at once. With
+        // none, the rate was only ever a guess, and isolated 429s (providers also send them
+        // when merely busy) must cost a short dip, not a collapse to the floor: recover a
+        // tenth of the rate per success. Under a real limit 429s come every round and the
+        // halving wins either way.
+        let step = limits.requestsPerMinute != nil
+            ? max(1.0 / 60, min(ceiling / 100, rate / 50))
+            : max(1.0 / 60, min(ceiling / 20, rate / 10))
         if rate + step < ceiling {
             requestRate = rate + step
         } else if limits.requestsPerMinute == nil {
