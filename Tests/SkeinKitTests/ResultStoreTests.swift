@@ -286,3 +286,16 @@ import Testing
         }
     }
 }
+
+/// Replies from small models: JSON with raw newlines inside strings is still JSON enough.
+@Suite struct LenientJSONReplyTests {
+    @Test func rawControlCharactersInsideStringsAreAccepted() throws {
+        let reply = "{ \"headline\": \"first line\nsecond\tline\" , \"tags\": [\"a\"] }"
+        let value = try #require(ReplyDecoder.extractJSON(reply))
+        #expect(value["headline"] == "first line\nsecond\tline")
+        #expect(value["tags"] == ["a"])
+        // Escapes already there, and newlines between tokens, are left alone.
+        #expect(ReplyDecoder.extractJSON("{\n\"a\": \"x\\\"y\"\n}")?["a"] == "x\"y")
+        #expect(ReplyDecoder.extractJSON("{\"a\": \"never closed}") == nil)
+    }
+}

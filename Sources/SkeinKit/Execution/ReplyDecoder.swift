@@ -80,8 +80,47 @@ struct ReplyDecoder: Sendable {
         var description: String { message }
     }
 
-    /// Parses JSON from a reply, allowing a Markdown code fence around it.
+    /// Parses JSON from a reply, allowing a Markdown code fence around it, and raw control
+    /// characters (a newline, a tab) inside strings, which small models write and Python's
+    /// `json.loads(strict=False)` accepts too.
     static func extractJSON(_ text: String) -> JSONValue? {
+        if let parsed = extractStrictJSON(text) { return parsed }
+        let escaped = escapingControlCharactersInStrings(text)
+        return escaped == text ? nil : extractStrictJSON(escaped)
+    }
+
+    /// `text` with raw control characters inside JSON strings written as escapes.
+    static func escapingControlCharactersInStrings(_ text: String) -> String {
+        var out = ""
+        out.reserveCapacity(text.utf8.count)
+        var inString = false
+        var escaped = false
+        for scalar in text.unicodeScalars {
+            if inString {
+                if escaped {
+                    escaped = false
+                } else if scalar == "\\" {
+                    escaped = true
+                } else if scalar == "\"" {
+                    inString = false
+                } else if scalar.value < 0x20 {
+                    switch scalar {
+                    case "\n": out += "\\n"
+                    case "\r": out += "\\r"
+                    case "\t": out += "\\t"
+                    default: out += String(format: "\\u%04x", scalar.value)
+                    }
+                    continue
+                }
+            } else if scalar == "\"" {
+                inString = true
+            }
+            out.unicodeScalars.append(scalar)
+        }
+        return out
+    }
+
+    static func extractStrictJSON(_ text: String) -> JSONValue? {
         var body = text.trimmingCharacters(in: .whitespacesAndNewlines)
         if let parsed = try? JSONValue(parsing: body) { return parsed }
         if body.hasPrefix("```") {
