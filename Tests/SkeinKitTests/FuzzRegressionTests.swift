@@ -149,6 +149,55 @@ import Testing
         return problems
     }
 
+    // MARK: Findings
+
+    /// Found by the loader target (a 10 s timeout): an alias bomb used as a mapping key.
+    /// Yams hashed the key, aliases expanded, to check for duplicate keys: `skein validate`
+    /// ran for minutes on these 452 bytes. The fix refuses aliases in keys before Yams
+    /// composes the document (`YAMLReader.refuseAliasesInKeys`).
+    @Test func aliasBombInAMappingKeyIsRefusedQuickly() throws {
+        let url = Self.corpus.appendingPathComponent("loader/timeout-alias-in-key-b8b43b19dbd4")
+        let text = try String(contentsOf: url, encoding: .utf8)
+        let clock = ContinuousClock()
+        let started = clock.now
+        let result = PipelineLoader().load(text: text, path: "bomb.yaml")
+        #expect(clock.now - started < .seconds(2))
+        #expect(result.pipeline == nil)
+        #expect(result.diagnostics.map(\.description) == [
+            "bomb.yaml:10:16: error: YAML alias '*h' in a mapping key; aliases may only stand for values"
+        ])
+    }
+
+    @Test(arguments: [
+        "? *a\n: v\n",  // explicit key
+        "*a : v\n",  // implicit key
+        "{*a : v}\n",  // flow mapping
+        "[*a : v]\n",  // single-pair mapping in a flow sequence
+        "[x, *a]: v\n",  // a key that contains an alias
+        "? - x\n  - [*a]\n: v\n",  // a block sequence key that contains one
+    ])
+    func aliasesInKeysAreRefusedInEveryForm(_ key: String) {
+        let text = "version: 1\nx-a: &a [b, c]\nx-k:\n" + key.split(separator: "\n").map { "  " + $0 }.joined(separator: "\n") + "\n"
+        let result = PipelineLoader().load(text: text, path: "p.yaml")
+        #expect(result.diagnostics.contains { $0.message.contains("in a mapping key") }, "\(text)\n\(result.diagnostics)")
+    }
+
+    @Test func aliasesAsValuesStillWork() throws {
+        let text = """
+            version: 1
+            x-prompt: &prompt "Say hi"
+            x-schema: &schema {type: object, properties: {a: {type: string}}}
+            steps:
+              a:
+                prompt: *prompt
+              b:
+                prompt: *prompt
+                output: {schema: *schema}
+            """
+        let result = PipelineLoader().load(text: text, path: "p.yaml")
+        #expect(result.pipeline != nil, "\(result.diagnostics)")
+    }
+
     // MARK: Replays
 
     @Test func loaderCorpus() throws {

@@ -1,3 +1,4 @@
+internal import CYaml
 import Yams
 
 /// A YAML node with its location, built from Yams' composed tree.
@@ -76,6 +77,7 @@ enum YAMLReader {
                 at: SourceLocation(file: file, line: 1, column: 1))
         }
         try prescanNesting(text, file: file, limit: max(limits.maximumDepth * 8, 256))
+        try refuseAliasesInKeys(text, file: file)
         let root: Node?
         do {
             root = try Yams.compose(yaml: text)
@@ -135,6 +137,60 @@ enum YAMLReader {
                 }
             case UInt8(ascii: "]"), UInt8(ascii: "}"): flowDepth = max(0, flowDepth - 1)
             default: break
+            }
+        }
+    }
+
+    /// Refuses an alias inside a mapping key, before Yams composes the document: Yams checks
+    /// for duplicate keys by hashing each key whole, aliases expanded, so a key holding an
+    /// alias bomb took exponential time there, before the conversion's node budget could stop
+    /// it (a 452-byte file kept `skein validate` busy for minutes; found by fuzzing, see
+    /// RELIABILITY.md). Pipeline keys are names, never aliases. This walks libyaml's events,
+    /// which is linear and does not recurse; syntax errors are left for Yams to report.
+    static func refuseAliasesInKeys(_ text: String, file: String) throws {
+        var parser = yaml_parser_t()
+        guard yaml_parser_initialize(&parser) == 1 else { return }
+        defer { yaml_parser_delete(&parser) }
+        let bytes = Array(text.utf8)
+        try bytes.withUnsafeBufferPointer { buffer in
+            guard let base = buffer.baseAddress else { return }
+            yaml_parser_set_input_string(&parser, base, buffer.count)
+            // The open collections: whether each is a mapping whose next node is a key, and
+            // whether it is itself (inside) a key.
+            var open: [(expectsKey: Bool?, isKey: Bool)] = []
+            var keys = 0
+            func startNode() -> Bool { open.last?.expectsKey == true }
+            func endNode() {
+                if let expectsKey = open.last?.expectsKey { open[open.count - 1].expectsKey = !expectsKey }
+            }
+            while true {
+                var event = yaml_event_t()
+                guard yaml_parser_parse(&parser, &event) == 1 else { return }
+                defer { yaml_event_delete(&event) }
+                switch event.type {
+                case YAML_STREAM_END_EVENT:
+                    return
+                case YAML_ALIAS_EVENT:
+                    if keys > 0 || startNode() {
+                        let name = event.data.alias.anchor.map { String(cString: $0) } ?? ""
+                        throw Diagnostic.error(
+                            "YAML alias '*\(name)' in a mapping key; aliases may only stand for values",
+                            at: SourceLocation(
+                                file: file, line: Int(event.start_mark.line) + 1, column: Int(event.start_mark.column) + 1))
+                    }
+                    endNode()
+                case YAML_SCALAR_EVENT:
+                    endNode()
+                case YAML_MAPPING_START_EVENT, YAML_SEQUENCE_START_EVENT:
+                    let isKey = keys > 0 || startNode()
+                    if isKey { keys += 1 }
+                    open.append((event.type == YAML_MAPPING_START_EVENT ? true : nil, isKey))
+                case YAML_MAPPING_END_EVENT, YAML_SEQUENCE_END_EVENT:
+                    if open.removeLast().isKey { keys -= 1 }
+                    endNode()
+                default:
+                    break
+                }
             }
         }
     }
