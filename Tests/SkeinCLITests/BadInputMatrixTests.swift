@@ -230,7 +230,11 @@ import Testing
     @Test func everyBadInputGetsItsExitCodeAndMessage() async throws {
         #expect(Self.cases.count >= 40)
         var rows: [String] = []
+        // Under ThreadSanitizer a write past `ulimit -f` ends in SIGBUS inside the sanitizer's
+        // runtime, not in Skein (RELIABILITY.md, "Sanitizers"); that one case runs unsanitized only.
+        let sanitizer = ProcessInfo.processInfo.environment["SKEIN_SANITIZER"]
         for (number, badInput) in Self.cases.enumerated() {
+            if sanitizer == "thread" && badInput.name.hasPrefix("Full disk") { continue }
             let directory = try CLI.temporaryDirectory()
             defer { try? FileManager.default.removeItem(at: directory) }
             let result = try await badInput.run(directory)
