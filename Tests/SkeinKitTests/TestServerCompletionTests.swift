@@ -132,7 +132,7 @@ import Testing
             var request = HTTPClientRequest(url: server.baseURL + "/chat/completions")
             request.method = .POST
             request.body = .bytes(ByteBuffer(string: "{not json"))
-            let response = try await client.client.execute(request, timeout: .seconds(10))
+            let response = try await client.client.execute(request, timeout: .seconds(30))
             #expect(response.status.code == 400)
             #expect(await server.requests.first?.handling == .badRequest)
         }
