@@ -3,7 +3,10 @@ import OrderedCollections
 
 /// Runs a pipeline: connects the `Plan` (what may start) to the `StepRunner` (the I/O)
 /// with structured concurrency. A step starts the moment its last dependency ends.
-public struct Scheduler: Sendable {
+///
+/// A class, not a struct, so that the async frames of runs and dataset rows in flight hold
+/// a reference to it, not a copy of its graph and options.
+public final class Scheduler: Sendable {
     public struct Options: Sendable {
         /// Requests in flight at once, across all steps (`--concurrency`).
         public var concurrency: Int
@@ -118,76 +121,36 @@ public struct Scheduler: Sendable {
     }
 
     /// Runs the pipeline once for one set of inputs (a dataset row, or the whole run).
+    ///
+    /// The bookkeeping lives in a `RowRun` object and the outcome is assembled by a plain
+    /// function: what an async function keeps across its awaits is stored in its frame, and
+    /// the frame of this one, held by every dataset row in flight, had grown to 20 KB.
     func execute(
         inputs: JSONValue.JSONObject, runner: StepRunner, row: Int, events: @escaping @Sendable (RunEvent) -> Void
     ) async -> Outcome {
-        let clock = ContinuousClock()
-        let started = clock.now
-        let recording = runner.recording
-        var plan = Plan(graph: graph, policy: options.failurePolicy)
-        var results: [String: StepResult] = [:]
-        var interrupted = false
-        /// Skipped steps whose history record is being written (their group task is not a step run).
-        var skipRecords = Set<Int>()
-
+        let started = ContinuousClock.now
+        let run = RowRun(graph: graph, policy: options.failurePolicy, events: events)
         await withTaskGroup(of: (Int, StepResult).self) { group in
-            func apply(_ actions: [Plan.Action]) {
-                var pending = actions
-                while !pending.isEmpty {
-                    let action = pending.removeFirst()
-                    switch action {
-                    case .start(let index):
-                        let snapshot = results
-                        group.addTask { (index, await runner.run(index, inputs: inputs, results: snapshot, row: row)) }
-                    case .skip(let index, let blocker):
-                        let name = graph.names[index]
-                        let blockerName = graph.names[blocker]
-                        let why = results[blockerName]?.status == .failed ? "failed" : "was skipped"
-                        let result = StepResult(name: name, status: .skipped, message: "'\(blockerName)' \(why)")
-                        results[name] = result
-                        events(.stepEnded(result))
-                        if let recording {
-                            group.addTask {
-                                // Recorded for the history; nothing waits on it but the run's end.
-                                try? await recording.store.record(StepRecord(runID: recording.runID, row: row, result: result, startedAt: Date()))
-                                return (index, result)
-                            }
-                            skipRecords.insert(index)
-                        }
-                    }
-                }
-            }
-            apply(plan.start())
+            run.launch(run.apply(run.start()), in: &group, runner: runner, inputs: inputs, row: row)
             while let (index, result) = await group.next() {
-                if skipRecords.remove(index) != nil { continue }
-                let name = graph.names[index]
-                results[name] = result
-                events(.stepEnded(result))
-                if Task.isCancelled && !interrupted {
-                    interrupted = true
-                    plan.stop()
-                }
-                switch result.status {
-                case .finished: apply(plan.finished(index))
-                case .skipped: apply(plan.skipped(index))
-                case .failed: apply(plan.failed(index))
-                case .notRun:
-                    interrupted = true
-                    plan.stop()
-                }
+                run.launch(run.ended(index, result, cancelled: Task.isCancelled), in: &group, runner: runner, inputs: inputs, row: row)
             }
         }
-        if Task.isCancelled { interrupted = true }
+        if Task.isCancelled { run.interrupted = true }
+        return outcome(of: run, inputs: inputs, started: started)
+    }
 
+    /// The outcome of a row's run: results in file order, and `outputs:` when it succeeded.
+    private func outcome(of run: RowRun, inputs: JSONValue.JSONObject, started: ContinuousClock.Instant) -> Outcome {
         var ordered = OrderedDictionary<String, StepResult>()
         for name in graph.names {
-            ordered[name] = results[name] ?? StepResult(name: name, status: .notRun)
+            ordered[name] = run.results[name] ?? StepResult(name: name, status: .notRun)
         }
         let failed = ordered.values.contains { $0.status == .failed }
         var outputs = JSONValue.JSONObject()
         var outputErrors: [String] = []
-        if !failed && !interrupted {
-            let variables = StepRunner.context(inputs: inputs, results: results, pipeline: graph.pipeline, environment: options.environment)
+        if !failed && !run.interrupted {
+            let variables = StepRunner.context(inputs: inputs, steps: run.steps, pipeline: graph.pipeline, environment: options.environment)
             for (name, template) in graph.compiled.outputs {
                 do {
                     outputs[name] = try template.evaluate(TemplateContext(variables))
@@ -196,7 +159,104 @@ public struct Scheduler: Sendable {
                 }
             }
         }
-        let status: Outcome.Status = interrupted ? .interrupted : (failed || !outputErrors.isEmpty ? .failed : .succeeded)
-        return Outcome(status: status, results: ordered, outputs: outputs, outputErrors: outputErrors, duration: clock.now - started)
+        let status: Outcome.Status = run.interrupted ? .interrupted : (failed || !outputErrors.isEmpty ? .failed : .succeeded)
+        return Outcome(status: status, results: ordered, outputs: outputs, outputErrors: outputErrors,
+                       duration: ContinuousClock.now - started)
+    }
+}
+
+/// The state of one run of the pipeline (one dataset row) while its steps run: the plan,
+/// the results so far and the templates' `steps` object. Used by `Scheduler.execute` only,
+/// from the one task that owns the run's task group.
+final class RowRun {
+    /// What the task group is to start.
+    enum Launch {
+        /// Run a step, with the `steps` object of its start.
+        case step(Int, JSONValue.JSONObject)
+        /// Record a skipped step in the history (when there is a store).
+        case skipRecord(Int, StepResult)
+    }
+
+    let graph: PipelineGraph
+    let events: @Sendable (RunEvent) -> Void
+    var plan: Plan
+    var results: [String: StepResult] = [:]
+    /// The templates' `steps` object: each result's `templateValue`, built once when it ends.
+    var steps = JSONValue.JSONObject()
+    var interrupted = false
+    /// Skipped steps whose history record is being written (their group task is not a step run).
+    var skipRecords = Set<Int>()
+
+    init(graph: PipelineGraph, policy: Plan.FailurePolicy, events: @escaping @Sendable (RunEvent) -> Void) {
+        self.graph = graph
+        self.events = events
+        self.plan = Plan(graph: graph, policy: policy)
+    }
+
+    func start() -> [Plan.Action] { plan.start() }
+
+    /// Starts the launches' group tasks.
+    @inline(never)
+    func launch(
+        _ launches: [Launch], in group: inout TaskGroup<(Int, StepResult)>, runner: StepRunner, inputs: JSONValue.JSONObject,
+        row: Int
+    ) {
+        for launch in launches {
+            switch launch {
+            case .step(let index, let steps):
+                group.addTask { (index, await runner.run(index, inputs: inputs, steps: steps, row: row)) }
+            case .skipRecord(let index, let result):
+                guard let recording = runner.recording else { continue }
+                skipRecords.insert(index)
+                group.addTask {
+                    // Recorded for the history; nothing waits on it but the run's end.
+                    try? await recording.store.record(StepRecord(runID: recording.runID, row: row, result: result, startedAt: Date()))
+                    return (index, result)
+                }
+            }
+        }
+    }
+
+    /// Turns the plan's actions into launches; skipped steps get their result here.
+    func apply(_ actions: [Plan.Action]) -> [Launch] {
+        var launches: [Launch] = []
+        for action in actions {
+            switch action {
+            case .start(let index):
+                launches.append(.step(index, steps))
+            case .skip(let index, let blocker):
+                let name = graph.names[index]
+                let blockerName = graph.names[blocker]
+                let why = results[blockerName]?.status == .failed ? "failed" : "was skipped"
+                let result = StepResult(name: name, status: .skipped, message: "'\(blockerName)' \(why)")
+                results[name] = result
+                steps[name] = result.templateValue
+                events(.stepEnded(result))
+                launches.append(.skipRecord(index, result))
+            }
+        }
+        return launches
+    }
+
+    /// A group task ended: a step's run, or a skipped step's history record.
+    func ended(_ index: Int, _ result: StepResult, cancelled: Bool) -> [Launch] {
+        if skipRecords.remove(index) != nil { return [] }
+        let name = graph.names[index]
+        results[name] = result
+        steps[name] = result.templateValue
+        events(.stepEnded(result))
+        if cancelled && !interrupted {
+            interrupted = true
+            plan.stop()
+        }
+        switch result.status {
+        case .finished: return apply(plan.finished(index))
+        case .skipped: return apply(plan.skipped(index))
+        case .failed: return apply(plan.failed(index))
+        case .notRun:
+            interrupted = true
+            plan.stop()
+            return []
+        }
     }
 }

@@ -2,7 +2,10 @@ import Foundation
 
 /// Renders a step's templates into the exact request the provider will get.
 /// Used by the step runner and by `skein run --dry-run`.
-public struct StepRequestBuilder: Sendable {
+///
+/// A class, not a struct: it holds the compiled step (over a kilobyte), and each request
+/// in flight keeps the builder across its awaits.
+public final class StepRequestBuilder: Sendable {
     public let step: CompiledStep
     public let defaults: StepDefaults
     public let provider: ProviderConfiguration

@@ -2,7 +2,11 @@ import Foundation
 
 /// Runs one step: evaluates `when` and `for_each`, renders each request, calls the client
 /// (under the run's global concurrency limit) and decodes the replies.
-public struct StepRunner: Sendable {
+///
+/// A class, not a struct: its fields (the graph above all) come to over a kilobyte, and a
+/// struct was copied into the async frame of every step and request in flight and into
+/// every `for_each` item's task (see BENCHMARKS.md, "Memory").
+public final class StepRunner: Sendable {
     public struct Configuration: Sendable {
         /// Ask providers for streamed replies (for live progress and `--stream`).
         public var streaming: Bool
@@ -39,23 +43,47 @@ public struct StepRunner: Sendable {
     let recording: Recording?
     let events: @Sendable (RunEvent) -> Void
 
+    init(
+        graph: PipelineGraph, client: any CompletionClient, resolver: ProviderResolver, configuration: Configuration,
+        requestLimit: AsyncSemaphore, structuredSupport: StructuredOutputSupport, recording: Recording?,
+        events: @escaping @Sendable (RunEvent) -> Void
+    ) {
+        self.graph = graph
+        self.client = client
+        self.resolver = resolver
+        self.configuration = configuration
+        self.requestLimit = requestLimit
+        self.structuredSupport = structuredSupport
+        self.recording = recording
+        self.events = events
+    }
+
     /// The template context for a step: `inputs`, `steps` (results so far), `env` (listed names only).
     static func context(inputs: JSONValue.JSONObject, results: [String: StepResult], pipeline: Pipeline,
                         environment: [String: String]) -> [String: JSONValue]
     {
         var steps = JSONValue.JSONObject()
         for (name, result) in results { steps[name] = result.templateValue }
+        return context(inputs: inputs, steps: steps, pipeline: pipeline, environment: environment)
+    }
+
+    /// The template context for a step from the `steps` object the scheduler keeps: each
+    /// result's `templateValue` is built once, when the step ends, not again for every step
+    /// that starts after it (which made a run quadratic in its number of steps).
+    static func context(inputs: JSONValue.JSONObject, steps: JSONValue.JSONObject, pipeline: Pipeline,
+                        environment: [String: String]) -> [String: JSONValue]
+    {
         var env = JSONValue.JSONObject()
         for name in pipeline.environment { env[name.value] = .string(environment[name.value] ?? "") }
         return ["inputs": .object(inputs), "steps": .object(steps), "env": .object(env)]
     }
 
-    /// Runs the step at `index` with the given upstream results, and records its result
-    /// in the store's history before returning it (so nothing downstream starts before
-    /// the step is durable).
-    func run(_ index: Int, inputs: JSONValue.JSONObject, results: [String: StepResult], row: Int = 0) async -> StepResult {
+    /// Runs the step at `index` with the given upstream results (`steps`: each finished
+    /// step's `templateValue` by name), and records its result in the store's history
+    /// before returning it (so nothing downstream starts before the step is durable).
+    func run(_ index: Int, inputs: JSONValue.JSONObject, steps: JSONValue.JSONObject, row: Int = 0) async -> StepResult {
         let startedAt = Date()
-        var result = await execute(index, inputs: inputs, results: results, row: row)
+        var result = await execute(index, inputs: inputs, steps: steps, row: row)
         if let recording, result.status != .notRun {
             do {
                 try await recording.store.record(StepRecord(runID: recording.runID, row: row, result: result, startedAt: startedAt))
@@ -68,80 +96,146 @@ public struct StepRunner: Sendable {
         return result
     }
 
-    func execute(_ index: Int, inputs: JSONValue.JSONObject, results: [String: StepResult], row: Int) async -> StepResult {
+    /// Runs a step. The work before the first request and the assembly of the result are
+    /// plain functions, and what the requests need is one `PreparedStep` object: an async
+    /// function keeps what lives across its awaits in its frame, and this one's, held by
+    /// every step in flight, had grown to 19 KB.
+    func execute(_ index: Int, inputs: JSONValue.JSONObject, steps: JSONValue.JSONObject, row: Int) async -> StepResult {
+        let started = ContinuousClock.now
+        let step: PreparedStep
+        switch prepare(index, inputs: inputs, steps: steps, started: started) {
+        case .done(let result): return result
+        case .run(let prepared): step = prepared
+        }
+        do {
+            guard let items = step.items else {
+                events(.stepStarted(step: step.name, items: nil))
+                let item = try await runItem(step.builder, variables: step.variables, item: nil, row: row)
+                return Self.result(of: item, name: step.name, started: started)
+            }
+            events(.stepStarted(step: step.name, items: items.count))
+            return Self.result(of: try await runItems(step, items: items, row: row), name: step.name, started: started)
+        } catch is CancellationError {
+            return StepResult(name: step.name, status: .notRun, message: "interrupted", duration: ContinuousClock.now - started)
+        } catch {
+            return StepResult(name: step.name, status: .failed, message: Self.describe(error), duration: ContinuousClock.now - started)
+        }
+    }
+
+    /// What a step's requests need, worked out before the first one.
+    final class PreparedStep: Sendable {
+        let name: String
+        let builder: StepRequestBuilder
+        let variables: [String: JSONValue]
+        /// The `for_each` items, the `as` name and how many run at once; nil for one request.
+        let items: [JSONValue]?
+        let variable: String
+        let limit: Int
+
+        init(name: String, builder: StepRequestBuilder, variables: [String: JSONValue], items: [JSONValue]?, variable: String,
+             limit: Int) {
+            self.name = name
+            self.builder = builder
+            self.variables = variables
+            self.items = items
+            self.variable = variable
+            self.limit = limit
+        }
+    }
+
+    enum Preparation {
+        case run(PreparedStep)
+        /// Skipped by `when`, or failed before any request.
+        case done(StepResult)
+    }
+
+    /// Evaluates `when`, resolves the provider and model, and evaluates `for_each`.
+    func prepare(_ index: Int, inputs: JSONValue.JSONObject, steps: JSONValue.JSONObject, started: ContinuousClock.Instant)
+        -> Preparation
+    {
         let compiled = graph.step(index)
         let name = compiled.name
-        let clock = ContinuousClock()
-        let started = clock.now
-        let variables = Self.context(inputs: inputs, results: results, pipeline: graph.pipeline, environment: configuration.environment)
+        let variables = Self.context(inputs: inputs, steps: steps, pipeline: graph.pipeline, environment: configuration.environment)
         do {
             if let when = compiled.when {
                 let value = try when.evaluate(TemplateContext(variables))
                 if !Template.isTruthy(value) {
-                    return StepResult(name: name, status: .skipped, message: "'when' is false", duration: clock.now - started)
+                    return .done(StepResult(name: name, status: .skipped, message: "'when' is false",
+                                            duration: ContinuousClock.now - started))
                 }
             }
             let provider = try resolver.provider(for: compiled.step, defaults: graph.pipeline.defaults)
             let model = try resolver.model(for: compiled.step, defaults: graph.pipeline.defaults, provider: provider)
             let builder = StepRequestBuilder(step: compiled, defaults: graph.pipeline.defaults, provider: provider, model: model)
             guard let forEach = compiled.forEach, let variable = compiled.step.loopVariable?.value else {
-                events(.stepStarted(step: name, items: nil))
-                let item = try await runItem(builder, variables: variables, item: nil, row: row)
-                var result = StepResult(
-                    name: name, status: .finished, output: item.decoded.output, reasoning: item.decoded.reasoning,
-                    toolCalls: item.decoded.toolCalls, usage: item.completion.usage, model: item.completion.model.map { .string($0) } ?? .null,
-                    finishReason: item.completion.finishReason.map { .string($0) } ?? .null,
-                    requests: item.requests, retries: max(item.requests - (item.cacheHits > 0 ? 0 : 1), 0),
-                    cacheHits: item.cacheHits)
-                result.duration = clock.now - started
-                return result
+                return .run(PreparedStep(name: name, builder: builder, variables: variables, items: nil, variable: "", limit: 1))
             }
             let listValue = try forEach.evaluate(TemplateContext(variables))
             guard case .array(let items) = listValue else {
                 throw Diagnostic.error(
                     "'for_each' of step '\(name)' must give a list, got \(listValue.typeName)", at: compiled.step.forEach?.location)
             }
-            events(.stepStarted(step: name, items: items.count))
             let limit = compiled.step.maxConcurrency ?? graph.pipeline.defaults.maxConcurrency ?? max(items.count, 1)
-            let itemLimit = AsyncSemaphore(limit: limit)
-            let outcomes = try await withThrowingTaskGroup(of: (Int, ItemOutcome).self) { group in
-                for (position, item) in items.enumerated() {
-                    var itemVariables = variables
-                    itemVariables[variable] = item
-                    let frozen = itemVariables
-                    group.addTask {
-                        try await itemLimit.withPermit {
-                            (position, try await self.runItem(builder, variables: frozen, item: position, row: row))
-                        }
+            return .run(PreparedStep(name: name, builder: builder, variables: variables, items: items, variable: variable,
+                                     limit: limit))
+        } catch {
+            return .done(StepResult(name: name, status: .failed, message: Self.describe(error),
+                                    duration: ContinuousClock.now - started))
+        }
+    }
+
+    /// The items of a `for_each` step, at most `limit` at once; outcomes in item order.
+    func runItems(_ step: PreparedStep, items: [JSONValue], row: Int) async throws -> [ItemOutcome] {
+        let itemLimit = AsyncSemaphore(limit: step.limit)
+        return try await withThrowingTaskGroup(of: (Int, ItemOutcome).self) { group in
+            for (position, item) in items.enumerated() {
+                var itemVariables = step.variables
+                itemVariables[step.variable] = item
+                let frozen = itemVariables
+                group.addTask {
+                    try await itemLimit.withPermit {
+                        (position, try await self.runItem(step.builder, variables: frozen, item: position, row: row))
                     }
                 }
-                var outcomes = [ItemOutcome?](repeating: nil, count: items.count)
-                for try await (position, outcome) in group { outcomes[position] = outcome }
-                return outcomes.compactMap { $0 }
             }
-            var usage: Completion.Usage?
-            for outcome in outcomes {
-                guard let itemUsage = outcome.completion.usage else { continue }
-                usage = Completion.Usage(
-                    promptTokens: (usage?.promptTokens ?? 0) + itemUsage.promptTokens,
-                    completionTokens: (usage?.completionTokens ?? 0) + itemUsage.completionTokens,
-                    totalTokens: (usage?.totalTokens ?? 0) + itemUsage.totalTokens,
-                    cachedTokens: (usage?.cachedTokens ?? itemUsage.cachedTokens).map { $0 + (usage == nil ? 0 : itemUsage.cachedTokens ?? 0) })
-            }
-            let requests = outcomes.reduce(0) { $0 + $1.requests }
-            let cacheHits = outcomes.reduce(0) { $0 + $1.cacheHits }
-            let fresh = outcomes.filter { $0.cacheHits == 0 }.count
-            return StepResult(
-                name: name, status: .finished, output: .array(outcomes.map(\.decoded.output)),
-                reasoning: .array(outcomes.map(\.decoded.reasoning)), toolCalls: .array(outcomes.map(\.decoded.toolCalls)),
-                usage: usage, model: .array(outcomes.map { $0.completion.model.map { .string($0) } ?? .null }),
-                finishReason: .array(outcomes.map { $0.completion.finishReason.map { .string($0) } ?? .null }),
-                requests: requests, retries: max(requests - fresh, 0), cacheHits: cacheHits, duration: clock.now - started)
-        } catch is CancellationError {
-            return StepResult(name: name, status: .notRun, message: "interrupted", duration: clock.now - started)
-        } catch {
-            return StepResult(name: name, status: .failed, message: Self.describe(error), duration: clock.now - started)
+            var outcomes = [ItemOutcome?](repeating: nil, count: items.count)
+            for try await (position, outcome) in group { outcomes[position] = outcome }
+            return outcomes.compactMap { $0 }
         }
+    }
+
+    /// The result of a step of one request.
+    static func result(of item: ItemOutcome, name: String, started: ContinuousClock.Instant) -> StepResult {
+        var result = StepResult(
+            name: name, status: .finished, output: item.decoded.output, reasoning: item.decoded.reasoning,
+            toolCalls: item.decoded.toolCalls, usage: item.completion.usage, model: item.completion.model.map { .string($0) } ?? .null,
+            finishReason: item.completion.finishReason.map { .string($0) } ?? .null,
+            requests: item.requests, retries: max(item.requests - (item.cacheHits > 0 ? 0 : 1), 0),
+            cacheHits: item.cacheHits)
+        result.duration = ContinuousClock.now - started
+        return result
+    }
+
+    /// The result of a `for_each` step: lists in item order, usage and counts summed.
+    static func result(of outcomes: [ItemOutcome], name: String, started: ContinuousClock.Instant) -> StepResult {
+        var usage: Completion.Usage?
+        for outcome in outcomes {
+            guard let itemUsage = outcome.completion.usage else { continue }
+            usage = Completion.Usage(
+                promptTokens: (usage?.promptTokens ?? 0) + itemUsage.promptTokens,
+                completionTokens: (usage?.completionTokens ?? 0) + itemUsage.completionTokens,
+                totalTokens: (usage?.totalTokens ?? 0) + itemUsage.totalTokens,
+                cachedTokens: (usage?.cachedTokens ?? itemUsage.cachedTokens).map { $0 + (usage == nil ? 0 : itemUsage.cachedTokens ?? 0) })
+        }
+        let requests = outcomes.reduce(0) { $0 + $1.requests }
+        let cacheHits = outcomes.reduce(0) { $0 + $1.cacheHits }
+        let fresh = outcomes.filter { $0.cacheHits == 0 }.count
+        return StepResult(
+            name: name, status: .finished, output: .array(outcomes.map(\.decoded.output)),
+            reasoning: .array(outcomes.map(\.decoded.reasoning)), toolCalls: .array(outcomes.map(\.decoded.toolCalls)),
+            usage: usage, model: .array(outcomes.map { $0.completion.model.map { .string($0) } ?? .null }),
+            finishReason: .array(outcomes.map { $0.completion.finishReason.map { .string($0) } ?? .null }),
+            requests: requests, retries: max(requests - fresh, 0), cacheHits: cacheHits, duration: ContinuousClock.now - started)
     }
 
     static func describe(_ error: any Error) -> String {
@@ -161,7 +255,9 @@ public struct StepRunner: Sendable {
 
     /// One request, with the structured-output fallback and the one repair attempt.
     func runItem(_ builder: StepRequestBuilder, variables: [String: JSONValue], item: Int?, row: Int) async throws -> ItemOutcome {
-        let step = builder.step
+        // Read through the builder, not copied: a copy (over a kilobyte) would live in this
+        // async frame, which every request in flight holds.
+        var step: CompiledStep { builder.step }
         let name = step.name
         let context = TemplateContext(variables)
         let decoder = ReplyDecoder(
@@ -180,19 +276,23 @@ public struct StepRunner: Sendable {
             var mode = builder.initialStructuredMode
             if await structuredSupport.rejectsJSONSchema(builder.provider.name) { mode = .jsonObject }
             var request = try builder.request(context: context, structuredMode: mode, stream: configuration.streaming, repair: repair)
+            // The request's key in the store, computed once (canonical JSON and SHA-256):
+            // looking the request up and recording it both need it.
+            var key = recording.map { _ in RequestKey(provider: builder.provider, request: request) }
             events(.requestStarted(step: name, item: item))
             let completion: Completion
-            if let (stored, storedRequest) = try await storedCompletion(
-                for: request, builder: builder, context: context, mode: mode, repair: repair, usesCache: usesCache)
+            if let (stored, storedRequest, storedKey) = try await storedCompletion(
+                for: request, key: key, builder: builder, context: context, mode: mode, repair: repair, usesCache: usesCache)
             {
                 request = storedRequest
+                key = storedKey
                 completion = stored
                 cacheHits += 1
                 if let reasoning = stored.reasoningContent, !reasoning.isEmpty {
                     events(.token(step: name, item: item, text: reasoning, isReasoning: true))
                 }
                 if !stored.content.isEmpty { events(.token(step: name, item: item, text: stored.content, isReasoning: false)) }
-                try await recordRequest(request, builder: builder, item: item, row: row, completion: stored, error: nil, cached: true,
+                try await recordRequest(request, key: key, builder: builder, item: item, row: row, completion: stored, error: nil, cached: true,
                                         attempts: 0, startedAt: Date(), duration: .zero)
             } else {
                 if usesCache && configuration.cachePolicy == .offline {
@@ -204,6 +304,7 @@ public struct StepRunner: Sendable {
                 let clock = ContinuousClock()
                 let began = clock.now
                 let request = request
+                let key = key
                 do {
                     // The slot is given back only once the reply is stored: at most
                     // `--concurrency` replies are ever held uncommitted, which bounds what a
@@ -211,7 +312,7 @@ public struct StepRunner: Sendable {
                     completion = try await requestLimit.withPermit {
                         let completion = try await client.complete(
                             request, provider: builder.provider, retryPolicy: policy, timeout: timeout,
-                            events: { event in
+                            events: { [events] event in
                                 switch event {
                                 case .contentDelta(let text): events(.token(step: name, item: item, text: text, isReasoning: false))
                                 case .reasoningDelta(let text): events(.token(step: name, item: item, text: text, isReasoning: true))
@@ -221,12 +322,12 @@ public struct StepRunner: Sendable {
                                 }
                             })
                         try await recordRequest(
-                            request, builder: builder, item: item, row: row, completion: completion, error: nil, cached: false,
+                            request, key: key, builder: builder, item: item, row: row, completion: completion, error: nil, cached: false,
                             attempts: completion.attempts, startedAt: startedAt, duration: clock.now - began)
                         return completion
                     }
                 } catch let error as ProviderError {
-                    try await recordRequest(request, builder: builder, item: item, row: row, completion: nil, error: error.description,
+                    try await recordRequest(request, key: key, builder: builder, item: item, row: row, completion: nil, error: error.description,
                                             cached: false, attempts: 1, startedAt: startedAt,
                                             duration: clock.now - began)
                     if mode == .jsonSchema && Self.rejectsJSONSchema(error) && step.outputSchema != nil {
@@ -261,30 +362,32 @@ public struct StepRunner: Sendable {
     /// The stored reply for a request, when the policy allows it. A step with a schema
     /// whose provider once rejected `json_schema` was answered through `json_object`:
     /// that request is looked up too, so a re-run on such a provider makes no request.
+    @inline(never)  // kept out of `runItem`'s async frame, which every request in flight holds
     func storedCompletion(
-        for request: CompletionRequest, builder: StepRequestBuilder, context: TemplateContext,
+        for request: CompletionRequest, key: RequestKey?, builder: StepRequestBuilder, context: TemplateContext,
         mode: StepRequestBuilder.StructuredMode, repair: (reply: String, problems: String)?, usesCache: Bool
-    ) async throws -> (Completion, CompletionRequest)? {
+    ) async throws -> (Completion, CompletionRequest, RequestKey)? {
         guard usesCache, let recording, configuration.cachePolicy != .refresh else { return nil }
-        let key = RequestKey(provider: builder.provider, request: request)
-        if let stored = try await recording.store.completion(for: key) { return (stored, request) }
+        let key = key ?? RequestKey(provider: builder.provider, request: request)
+        if let stored = try await recording.store.completion(for: key) { return (stored, request, key) }
         guard mode == .jsonSchema, builder.step.outputSchema != nil else { return nil }
         let fallback = try builder.request(context: context, structuredMode: .jsonObject, stream: configuration.streaming, repair: repair)
-        guard let stored = try await recording.store.completion(for: RequestKey(provider: builder.provider, request: fallback))
-        else { return nil }
+        let fallbackKey = RequestKey(provider: builder.provider, request: fallback)
+        guard let stored = try await recording.store.completion(for: fallbackKey) else { return nil }
         await structuredSupport.markRejectsJSONSchema(builder.provider.name)
-        return (stored, fallback)
+        return (stored, fallback, fallbackKey)
     }
 
     /// Records a request in the run's history (and a fresh reply in the cache).
+    @inline(never)  // kept out of `runItem`'s async frame, which every request in flight holds
     func recordRequest(
-        _ request: CompletionRequest, builder: StepRequestBuilder, item: Int?, row: Int, completion: Completion?, error: String?,
-        cached: Bool, attempts: Int, startedAt: Date, duration: Duration
+        _ request: CompletionRequest, key: RequestKey?, builder: StepRequestBuilder, item: Int?, row: Int, completion: Completion?,
+        error: String?, cached: Bool, attempts: Int, startedAt: Date, duration: Duration
     ) async throws {
         guard let recording else { return }
         try await recording.store.record(RequestRecord(
             runID: recording.runID, row: row, step: builder.step.name, item: item,
-            key: RequestKey(provider: builder.provider, request: request), provider: builder.provider, api: request.api,
+            key: key ?? RequestKey(provider: builder.provider, request: request), provider: builder.provider, api: request.api,
             model: request.model, completion: completion, error: error, cached: cached,
             attempts: attempts, startedAt: startedAt, duration: duration))
     }

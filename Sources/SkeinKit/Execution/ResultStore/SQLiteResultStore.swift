@@ -183,7 +183,8 @@ public final class SQLiteResultStore: ResultStore {
 
     public func completion(for key: RequestKey) async throws -> Completion? {
         let text = try await read { db in
-            try String.fetchOne(db, sql: "SELECT response FROM completions WHERE key = ?", arguments: [key.hex])
+            try String.fetchOne(
+                db.cachedStatement(sql: "SELECT response FROM completions WHERE key = ?"), arguments: [key.hex])
         }
         guard let text, let value = try? JSONValue(parsing: text) else { return nil }
         return Completion(storedValue: value)
@@ -204,28 +205,34 @@ public final class SQLiteResultStore: ResultStore {
         }
     }
 
+    // The hot statements below are prepared once per connection (`cachedStatement`): preparing
+    // one (parsing, and GRDB's authorizer walking it) cost more than running it.
+
     public func record(_ request: RequestRecord) async throws {
         let now = Date().timeIntervalSince1970
         let response = request.completion.map { $0.storedValue.serialized() }
         let usage = request.completion?.usage.map { $0.jsonValue.serialized() }
         try await writes.submit { db in
             if let response, !request.cached {
-                try db.execute(
+                try db.cachedStatement(
                     sql: """
                         INSERT INTO completions (key, provider, base_url, api, model, request, response, created_at, last_used_at)
                         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                         ON CONFLICT(key) DO UPDATE SET response = excluded.response, last_used_at = excluded.last_used_at
-                        """,
+                        """
+                ).execute(
                     arguments: [request.key.hex, request.provider, request.baseURL, request.api.rawValue, request.model,
                                 request.key.canonicalBody, response, now, now])
             } else if request.cached {
-                try db.execute(sql: "UPDATE completions SET last_used_at = ? WHERE key = ?", arguments: [now, request.key.hex])
+                try db.cachedStatement(sql: "UPDATE completions SET last_used_at = ? WHERE key = ?")
+                    .execute(arguments: [now, request.key.hex])
             }
-            try db.execute(
+            try db.cachedStatement(
                 sql: """
                     INSERT INTO run_requests (run_id, row, step, item, key, provider, model, cached, attempts, started_at, duration, error, usage)
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """,
+                    """
+            ).execute(
                 arguments: [request.runID, request.row, request.step, request.item, request.key.hex, request.provider,
                             request.model, request.cached, request.attempts, request.startedAt.timeIntervalSince1970,
                             request.duration.seconds, request.error, usage])
@@ -237,11 +244,12 @@ public final class SQLiteResultStore: ResultStore {
         let output: String? = result.status == .finished ? result.output.serialized() : nil
         let usage = result.usage.map { $0.jsonValue.serialized() }
         try await writes.submit { db in
-            try db.execute(
+            try db.cachedStatement(
                 sql: """
                     INSERT OR REPLACE INTO run_steps (run_id, row, step, status, output, message, started_at, duration, requests, retries, cache_hits, usage)
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """,
+                    """
+            ).execute(
                 arguments: [step.runID, step.row, result.name, result.status.rawValue, output, result.message,
                             step.startedAt.timeIntervalSince1970, result.duration.seconds, result.requests, result.retries,
                             result.cacheHits, usage])
