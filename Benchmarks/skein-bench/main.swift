@@ -5,6 +5,8 @@ import Foundation
 var benchmarks: [String: @Sendable ([String]) async throws -> Void] = [:]
 benchmarks["templates"] = TemplateBenchmark.run
 benchmarks["client"] = ClientBenchmark.run
+benchmarks["floor"] = FloorBenchmark.run
+benchmarks["server"] = RecordingServer.run
 
 let arguments = CommandLine.arguments.dropFirst()
 guard let name = arguments.first, let benchmark = benchmarks[name] else {

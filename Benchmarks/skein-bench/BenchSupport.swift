@@ -1,0 +1,38 @@
+import Foundation
+
+/// Helpers shared by the benchmarks that take `--name value` options.
+enum BenchArguments {
+    static func string(_ name: String, in args: [String]) -> String? {
+        guard let index = args.firstIndex(of: name), index + 1 < args.count else { return nil }
+        return args[index + 1]
+    }
+
+    static func int(_ name: String, in args: [String]) -> Int? {
+        string(name, in: args).flatMap { Int($0) }
+    }
+
+    static func double(_ name: String, in args: [String]) -> Double? {
+        string(name, in: args).flatMap { Double($0) }
+    }
+}
+
+extension Duration {
+    /// Seconds as a Double.
+    var benchSeconds: Double {
+        Double(components.seconds) + Double(components.attoseconds) / 1e18
+    }
+}
+
+/// Lines read from stdin on a thread of their own, so that a blocking read never holds
+/// one of the (two, on a small machine) threads of Swift's cooperative pool.
+enum StandardInputLines {
+    static func stream() -> AsyncStream<String> {
+        let (stream, continuation) = AsyncStream<String>.makeStream()
+        let thread = Thread {
+            while let line = readLine() { continuation.yield(line) }
+            continuation.finish()
+        }
+        thread.start()
+        return stream
+    }
+}

@@ -1,0 +1,72 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+
+/// `skein-bench floor --url BASE_URL [--requests N] [--concurrency N] [--model M]`:
+/// the floor of the engine-overhead comparison (BENCHMARKS.md, "Engine overhead").
+///
+/// A bare AsyncHTTPClient loop against a server in another process: `concurrency` workers
+/// post the chat requests a `for_each` step of the benchmark pipeline sends (item `i` asks
+/// "Summarize item i in one word.", temperature 0.2, max_tokens 16) and only collect the
+/// reply bodies; no JSON decoding, no limits, no store. Prints one JSON line with the time
+/// from the first request to the last reply; the harness adds the process's wall time, CPU
+/// time and peak memory.
+enum FloorBenchmark {
+    static func run(_ args: [String]) async throws {
+        guard let baseURL = BenchArguments.string("--url", in: args) else {
+            throw ClientBenchmark.BenchmarkFailure(message: "floor needs --url BASE_URL")
+        }
+        let requests = BenchArguments.int("--requests", in: args) ?? 2_000
+        let concurrency = BenchArguments.int("--concurrency", in: args) ?? 64
+        let model = BenchArguments.string("--model", in: args) ?? "test-model"
+
+        var pool = HTTPClient.Configuration.ConnectionPool(
+            idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: concurrency)
+        pool.retryConnectionEstablishment = false
+        var configuration = HTTPClient.Configuration(connectionPool: pool)
+        configuration.httpVersion = .automatic
+        let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
+        let url = baseURL + "/chat/completions"
+        let modelJSON = "\"" + model + "\""
+
+        let start = ContinuousClock.now
+        let result: Result<Int, any Error>
+        do {
+            let bytes = try await withThrowingTaskGroup(of: Int.self) { group in
+                for worker in 0..<concurrency {
+                    group.addTask {
+                        var received = 0
+                        var item = worker
+                        while item < requests {
+                            let body =
+                                "{\"model\":\(modelJSON),\"messages\":[{\"role\":\"user\",\"content\":\"Summarize item \(item) in one word.\"}],\"temperature\":0.2,\"max_tokens\":16}"
+                            var post = HTTPClientRequest(url: url)
+                            post.method = .POST
+                            post.headers.add(name: "content-type", value: "application/json")
+                            post.headers.add(name: "accept", value: "application/json")
+                            post.body = .bytes(ByteBuffer(string: body))
+                            let response = try await client.execute(post, timeout: .seconds(60))
+                            let reply = try await response.body.collect(upTo: 1 << 20)
+                            guard response.status == .ok else {
+                                throw ClientBenchmark.BenchmarkFailure(message: "status \(response.status.code)")
+                            }
+                            received += reply.readableBytes
+                            item += concurrency
+                        }
+                        return received
+                    }
+                }
+                return try await group.reduce(0, +)
+            }
+            result = .success(bytes)
+        } catch {
+            result = .failure(error)
+        }
+        let elapsed = (ContinuousClock.now - start).benchSeconds
+        try await client.shutdown()
+        let bytes = try result.get()
+        print(
+            "{\"benchmark\":\"floor\",\"requests\":\(requests),\"concurrency\":\(concurrency),"
+                + "\"seconds\":\(elapsed),\"reply_bytes\":\(bytes)}")
+    }
+}

@@ -1,0 +1,81 @@
+import Foundation
+import SkeinKit
+import SkeinTesting
+
+/// `skein-bench server [--latency-ms N | --latency-ms-min N --latency-ms-max N] [--rpm N]
+/// [--token-interval-ms N] [--seed N] [--honor-max-tokens] [--bodies]`: the `skein-test-server` of the benchmarks
+/// that need the server's own account of each request.
+///
+/// The same `SkeinTestServer` as `skein-test-server`, with its request record kept. Prints
+/// `listening on http://HOST:PORT/v1`, then reads commands on stdin, one per line:
+/// - `stats`: prints one JSON line: status counts, peak requests in flight, and per
+///   completion request its arrival (seconds after the first arrival), the time the
+///   server took to answer it (its latency, plus stream pacing), its status and, with
+///   `--bodies`, the start of its last user message (how the harness tells steps apart);
+/// - `reset`: forgets the record (not the rate-limit window);
+/// - end of input: shuts down and exits.
+enum RecordingServer {
+    static func run(_ args: [String]) async throws {
+        var latency: SkeinTestServer.Latency = .none
+        if let fixed = BenchArguments.int("--latency-ms", in: args) { latency = .fixed(.milliseconds(fixed)) }
+        if let minimum = BenchArguments.int("--latency-ms-min", in: args),
+            let maximum = BenchArguments.int("--latency-ms-max", in: args)
+        {
+            latency = .uniform(min: .milliseconds(minimum), max: .milliseconds(maximum))
+        }
+        let bodies = args.contains("--bodies")
+        let configuration = SkeinTestServer.Configuration(
+            latency: latency,
+            tokenInterval: .milliseconds(BenchArguments.int("--token-interval-ms", in: args) ?? 0),
+            requestsPerMinute: BenchArguments.int("--rpm", in: args),
+            honorsMaxTokens: args.contains("--honor-max-tokens"),
+            seed: UInt64(BenchArguments.int("--seed", in: args) ?? 0),
+            recordsBodies: bodies,
+            recordsRequests: true,
+            backlog: 16_384)
+        let server = try await SkeinTestServer.start(configuration)
+        emit("listening on \(server.baseURL)")
+        for await command in StandardInputLines.stream() {
+            switch command.trimmingCharacters(in: .whitespaces) {
+            case "stats":
+                emit(await stats(server, bodies: bodies).serialized())
+            case "reset":
+                await server.resetRecords()
+                emit("{\"reset\":true}")
+            default:
+                break
+            }
+        }
+        await server.shutdown()
+    }
+
+    /// Writes a line straight to fd 1. Not `print` + `fflush(nil)`: `fflush(nil)` takes the
+    /// lock of every stream, stdin's included, which the reading thread holds while it waits.
+    static func emit(_ line: String) {
+        FileHandle.standardOutput.write(Data((line + "\n").utf8))
+    }
+
+    static func stats(_ server: SkeinTestServer, bodies: Bool) async -> JSONValue {
+        let records = await server.requests.filter { $0.path.hasSuffix("/completions") }
+        let first = records.map(\.arrival).min()
+        var requests: [JSONValue] = []
+        for record in records {
+            var entry: JSONValue.JSONObject = [
+                "arrival": .double(first.map { (record.arrival - $0).benchSeconds } ?? 0),
+                "seconds": record.completion.map { .double(($0 - record.arrival).benchSeconds) } ?? .null,
+                "status": record.status.map { .int($0) } ?? .null,
+            ]
+            if bodies, let message = record.lastUserMessage { entry["prompt"] = .string(String(message.prefix(40))) }
+            requests.append(.object(entry))
+        }
+        var statuses = JSONValue.JSONObject()
+        for (status, count) in await server.statusCounts.sorted(by: { $0.key < $1.key }) {
+            statuses[String(status)] = .int(count)
+        }
+        return [
+            "statuses": .object(statuses),
+            "peak_in_flight": .int(await server.maxConcurrentRequests),
+            "requests": .array(requests),
+        ]
+    }
+}
