@@ -105,7 +105,11 @@ import Testing
         #expect(ContinuousClock.now - started < .seconds(25))  // well under the 60 s hang, with room for a loaded machine
         // Hold another one and shut down under it.
         let pending = Task { try await client.post("/chat/completions", chatBody("hang again")) }
-        try await Task.sleep(for: .milliseconds(200))
+        // Shut down only once the server holds it (a fixed sleep was too short on a loaded machine).
+        let waiting = ContinuousClock.now
+        while await server.requests.count < 2 && ContinuousClock.now - waiting < .seconds(20) {
+            try await Task.sleep(for: .milliseconds(20))
+        }
         let stopping = ContinuousClock.now
         await server.shutdown()
         #expect(ContinuousClock.now - stopping < .seconds(25))
