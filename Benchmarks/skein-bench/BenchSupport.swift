@@ -1,3 +1,4 @@
+import AsyncHTTPClient
 import Foundation
 
 /// Helpers shared by the benchmarks that take `--name value` options.
@@ -34,5 +35,18 @@ enum StandardInputLines {
         }
         thread.start()
         return stream
+    }
+}
+
+/// The floor the benchmarks compare Skein with: a bare AsyncHTTPClient whose pool holds
+/// `concurrency` connections per host (Skein's client sizes its pool the same way).
+enum BareHTTPClient {
+    static func make(concurrency: Int) -> HTTPClient {
+        var pool = HTTPClient.Configuration.ConnectionPool(
+            idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: concurrency)
+        pool.retryConnectionEstablishment = false
+        var configuration = HTTPClient.Configuration(connectionPool: pool)
+        configuration.httpVersion = .automatic
+        return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
     }
 }

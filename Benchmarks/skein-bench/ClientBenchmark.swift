@@ -29,12 +29,7 @@ enum ClientBenchmark {
             sampling: SamplingParameters(temperature: 0.2, maxTokens: 64))
         let body = ByteBuffer(string: JSONValue.object(request.body).serialized())
 
-        var pool = HTTPClient.Configuration.ConnectionPool(
-            idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: concurrency)
-        pool.retryConnectionEstablishment = false
-        var bareConfiguration = HTTPClient.Configuration(connectionPool: pool)
-        bareConfiguration.httpVersion = .automatic
-        let bare = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: bareConfiguration)
+        let bare = BareHTTPClient.make(concurrency: concurrency)
         let skein = HTTPCompletionClient(configuration: .init(connectionsPerHost: concurrency), environment: [:])
 
         let url = server.baseURL + "/chat/completions"

@@ -20,12 +20,7 @@ enum FloorBenchmark {
         let concurrency = BenchArguments.int("--concurrency", in: args) ?? 64
         let model = BenchArguments.string("--model", in: args) ?? "test-model"
 
-        var pool = HTTPClient.Configuration.ConnectionPool(
-            idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: concurrency)
-        pool.retryConnectionEstablishment = false
-        var configuration = HTTPClient.Configuration(connectionPool: pool)
-        configuration.httpVersion = .automatic
-        let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
+        let client = BareHTTPClient.make(concurrency: concurrency)
         let url = baseURL + "/chat/completions"
         let modelJSON = "\"" + model + "\""
 

@@ -583,32 +583,47 @@ def dataset_row(mode, size, wall, cpu, rss, store):
             f"{store} | < 300 MB ({verdict(rss < 300)}) |")
 
 
-def section_dataset(out, tmp, sizes=(10_000, 100_000), batch_rows=100_000, full=False):
-    log(f"datasets ({', '.join(f'{n:,}' for n in sizes)} rows{', 1,000,000 rows' if full else ''}; "
-        f"--batch {batch_rows:,})")
+def batch_dataset_run(tmp, batch_rows):
+    """One `skein run --dataset --batch` of `batch_rows` rows; returns (rows, wall, cpu, rss, batch jobs)."""
+    with kit.Server([TEST_SERVER, "--port", "0", "--honor-max-tokens"]) as server:
+        pipeline = os.path.join(tmp, "dataset-batch.yaml")
+        kit.dataset_pipeline(pipeline, server.url)
+        data = os.path.join(tmp, f"rows-batch-{batch_rows}.jsonl")
+        kit.dataset_file(data, batch_rows)
+        store = os.path.join(tmp, f"dataset-batch-{batch_rows}.sqlite")
+        results = os.path.join(tmp, f"results-batch-{batch_rows}.jsonl")
+        # Not --quiet: without a terminal the batch lines ("batch ... created") are all it prints.
+        run = skein_run([pipeline, "--dataset", data, "-o", results, "--batch", "--batch-poll", "0.2",
+                         "--store", store], cwd=tmp, timeout=3600).check("skein run --dataset --batch")
+        with open(results) as f:
+            count = sum(1 for _ in f)
+        assert count == batch_rows, f"{count} result lines for {batch_rows} rows"
+        batches = run.stderr.count(" created at ")
+        for path in [data, results, store, store + "-wal", store + "-shm"]:
+            if os.path.exists(path):
+                os.remove(path)
+        log(f"  --batch {batch_rows:,} rows: {batch_rows / run.wall:,.0f} rows/s, {run.rss_mb:.0f} MB")
+        return (batch_rows, run.wall, run.cpu, run.rss_mb, batches)
+
+
+DATASET_HEADER = ["| mode | rows | requests | wall | rows/s | CPU time | peak RSS | store size | target |",
+                  "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+
+
+def section_dataset(out, tmp, sizes=(10_000,), batch_rows=10_000, full=False):
+    log(f"datasets ({', '.join(f'{n:,}' for n in sizes)} rows, --batch {batch_rows:,}"
+        f"{'; 1,000,000 rows, 100,000 rows, --batch 100,000' if full else ''})")
     rows = []
     with kit.Server([TEST_SERVER, "--port", "0", "--honor-max-tokens"]) as server:
         for size in sizes:
             rows.append((size,) + live_dataset_run(tmp, server.url, size))
         million = live_dataset_run(tmp, server.url, 1_000_000) if full else None
-    batch = None
-    if batch_rows:
+    batch = batch_dataset_run(tmp, batch_rows) if batch_rows else None
+    large = None
+    if full:
         with kit.Server([TEST_SERVER, "--port", "0", "--honor-max-tokens"]) as server:
-            pipeline = os.path.join(tmp, "dataset-batch.yaml")
-            kit.dataset_pipeline(pipeline, server.url)
-            data = os.path.join(tmp, f"rows-batch-{batch_rows}.jsonl")
-            kit.dataset_file(data, batch_rows)
-            store = os.path.join(tmp, "dataset-batch.sqlite")
-            results = os.path.join(tmp, "results-batch.jsonl")
-            # Not --quiet: without a terminal the batch lines ("batch ... created") are all it prints.
-            run = skein_run([pipeline, "--dataset", data, "-o", results, "--batch", "--batch-poll", "0.2",
-                             "--store", store], cwd=tmp, timeout=3600).check("skein run --dataset --batch")
-            with open(results) as f:
-                count = sum(1 for _ in f)
-            assert count == batch_rows, f"{count} result lines for {batch_rows} rows"
-            batches = run.stderr.count(" created at ")
-            batch = (batch_rows, run.wall, run.cpu, run.rss_mb, batches)
-            log(f"  --batch {batch_rows:,} rows: {batch_rows / run.wall:,.0f} rows/s, {run.rss_mb:.0f} MB")
+            large = [(100_000,) + live_dataset_run(tmp, server.url, 100_000)]
+        large.append(batch_dataset_run(tmp, 100_000))
     out.append("## Datasets\n")
     out.append("A 3-step pipeline (summary → French translation → headline from both) over a JSON Lines dataset, "
                "`skein run --dataset")
@@ -616,31 +631,41 @@ def section_dataset(out, tmp, sizes=(10_000, 100_000), batch_rows=100_000, full=
                "cut to `max_tokens`, 12 words). A fresh")
     out.append("store per run: every request is sent, and every request, step and reply is recorded in SQLite. One run "
                "per size.\n")
-    out.append("| mode | rows | requests | wall | rows/s | CPU time | peak RSS | store size | target |")
-    out.append("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    out.extend(DATASET_HEADER)
     for size, wall, cpu, rss, store_mb in rows:
         out.append(dataset_row("live", size, wall, cpu, rss, f"{store_mb:,.0f} MB"))
     if batch:
         size, wall, cpu, rss, _ = batch
         out.append(dataset_row("`--batch`", size, wall, cpu, rss, ""))
     out.append("")
-    out.append(full_dataset_block(million))
+    out.append(full_dataset_block(million, large))
     out.append("")
     if batch:
-        out.append(f"`--batch` ran {batch[4]} batch jobs through the test server's Files and Batches endpoints "
+        jobs = f"{batch[4]} batch jobs for {batch[0]:,} rows"
+        if large:
+            jobs += f", {large[1][4]} for {large[1][0]:,}"
+        out.append(f"`--batch` ran {jobs} through the test server's Files and Batches endpoints "
                    "(`--batch-poll 0.2`, no processing")
         out.append("delay): the figure is Skein's own cost of writing, uploading, polling, downloading and storing the "
                    "batches, not a provider's queue.\n")
 
 
-def full_dataset_block(million):
-    """The 1,000,000-row figures between markers: measured now, or kept from the BENCHMARKS.md being replaced."""
+def full_dataset_block(million, large=None):
+    """The `--full` figures (100,000 rows live and through `--batch`, 1,000,000 rows live) between markers:
+    measured now, or kept from the BENCHMARKS.md being replaced."""
     lines = [FULL_BEGIN]
     if million:
         wall, cpu, rss, store_mb = million
-        lines.append(f"**1,000,000 rows** (`scripts/bench --full`, measured {time.strftime('%Y-%m-%d')}; runs without "
-                     "`--full` keep this paragraph as it is):")
-        lines.append(f"{1_000_000 / wall:,.0f} rows/s, peak RSS **{rss:.0f} MB** (target < 300 MB: {verdict(rss < 300)}), "
+        lines.append(f"**100,000 and 1,000,000 rows** (`scripts/bench --full`, measured {time.strftime('%Y-%m-%d')}; "
+                     "runs without `--full` keep this part as it is):\n")
+        if large:
+            lines.extend(DATASET_HEADER)
+            size, wall_l, cpu_l, rss_l, store_l = large[0]
+            lines.append(dataset_row("live", size, wall_l, cpu_l, rss_l, f"{store_l:,.0f} MB"))
+            size, wall_b, cpu_b, rss_b, _ = large[1]
+            lines.append(dataset_row("`--batch`", size, wall_b, cpu_b, rss_b, ""))
+            lines.append("")
+        lines.append(f"1,000,000 rows, live: {1_000_000 / wall:,.0f} rows/s, peak RSS **{rss:.0f} MB** (target < 300 MB: {verdict(rss < 300)}), "
                      f"{fmt_s(wall)} wall, {fmt_s(cpu)} of CPU, a {store_mb / 1000:,.1f} GB store.")
     else:
         lines.append(previous_block(FULL_BEGIN, FULL_END)
@@ -699,7 +724,8 @@ def main():
     if ARGS.python:
         out.append(f"- {version([ARGS.python, '--version'])} in `.venv-bench/` for the peers")
     out.append(f"- load average at start: {os.getloadavg()[0]:.1f}{LOAD_NOTE}\n")
-    out.append("Commands: `scripts/bench` (about 15 minutes), `scripts/bench --full` (adds the 1,000,000-row dataset); "
+    out.append("Commands: `scripts/bench` (about 5 minutes after the release build), `scripts/bench --full` (adds "
+               "100,000 rows live and through `--batch` and 1,000,000 rows live, about 30 minutes more); "
                "the harness is")
     out.append("`scripts/lib/bench.py`, the Swift side `Benchmarks/skein-bench`, the Python peers "
                "`Benchmarks/peers/`.\n")
