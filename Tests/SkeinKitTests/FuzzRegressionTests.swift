@@ -19,135 +19,8 @@ import Testing
         }
     }
 
-    // MARK: The targets' work
-
-    static func load(_ bytes: [UInt8], workingDirectory: String) {
-        guard let text = String(validating: bytes, as: UTF8.self) else { return }
-        let path = workingDirectory + "/fuzz.yaml"
-        let loaded = PipelineLoader(configuration: .init(workingDirectory: workingDirectory)).load(text: text, path: path)
-        var diagnostics = loaded.diagnostics
-        if let pipeline = loaded.pipeline {
-            let (compiled, compileDiagnostics) = CompiledPipeline.compile(pipeline)
-            diagnostics += compileDiagnostics
-            if let compiled {
-                let (graph, graphDiagnostics) = PipelineGraph.build(compiled)
-                diagnostics += graphDiagnostics
-                if let graph { for format in PipelineGraph.ExportFormat.allCases { _ = graph.export(format) } }
-            }
-        }
-        var renderer = DiagnosticRenderer()
-        renderer.addSource(text, for: path)
-        _ = renderer.renderAll(diagnostics)
-    }
-
-    static let templateContext: [String: JSONValue] = [
-        "inputs": [
-            "article": "First paragraph. It has two sentences.\n\nSecond paragraph, longer than the first one.\nA new line.",
-            "languages": ["French", "German", "日本語"],
-            "n": 3, "x": 2.5, "big": .int(Int.max), "small": .int(Int.min), "flag": true, "nothing": nil,
-            "empty": "", "list": [1, 2.5, "three", nil, true, [4], ["k": "v"]],
-            "obj": ["a": 1, "b": [1, 2], "c": ["d": "e"]],
-        ],
-        "steps": [
-            "summarize": [
-                "output": "- one\n- two {{ not a template }}\n- three", "reasoning": "thinking", "status": "finished",
-                "model": "m", "finish_reason": "stop", "usage": ["prompt_tokens": 10, "completion_tokens": 5],
-                "tool_calls": [["name": "f", "arguments": ["q": "x"]]],
-            ],
-            "extract": ["output": ["headline": "Title", "tags": ["a", "b"], "score": 0.75], "status": "finished"],
-            "fan": ["output": ["x", "y", "z"], "status": "skipped"],
-        ],
-        "env": ["HOME": "/home/user"],
-        "language": "French",
-    ]
-
-    static func renderTemplate(_ bytes: [UInt8]) {
-        var variables = templateContext
-        var source = bytes[...]
-        if let separator = bytes.firstIndex(of: 0) {
-            source = bytes[(separator + 1)...]
-            if case .object(let extra)? = try? JSONValue(parsing: bytes[..<separator]) {
-                for (key, value) in extra { variables[key] = value }
-            }
-        }
-        guard let text = String(validating: source, as: UTF8.self), let template = try? Template(text) else { return }
-        let context = TemplateContext(variables)
-        _ = try? template.render(context)
-        _ = try? template.evaluate(context)
-    }
-
-    /// The events of `bytes[1...]` parsed whole and parsed in the chunks FuzzSSE cuts.
-    static func parseSSE(_ bytes: [UInt8]) -> (whole: [SSEEvent], chunked: [SSEEvent]) {
-        guard let seed = bytes.first.map(Int.init) else { return ([], []) }
-        let stream = bytes[1...]
-        var whole = SSEParser()
-        let expected = whole.consume(stream) + whole.finish()
-        var chunked = SSEParser()
-        var events: [SSEEvent] = []
-        var start = stream.startIndex
-        var step = 0
-        while start < stream.endIndex {
-            let length = (seed >> 4) == step % 16 ? 64 : 1 + (seed &+ step) % 8
-            let end = min(stream.endIndex, start + length)
-            events += chunked.consume(stream[start..<end])
-            start = end
-            step += 1
-        }
-        return (expected, events + chunked.finish())
-    }
-
-    static func isFinite(_ value: JSONValue) -> Bool {
-        switch value {
-        case .double(let d): return d.isFinite
-        case .array(let items): return items.allSatisfy(isFinite)
-        case .object(let object): return object.values.allSatisfy(isFinite)
-        default: return true
-        }
-    }
-
-    /// Problems with `value`'s serialize-and-parse round trip, as FuzzSchema checks it.
-    static func roundTripProblems(_ value: JSONValue) -> [String] {
-        guard isFinite(value) else { return [] }
-        var problems: [String] = []
-        for style in [JSONValue.SerializationStyle.compact, .canonical, .pretty, .init(asciiOnly: true)] {
-            let text = value.serialized(style)
-            guard let parsed = try? JSONValue(parsing: text) else {
-                problems.append("serialized JSON does not parse: \(text)")
-                continue
-            }
-            let same = style.sortKeys ? parsed.serialized(.canonical) == value.serialized(.canonical) : parsed == value
-            if !same { problems.append("round trip changed \(value) to \(parsed)") }
-        }
-        return problems
-    }
-
-    static let fixedInstances: [JSONValue] = [
-        nil, true, 0, -1, 2.5, "", "hello", "2020-01-01T00:00:00Z", [], [1, "a", nil], [:],
-        ["name": "x", "tags": ["a", "b"], "n": 3],
-    ]
-
-    /// Problems with the schema target's oracles for one input.
-    static func checkSchema(_ bytes: [UInt8]) -> [String] {
-        var problems: [String] = []
-        var schemaBytes = bytes[...]
-        var instances: [JSONValue] = []
-        if let separator = bytes.firstIndex(of: 0) {
-            schemaBytes = bytes[..<separator]
-            guard let instance = try? JSONValue(parsing: bytes[(separator + 1)...]) else { return [] }
-            problems += roundTripProblems(instance)
-            instances = [instance]
-        }
-        guard let source = try? JSONValue(parsing: schemaBytes) else { return problems }
-        problems += roundTripProblems(source)
-        if instances.isEmpty { instances = fixedInstances + [source] }
-        guard let schema = try? JSONSchema(source) else { return problems }
-        for instance in instances {
-            let violations = schema.validate(instance)
-            if violations.isEmpty != schema.isValid(instance) { problems.append("validate and isValid disagree on \(instance)") }
-            for violation in violations { _ = "\(violation)" }
-        }
-        return problems
-    }
+    // The targets' work is `FuzzWork` (Fuzz/Sources/FuzzWork/FuzzWork.swift, linked into
+    // this target), so a replay does exactly what the fuzzer did with the input.
 
     // MARK: Findings
 
@@ -208,20 +81,23 @@ import Testing
             to: directory.appendingPathComponent("prompts/a.md"), atomically: true, encoding: .utf8)
         let inputs = try Self.inputs("loader")
         #expect(!inputs.isEmpty)
-        for input in inputs { Self.load(input.bytes, workingDirectory: directory.path) }
+        for input in inputs {
+            guard let text = String(validating: input.bytes, as: UTF8.self) else { continue }
+            FuzzWork.load(text, workingDirectory: directory.path)
+        }
     }
 
     @Test func templateCorpus() throws {
         let inputs = try Self.inputs("template")
         #expect(!inputs.isEmpty)
-        for input in inputs { Self.renderTemplate(input.bytes) }
+        for input in inputs { FuzzWork.renderTemplate(input.bytes) }
     }
 
     @Test func sseCorpusParsesTheSameHoweverItIsSplit() throws {
         let inputs = try Self.inputs("sse")
         #expect(!inputs.isEmpty)
         for input in inputs {
-            let (whole, chunked) = Self.parseSSE(input.bytes)
+            let (whole, chunked) = FuzzWork.sseEvents(input.bytes)
             #expect(whole == chunked, "\(input.name)")
         }
     }
@@ -230,7 +106,7 @@ import Testing
         let inputs = try Self.inputs("schema")
         #expect(!inputs.isEmpty)
         for input in inputs {
-            let problems = Self.checkSchema(input.bytes)
+            let problems = FuzzWork.schemaProblems(input.bytes)
             #expect(problems.isEmpty, "\(input.name): \(problems)")
         }
     }

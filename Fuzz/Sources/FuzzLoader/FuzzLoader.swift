@@ -1,12 +1,11 @@
 // libFuzzer entry point: the pipeline loader, then everything `skein validate` and
-// `skein graph` do with a loaded file (compile the templates, build the graph, render the
-// diagnostics with their source lines, export the graph in every format).
+// `skein graph` do with a loaded file (`FuzzWork.load`, which the regression tests replay too).
 //
 // Input: the bytes of a pipeline file. Inputs that are not UTF-8 are rejected (-1), as
 // `PipelineLoader.load(path:)` refuses them before parsing.
 import Foundation
 import FuzzDriver
-import SkeinKit
+import FuzzWork
 
 /// An empty directory with one prompt file, so `{file: ...}` references resolve to
 /// something without the fuzzer reading the rest of the disk (escapes are refused).
@@ -24,24 +23,7 @@ public func fuzzLoader(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     guard let text = String(validating: UnsafeBufferPointer(start: data, count: size), as: UTF8.self) else {
         return -1
     }
-    let path = workingDirectory + "/fuzz.yaml"
-    let loader = PipelineLoader(configuration: .init(workingDirectory: workingDirectory))
-    let loaded = loader.load(text: text, path: path)
-    var diagnostics = loaded.diagnostics
-    if let pipeline = loaded.pipeline {
-        let (compiled, compileDiagnostics) = CompiledPipeline.compile(pipeline)
-        diagnostics += compileDiagnostics
-        if let compiled {
-            let (graph, graphDiagnostics) = PipelineGraph.build(compiled)
-            diagnostics += graphDiagnostics
-            if let graph {
-                for format in PipelineGraph.ExportFormat.allCases { _ = graph.export(format) }
-            }
-        }
-    }
-    var renderer = DiagnosticRenderer()
-    renderer.addSource(text, for: path)
-    _ = renderer.renderAll(diagnostics)
+    FuzzWork.load(text, workingDirectory: workingDirectory)
     return 0
 }
 

@@ -1,0 +1,1 @@
+../../Fuzz/Sources/FuzzWork/FuzzWork.swift
