@@ -40,23 +40,14 @@ struct ParsedCompletionRequest: Sendable {
         choiceCount = min(max(body["n"]?.intValue ?? 1, 1), 16)
 
         switch endpoint {
-        case .chatCompletions:
-            var texts: [String] = []
-            var lastUser = ""
-            for message in body["messages"]?.arrayValue ?? [] {
-                let text = Self.text(ofContent: message["content"])
-                texts.append(text)
-                if message["role"]?.stringValue == "user" { lastUser = text }
-            }
-            messageTexts = texts
-            lastUserMessage = lastUser
         case .completions:
             let prompt = Self.promptText(body["prompt"])
             messageTexts = [prompt]
             lastUserMessage = prompt
-        case .messages:
+        case .chatCompletions, .messages:
             var texts: [String] = []
-            if let system = body["system"] { texts.append(Self.text(ofContent: system)) }
+            // The Messages API keeps the system prompt out of `messages`.
+            if endpoint == .messages, let system = body["system"] { texts.append(Self.text(ofContent: system)) }
             var lastUser = ""
             for message in body["messages"]?.arrayValue ?? [] {
                 let text = Self.text(ofContent: message["content"])

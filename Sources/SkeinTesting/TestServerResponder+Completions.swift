@@ -19,8 +19,20 @@ extension TestServerResponder {
 
         let parsed = ParsedCompletionRequest(endpoint: endpoint, body: json)
         let isAuthorized = configuration.requiredAPIKey.map { incoming.authorization == "Bearer \($0)" } ?? true
+        guard let decision = await admitAndWait(parsed, incoming, body: bytes, isAuthorized: isAuthorized, context: context)
+        else { return Response(status: .serviceUnavailable) }
+        return await perform(decision.action, for: parsed, id: decision.id, context: context)
+    }
+
+    /// Records and admits a completion request (chat, legacy or Messages), then waits out the
+    /// latency injected for it. Nil when the server shut down meanwhile: the request is
+    /// recorded as dropped and its connection closed.
+    func admitAndWait(
+        _ parsed: ParsedCompletionRequest, _ incoming: IncomingRequest, body: [UInt8], isAuthorized: Bool,
+        context: Context
+    ) async -> ServerState.Decision? {
         let decision = await state.admit(
-            parsed, method: incoming.method, path: incoming.path, headers: incoming.headers, body: bytes,
+            parsed, method: incoming.method, path: incoming.path, headers: incoming.headers, body: body,
             isAuthorized: isAuthorized, arrival: incoming.arrival
         )
         if decision.delay > .zero {
@@ -30,10 +42,10 @@ extension TestServerResponder {
                 // Cancelled: the server is shutting down.
                 await state.finish(id: decision.id, status: nil, wasDropped: true)
                 context.channel.close(promise: nil)
-                return Response(status: .serviceUnavailable)
+                return nil
             }
         }
-        return await perform(decision.action, for: parsed, id: decision.id, context: context)
+        return decision
     }
 
     /// Why a request body was refused, with the response already sent for it.

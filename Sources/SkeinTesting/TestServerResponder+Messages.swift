@@ -37,19 +37,8 @@ extension TestServerResponder {
 
         let parsed = ParsedCompletionRequest(endpoint: .messages, body: json)
         let isAuthorized = configuration.requiredAPIKey.map { incoming.apiKey == $0 } ?? true
-        let decision = await state.admit(
-            parsed, method: incoming.method, path: incoming.path, headers: incoming.headers, body: bytes,
-            isAuthorized: isAuthorized, arrival: incoming.arrival
-        )
-        if decision.delay > .zero {
-            do {
-                try await Task.sleep(for: decision.delay)
-            } catch {
-                await state.finish(id: decision.id, status: nil, wasDropped: true)
-                context.channel.close(promise: nil)
-                return Response(status: .serviceUnavailable)
-            }
-        }
+        guard let decision = await admitAndWait(parsed, incoming, body: bytes, isAuthorized: isAuthorized, context: context)
+        else { return Response(status: .serviceUnavailable) }
         return await performMessages(decision.action, for: parsed, id: decision.id, context: context)
     }
 
