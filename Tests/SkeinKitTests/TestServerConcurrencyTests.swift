@@ -33,8 +33,10 @@ import Testing
     }
 
     @Test func peakConcurrencyPerModelAndMarkerTag() async throws {
+        // Each request is held 3 s so that the four overlap even when the suite's first minute
+        // keeps both cores busy (at 300 ms they were sometimes sent one after another).
         let configuration = SkeinTestServer.Configuration(
-            latency: .fixed(.milliseconds(300)), concurrencyTagMarkers: ["[translate]"]
+            latency: .fixed(.seconds(3)), concurrencyTagMarkers: ["[translate]"]
         )
         try await SkeinTestServer.withRunning(configuration) { server in
             let client = TestServerClient(server)
