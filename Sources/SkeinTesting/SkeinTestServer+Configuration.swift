@@ -51,6 +51,9 @@ extension SkeinTestServer {
         /// The listen backlog; large so that thousands of connections opened at once are not refused.
         public var backlog: Int
         /// How long ``SkeinTestServer/shutdown()`` lets requests in flight finish before it cuts them off.
+        /// 5 s by default: the cut-off cancels the server task, which traps if the listener is still
+        /// handing out accepted connections (apple/swift-nio#2813), and on a loaded machine the
+        /// graceful close took longer than the earlier 500 ms. Hung requests end at once anyway.
         public var shutdownGracePeriod: Duration
         /// How the Files and Batches endpoints behave: processing delays, limits, dialect.
         public var batches: BatchConfiguration
@@ -75,7 +78,7 @@ extension SkeinTestServer {
             concurrencyTagMarkers: [String] = [],
             maxBodySize: Int = 32 * 1024 * 1024,
             backlog: Int = 4096,
-            shutdownGracePeriod: Duration = .milliseconds(500),
+            shutdownGracePeriod: Duration = .seconds(5),
             batches: BatchConfiguration = .init()
         ) {
             self.host = host
