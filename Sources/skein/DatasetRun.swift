@@ -143,6 +143,9 @@ final class OutputFile: Sendable {
     let path: String?
     private let handle: Mutex<FileHandle?>
     private let buffer = Mutex<[UInt8]>([])
+    /// The `errno` of a failed write to the file (a full disk): later rows are not
+    /// written, and `commit()` reports it; the rows themselves are in the store.
+    private let writeFailure = Mutex<Int32?>(nil)
 
     init(path: String?) throws {
         self.path = path
@@ -171,13 +174,22 @@ final class OutputFile: Sendable {
         let data = Data(buffer)
         buffer.removeAll(keepingCapacity: true)
         handle.withLock { handle in
-            if let handle { handle.write(data) } else { FileHandle.standardOutput.write(data) }
+            guard let handle else { return data.withUnsafeBytes { Terminal.standardOutput.write($0) } }
+            guard writeFailure.withLock({ $0 }) == nil else { return }
+            let failure = data.withUnsafeBytes { Terminal.writeAll($0, to: handle.fileDescriptor) }
+            if let failure { writeFailure.withLock { $0 = failure } }
         }
     }
 
     func commit() throws {
         buffer.withLock { flush(&$0) }
         guard let path else { return }
+        if let failure = writeFailure.withLock({ $0 }) {
+            Terminal.standardError.write(
+                "error: cannot write '\(path).partial': \(String(cString: strerror(failure))); every finished row is in "
+                    + "the store, so the same command run again writes the file without new requests\n")
+            throw ExitCode(1)
+        }
         handle.withLock { handle in try? handle?.close(); handle = nil }
         _ = try? FileManager.default.removeItem(atPath: path)
         try FileManager.default.moveItem(atPath: path + ".partial", toPath: path)

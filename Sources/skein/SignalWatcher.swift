@@ -19,10 +19,10 @@ final class SignalWatcher: @unchecked Sendable {
                     return wasSet
                 }
                 if again {
-                    FileHandle.standardError.write(Data("\ninterrupted again: exiting now\n".utf8))
+                    Terminal.standardError.write("\ninterrupted again: exiting now\n")
                     exit(130)
                 }
-                FileHandle.standardError.write(Data("\ninterrupting: cancelling requests in flight (again to exit now)\n".utf8))
+                Terminal.standardError.write("\ninterrupting: cancelling requests in flight (again to exit now)\n")
                 onSignal()
             }
             source.resume()

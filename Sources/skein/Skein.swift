@@ -29,7 +29,7 @@ struct Skein: AsyncParsableCommand {
             let code = exitCode(for: error)
             if code.rawValue == 64 {
                 let message = fullMessage(for: error)
-                if !message.isEmpty { FileHandle.standardError.write(Data((message + "\n").utf8)) }
+                if !message.isEmpty { Terminal.standardError.write(message + "\n") }
                 Foundation.exit(2)
             }
             exit(withError: error)

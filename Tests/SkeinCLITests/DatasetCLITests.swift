@@ -30,6 +30,44 @@ import Testing
         try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").map { try JSONValue(parsing: String($0)) }
     }
 
+    @Test func aReaderThatClosesStdoutEndsTheRunQuietlyAndTheStoreKeepsEverything() async throws {
+        try await SkeinTestServer.withRunning(.init()) { server in
+            let directory = try CLI.temporaryDirectory()
+            defer { try? FileManager.default.removeItem(at: directory) }
+            let path = try CLI.writePipeline(Self.pipeline, server: server, in: directory)
+            let rows = try Self.writeRows(300, in: directory)
+            for arguments in [["run", path, "-i", "text=one", "-i", "n=1"], ["run", path, "--dataset", rows, "--map", "body=text"]] {
+                // `skein run … | head -0`: the reader is gone before the first byte is written.
+                let (process, out, err) = try CLI.start(arguments, in: directory)
+                try out.fileHandleForReading.close()
+                let stderr = await CLI.blocking { err.fileHandleForReading.readDataToEndOfFile() }
+                await CLI.blocking { process.waitUntilExit() }
+                let text = String(decoding: stderr, as: UTF8.self)
+                #expect(process.terminationReason == .exit && process.terminationStatus == 141, "\(arguments[2]): \(text)")
+                #expect(!text.contains("Fatal error") && !text.contains("crashed"), "\(text)")
+            }
+            // `skein run … > /dev/full`: a stdout that fails otherwise is an error that says so.
+            let full = Process()
+            full.executableURL = URL(fileURLWithPath: "/bin/sh")
+            full.arguments = ["-c", "'\(CLI.executable.path)' run '\(path)' -i text=three -i n=3 > /dev/full"]
+            full.currentDirectoryURL = directory
+            full.environment = ["NO_COLOR": "1"]
+            let fullErr = Pipe()
+            full.standardError = fullErr
+            try full.run()
+            let fullText = String(decoding: await CLI.blocking { fullErr.fileHandleForReading.readDataToEndOfFile() }, as: UTF8.self)
+            await CLI.blocking { full.waitUntilExit() }
+            #expect(full.terminationStatus == 1, "\(fullText)")
+            #expect(fullText.contains("error: cannot write to standard output: No space left on device"), "\(fullText)")
+            // Everything answered before the reader left was stored: running again asks for nothing new.
+            let before = await server.requests.count
+            let again = try await CLI.run(["run", path, "--dataset", rows, "--map", "body=text", "-o", "out.jsonl"], in: directory)
+            #expect(again.status == 0, "\(again.stderr)")
+            #expect(try Self.lines(directory.appendingPathComponent("out.jsonl").path).count == 300)
+            #expect(await server.requests.count == before)
+        }
+    }
+
     @Test func rowsComeOutInInputOrderWhateverOrderTheyFinishIn() async throws {
         try await SkeinTestServer.withRunning(.init(latency: .uniform(min: .milliseconds(1), max: .milliseconds(60)))) { server in
             let directory = try CLI.temporaryDirectory()

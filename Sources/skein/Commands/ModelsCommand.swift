@@ -39,7 +39,7 @@ struct ModelsCommand: AsyncParsableCommand {
                 try await client.listModels(provider: configuration)
             }
         } catch let error as ProviderError {
-            FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+            Terminal.standardError.write("error: \(error)\n")
             throw ExitCode(1)
         }
         print(models.map(\.id).sorted().joined(separator: "\n"))
