@@ -7,6 +7,7 @@ benchmarks["templates"] = TemplateBenchmark.run
 benchmarks["client"] = ClientBenchmark.run
 benchmarks["floor"] = FloorBenchmark.run
 benchmarks["server"] = RecordingServer.run
+benchmarks["json"] = JSONBenchmark.run
 
 let arguments = CommandLine.arguments.dropFirst()
 guard let name = arguments.first, let benchmark = benchmarks[name] else {

@@ -29,53 +29,79 @@ extension JSONValue {
 
     /// The value as JSON text.
     public func serialized(_ style: SerializationStyle = .compact) -> String {
-        var out = ""
-        write(to: &out, style: style, depth: 0)
-        return out
+        var out: [UInt8] = []
+        out.reserveCapacity(128)
+        write(to: &out, style: style)
+        return String(decoding: out, as: UTF8.self)
     }
 
-    private func write(to out: inout String, style: SerializationStyle, depth: Int) {
+    /// Appends the value as JSON text, UTF-8 encoded, to `out`.
+    ///
+    /// Bytes rather than a `String`: the store serializes every request and reply, and the
+    /// request key every request body, so this is on the engine's hot path. Appending to a
+    /// `String` one Unicode scalar at a time cost several times more (`skein-bench json`).
+    public func write(to out: inout [UInt8], style: SerializationStyle = .compact) {
+        write(to: &out, style: style, depth: 0)
+    }
+
+    private func write(to out: inout [UInt8], style: SerializationStyle, depth: Int) {
         switch self {
-        case .null: out += "null"
-        case .bool(let b): out += b ? "true" : "false"
-        case .int(let i): out += String(i)
-        case .double(let d): out += JSONValue.formatDouble(d)
+        case .null: JSONValue.appendStatic("null", to: &out)
+        case .bool(let b): JSONValue.appendStatic(b ? "true" : "false", to: &out)
+        case .int(let i): TemplateOperators.appendDecimal(i, to: &out)
+        case .double(let d): JSONValue.append(JSONValue.formatDouble(d), to: &out)
         case .string(let s): JSONValue.writeString(s, to: &out, asciiOnly: style.asciiOnly)
         case .array(let items):
-            if items.isEmpty { out += "[]"; return }
-            out += "["
-            for (index, item) in items.enumerated() {
-                if index > 0 { out += style.indent == nil && style.spacedSeparators ? ", " : "," }
+            if items.isEmpty { return JSONValue.appendStatic("[]", to: &out) }
+            out.append(UInt8(ascii: "["))
+            for index in items.indices {
+                if index > 0 { JSONValue.appendSeparator(to: &out, style: style) }
                 newline(&out, style: style, depth: depth + 1)
-                item.write(to: &out, style: style, depth: depth + 1)
+                items[index].write(to: &out, style: style, depth: depth + 1)
             }
             newline(&out, style: style, depth: depth)
-            out += "]"
+            out.append(UInt8(ascii: "]"))
         case .object(let object):
-            if object.isEmpty { out += "{}"; return }
-            out += "{"
-            let keys = style.sortKeys ? object.keys.sorted(by: JSONValue.codepointOrder) : Array(object.keys)
-            for (index, key) in keys.enumerated() {
-                if index > 0 { out += style.indent == nil && style.spacedSeparators ? ", " : "," }
+            if object.isEmpty { return JSONValue.appendStatic("{}", to: &out) }
+            out.append(UInt8(ascii: "{"))
+            let order = style.sortKeys ? object.keys.indices.sorted { JSONValue.codepointOrder(object.keys[$0], object.keys[$1]) } : nil
+            for position in object.keys.indices {
+                let index = order?[position] ?? position
+                if position > 0 { JSONValue.appendSeparator(to: &out, style: style) }
                 newline(&out, style: style, depth: depth + 1)
-                JSONValue.writeString(key, to: &out, asciiOnly: style.asciiOnly)
-                out += style.spacedSeparators || style.indent != nil ? ": " : ":"
-                object[key]!.write(to: &out, style: style, depth: depth + 1)
+                JSONValue.writeString(object.keys[index], to: &out, asciiOnly: style.asciiOnly)
+                out.append(UInt8(ascii: ":"))
+                if style.spacedSeparators || style.indent != nil { out.append(UInt8(ascii: " ")) }
+                object.values[index].write(to: &out, style: style, depth: depth + 1)
             }
             newline(&out, style: style, depth: depth)
-            out += "}"
+            out.append(UInt8(ascii: "}"))
         }
     }
 
-    private func newline(_ out: inout String, style: SerializationStyle, depth: Int) {
+    private static func appendSeparator(to out: inout [UInt8], style: SerializationStyle) {
+        out.append(UInt8(ascii: ","))
+        if style.indent == nil && style.spacedSeparators { out.append(UInt8(ascii: " ")) }
+    }
+
+    private static func appendStatic(_ text: StaticString, to out: inout [UInt8]) {
+        out.append(contentsOf: UnsafeBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
+    }
+
+    private static func append(_ text: String, to out: inout [UInt8]) {
+        TemplateOperators.appendUTF8(text, to: &out)
+    }
+
+    private func newline(_ out: inout [UInt8], style: SerializationStyle, depth: Int) {
         guard let indent = style.indent else { return }
-        out += "\n"
-        out += String(repeating: " ", count: indent * depth)
+        out.append(UInt8(ascii: "\n"))
+        out.append(contentsOf: repeatElement(UInt8(ascii: " "), count: indent * depth))
     }
 
     /// Orders keys by Unicode code points, as Python's `sorted` does.
+    /// UTF-8 bytes compare in the same order as the code points they encode, and cost less.
     static func codepointOrder(_ a: String, _ b: String) -> Bool {
-        a.unicodeScalars.lexicographicallyPrecedes(b.unicodeScalars)
+        TemplateOperators.withUTF8(a) { a in TemplateOperators.withUTF8(b) { b in a.lexicographicallyPrecedes(b) } }
     }
 
     /// Formats a double the way Python's `repr(float)` does: shortest round-trip digits,
@@ -104,11 +130,12 @@ extension JSONValue {
             return pythonExponentForm(d)
         }
         var text = "\(d)"
-        if text.contains("e") {
+        // Byte searches: `String.contains("e")` resolves to Foundation's substring search.
+        if text.utf8.contains(UInt8(ascii: "e")) {
             // Swift uses exponents for some values Python prints plainly (e.g. 1e-4 .. 1e16 range edge cases).
             text = plainDecimal(d)
         }
-        if !text.contains(".") { text += ".0" }
+        if !text.utf8.contains(UInt8(ascii: ".")) { text += ".0" }
         return text
     }
 
@@ -152,36 +179,69 @@ extension JSONValue {
 
     /// Writes a JSON string literal with the escapes Python's `json.dumps` uses.
     public static func writeString(_ s: String, to out: inout String, asciiOnly: Bool = false) {
-        out += "\""
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case "\u{08}": out += "\\b"
-            case "\u{0C}": out += "\\f"
-            default:
-                if scalar.value < 0x20 || (asciiOnly && scalar.value > 0x7E) {
-                    if scalar.value > 0xFFFF {
-                        let v = scalar.value - 0x10000
-                        out += hex4(0xD800 + (v >> 10))
-                        out += hex4(0xDC00 + (v & 0x3FF))
-                    } else {
-                        out += hex4(scalar.value)
-                    }
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        out += "\""
+        var bytes: [UInt8] = []
+        writeString(s, to: &bytes, asciiOnly: asciiOnly)
+        out += String(decoding: bytes, as: UTF8.self)
     }
 
-    private static func hex4(_ v: UInt32) -> String {
-        let digits = String(v, radix: 16)
-        return "\\u" + String(repeating: "0", count: max(0, 4 - digits.count)) + digits
+    /// Appends a JSON string literal with the escapes Python's `json.dumps` uses: `\"`, `\\`,
+    /// `\n`, `\r`, `\t`, `\b`, `\f`, other control characters as `\u00XX`, and with
+    /// `asciiOnly` everything past `~` as `\uXXXX` (surrogate pairs above U+FFFF). Runs of
+    /// bytes that need no escape are copied in one go.
+    public static func writeString(_ s: String, to out: inout [UInt8], asciiOnly: Bool = false) {
+        out.append(UInt8(ascii: "\""))
+        TemplateOperators.withUTF8(s) { bytes in
+            var runStart = 0
+            var index = 0
+            while index < bytes.count {
+                let byte = bytes[index]
+                let escaped = byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") || (asciiOnly && byte > 0x7E)
+                guard escaped else {
+                    index += 1
+                    continue
+                }
+                out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart..<index]))
+                switch byte {
+                case UInt8(ascii: "\""): appendStatic("\\\"", to: &out)
+                case UInt8(ascii: "\\"): appendStatic("\\\\", to: &out)
+                case UInt8(ascii: "\n"): appendStatic("\\n", to: &out)
+                case UInt8(ascii: "\r"): appendStatic("\\r", to: &out)
+                case UInt8(ascii: "\t"): appendStatic("\\t", to: &out)
+                case 0x08: appendStatic("\\b", to: &out)
+                case 0x0C: appendStatic("\\f", to: &out)
+                case ..<0x80:
+                    appendEscape(UInt32(byte), to: &out)
+                default:
+                    // asciiOnly and a multi-byte scalar: decode it, escape it.
+                    var length = 1
+                    while index + length < bytes.count, bytes[index + length] & 0xC0 == 0x80 { length += 1 }
+                    let scalarText = String(decoding: UnsafeBufferPointer(rebasing: bytes[index..<index + length]), as: UTF8.self)
+                    for scalar in scalarText.unicodeScalars {
+                        if scalar.value > 0xFFFF {
+                            let v = scalar.value - 0x10000
+                            appendEscape(0xD800 + (v >> 10), to: &out)
+                            appendEscape(0xDC00 + (v & 0x3FF), to: &out)
+                        } else {
+                            appendEscape(scalar.value, to: &out)
+                        }
+                    }
+                    index += length - 1
+                }
+                index += 1
+                runStart = index
+            }
+            out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart..<bytes.count]))
+        }
+        out.append(UInt8(ascii: "\""))
+    }
+
+    /// `\uXXXX`, lowercase hex as Python writes it.
+    private static func appendEscape(_ v: UInt32, to out: inout [UInt8]) {
+        let hex: StaticString = "0123456789abcdef"
+        appendStatic("\\u", to: &out)
+        for shift in stride(from: 12, through: 0, by: -4) {
+            out.append(hex.utf8Start[Int((v >> UInt32(shift)) & 0xF)])
+        }
     }
 }
 

@@ -21,6 +21,7 @@ enum TemplateOperators {
         switch value {
         case .string(let string): appendUTF8(string, to: &output)
         case .int(let int): appendDecimal(int, to: &output)
+        case .array, .object: value.write(to: &output, style: .compact)
         default: appendUTF8(text(of: value), to: &output)
         }
     }

@@ -23,10 +23,13 @@ public struct RequestKey: Sendable, Hashable, CustomStringConvertible {
         var body = request.body
         body.removeValue(forKey: "stream")
         body.removeValue(forKey: "stream_options")
-        canonicalBody = JSONValue.object(body).serialized(.canonical)
+        var canonical: [UInt8] = []
+        canonical.reserveCapacity(256)
+        JSONValue.object(body).write(to: &canonical, style: .canonical)
+        canonicalBody = String(decoding: canonical, as: UTF8.self)
         var hasher = SHA256()
         hasher.update(data: Data("skein-request-v1\n\(provider.kind.rawValue)\n\(Self.normalized(provider.baseURL))\n\(request.api.rawValue)\n".utf8))
-        hasher.update(data: Data(canonicalBody.utf8))
+        hasher.update(data: canonical)
         hex = Self.hexString(hasher.finalize())
     }
 
