@@ -25,6 +25,19 @@ struct DatasetRun {
             Terminal.standardError.write("error: \(error)\n")
             throw ExitCode(1)
         }
+        // Results written over the rows they come from, or two outputs in one file, lose data.
+        let outputs = [("-o", command.outputFile), ("--errors", command.errors)].compactMap { option, path in
+            path.flatMap { try? OutputPath($0, option: option) }.map { (option, $0) }
+        }
+        for (option, output) in outputs where output.isSameFile(as: dataset) {
+            Terminal.standardError.write(
+                "error: \(option) '\(output.given)' is the dataset itself; the results would replace its rows: write them to another file\n")
+            throw ExitCode(2)
+        }
+        if outputs.count == 2, outputs[0].1.isSameFile(as: outputs[1].1.given) {
+            Terminal.standardError.write("error: -o and --errors name the same file '\(outputs[0].1.given)'; give them different files\n")
+            throw ExitCode(2)
+        }
         for (column, input) in renames where graph.pipeline.inputs[input] == nil {
             Terminal.standardError.write("error: --map \(column)=\(input): the pipeline has no input '\(input)'"
                 + Suggestion.didYouMean(input, in: Array(graph.pipeline.inputs.keys)) + "\n")
@@ -61,7 +74,7 @@ struct DatasetRun {
             options: .object(runOptions))
 
         let results = try OutputFile(path: command.outputFile)
-        let errors = try command.errors.map { try OutputFile(path: $0) }
+        let errors = try command.errors.map { try OutputFile(path: $0, option: "--errors") }
         let isTerminal = Terminal.isTerminal(2) && !command.quiet
         let total = isTerminal ? DatasetReader.countRows(path: dataset).map { shard.count == 1 ? $0 : ($0 + shard.count - 1 - shard.index) / shard.count } : nil
         let progress = DatasetProgress(total: total, live: isTerminal)
@@ -138,26 +151,23 @@ enum DatasetRunnerInputs {
 }
 
 /// A JSON Lines output: written to `PATH.partial` as rows come, renamed to `PATH` when the
-/// run completes (so a file at PATH is always whole); stdout when there is no path.
+/// run completes (so a file at PATH is always whole; see `OutputPath`); stdout when there
+/// is no path.
 final class OutputFile: Sendable {
-    let path: String?
+    let output: OutputPath?
     private let handle: Mutex<FileHandle?>
     private let buffer = Mutex<[UInt8]>([])
     /// The `errno` of a failed write to the file (a full disk): later rows are not
     /// written, and `commit()` reports it; the rows themselves are in the store.
     private let writeFailure = Mutex<Int32?>(nil)
 
-    init(path: String?) throws {
-        self.path = path
-        if let path {
-            let partial = path + ".partial"
-            guard FileManager.default.createFile(atPath: partial, contents: nil), let handle = FileHandle(forWritingAtPath: partial) else {
-                Terminal.standardError.write("error: cannot write '\(partial)'\n")
-                throw ExitCode(1)
-            }
-            self.handle = Mutex(handle)
-        } else {
-            self.handle = Mutex(nil)
+    init(path: String?, option: String = "-o") throws {
+        do {
+            output = try path.map { try OutputPath($0, option: option) }
+            handle = Mutex(try output?.open())
+        } catch let refusal as OutputPath.Refusal {
+            Terminal.standardError.write("error: \(refusal)\n")
+            throw ExitCode(1)
         }
     }
 
@@ -183,16 +193,20 @@ final class OutputFile: Sendable {
 
     func commit() throws {
         buffer.withLock { flush(&$0) }
-        guard let path else { return }
+        guard let output else { return }
+        handle.withLock { handle in try? handle?.close(); handle = nil }
         if let failure = writeFailure.withLock({ $0 }) {
             Terminal.standardError.write(
-                "error: cannot write '\(path).partial': \(String(cString: strerror(failure))); every finished row is in "
+                "error: cannot write '\(output.partial)': \(String(cString: strerror(failure))); every finished row is in "
                     + "the store, so the same command run again writes the file without new requests\n")
             throw ExitCode(1)
         }
-        handle.withLock { handle in try? handle?.close(); handle = nil }
-        _ = try? FileManager.default.removeItem(atPath: path)
-        try FileManager.default.moveItem(atPath: path + ".partial", toPath: path)
+        do {
+            try output.commit()
+        } catch {
+            Terminal.standardError.write("error: \(error)\n")
+            throw ExitCode(1)
+        }
     }
 
     deinit {

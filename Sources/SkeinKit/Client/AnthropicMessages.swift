@@ -249,7 +249,7 @@ extension AnthropicMessages {
         let cacheWrites = object["cache_creation_input_tokens"]?.intValue ?? 0
         let cacheReads = object["cache_read_input_tokens"]?.intValue
         return Completion.Usage(
-            promptTokens: (object["input_tokens"]?.intValue ?? 0) + cacheWrites + (cacheReads ?? 0),
+            promptTokens: Completion.Usage.sum(object["input_tokens"]?.intValue ?? 0, cacheWrites, cacheReads ?? 0),
             completionTokens: object["output_tokens"]?.intValue ?? 0, cachedTokens: cacheReads)
     }
 }

@@ -3,12 +3,15 @@ extension Completion {
     /// - Parameters:
     ///   - response: the parsed response body.
     ///   - attempts: the number of HTTP attempts it took.
-    /// - Returns: nil when the body has no `choices` (the caller reports it as a bad response).
+    /// - Returns: nil when the body has no `choices`, or an empty list of them (a reply
+    ///   withheld by a content filter comes so): the caller reports it as a bad response,
+    ///   rather than an empty success that the store would keep.
     static func decode(_ response: JSONValue, attempts: Int) -> Completion? {
-        guard let choices = response["choices"]?.arrayValue else { return nil }
         // Skein asks for one choice; a provider that ignores that still answers with index 0 first.
-        let choice = choices.first { $0["index"]?.intValue == 0 } ?? choices.first
-        let message = choice?["message"]
+        guard let choices = response["choices"]?.arrayValue,
+            let choice = choices.first(where: { $0["index"]?.intValue == 0 }) ?? choices.first
+        else { return nil }
+        let message = choice["message"]
         var completion = Completion(content: "", attempts: attempts)
         if let message {
             completion.content = Self.text(message["content"]) ?? ""
@@ -19,10 +22,10 @@ extension Completion {
                     name: call["function"]?["name"]?.stringValue ?? "",
                     arguments: Self.arguments(call["function"]?["arguments"]))
             }
-        } else if let text = choice?["text"]?.stringValue {
+        } else if let text = choice["text"]?.stringValue {
             completion.content = text
         }
-        completion.finishReason = choice?["finish_reason"]?.stringValue
+        completion.finishReason = choice["finish_reason"]?.stringValue
         completion.model = response["model"]?.stringValue
         completion.usage = Usage(decoding: response["usage"])
         return completion

@@ -25,12 +25,24 @@ public struct Completion: Sendable, Hashable {
         /// Prompt tokens served from the provider's prompt cache (`prompt_tokens_details.cached_tokens`).
         public var cachedTokens: Int?
 
+        /// Counts are clamped to `0...maximumCount`: a server that reports a negative count or
+        /// `Int.max` (a buggy proxy) would otherwise overflow the sums in the run's summary,
+        /// which trapped, and kept trapping on every run that read the reply from the store.
         public init(promptTokens: Int, completionTokens: Int, totalTokens: Int? = nil, cachedTokens: Int? = nil) {
-            self.promptTokens = promptTokens
-            self.completionTokens = completionTokens
-            self.totalTokens = totalTokens ?? promptTokens + completionTokens
-            self.cachedTokens = cachedTokens
+            self.promptTokens = Usage.clamped(promptTokens)
+            self.completionTokens = Usage.clamped(completionTokens)
+            self.totalTokens = Usage.clamped(totalTokens ?? Usage.clamped(promptTokens) + Usage.clamped(completionTokens))
+            self.cachedTokens = cachedTokens.map(Usage.clamped)
         }
+
+        /// 2^40 tokens: more than any request can use, and a million rows of it still sum
+        /// within an `Int`.
+        public static let maximumCount = 1 << 40
+
+        static func clamped(_ count: Int) -> Int { min(max(count, 0), maximumCount) }
+
+        /// Adds two counts from JSON, saturating instead of overflowing.
+        static func sum(_ counts: Int...) -> Int { counts.reduce(0) { clamped($0 + clamped($1)) } }
 
         /// `{"prompt_tokens", "completion_tokens", "total_tokens", "cached_tokens"?}`.
         public var jsonValue: JSONValue {

@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import NIOCore
 import NIOHTTP1
+import Synchronization
 
 /// The completion client for OpenAI-compatible APIs and the Anthropic Messages API
 /// (providers with `type: anthropic`, see `AnthropicMessages`), over AsyncHTTPClient.
@@ -51,6 +52,7 @@ public final class HTTPCompletionClient: CompletionClient {
     let clock: ClientClock
     private let random: @Sendable () -> Double
     private let limiters: RateLimiters
+    private let checkedBaseURLs = Mutex<Set<String>>([])
 
     /// Creates a client; call `shutdown()` when done with it.
     /// - Parameters:
@@ -200,11 +202,25 @@ public final class HTTPCompletionClient: CompletionClient {
     }
 
     func requireAPIKey(_ provider: ProviderConfiguration) throws(ProviderError) -> String? {
+        try checkBaseURL(provider)
         guard let variable = provider.apiKeyEnvironmentVariable else { return nil }
         guard let key = provider.apiKey(environment: environment) else {
             throw ProviderError.missingAPIKey(provider: provider.name, variable: variable)
         }
         return key
+    }
+
+    /// Refuses a base URL that AsyncHTTPClient cannot take (a pipeline file's are checked when
+    /// it is loaded; `OPENAI_BASE_URL` comes from the environment). Each URL is parsed once.
+    func checkBaseURL(_ provider: ProviderConfiguration) throws(ProviderError) {
+        guard !checkedBaseURLs.withLock({ $0.contains(provider.baseURL) }) else { return }
+        if let problem = ProviderConfiguration.baseURLProblem(provider.baseURL) {
+            throw ProviderError(
+                kind: .connectionFailed, provider: provider.name, code: "INVALID_URL",
+                message: "the base URL \(problem)", hint: "Check the provider's base_url (or OPENAI_BASE_URL).",
+                isRetryable: false)
+        }
+        checkedBaseURLs.withLock { _ = $0.insert(provider.baseURL) }
     }
 
     func headers(for provider: ProviderConfiguration, apiKey: String?, streaming: Bool) -> HTTPHeaders {
@@ -252,10 +268,11 @@ public final class HTTPCompletionClient: CompletionClient {
             do {
                 logger?.debug("sending", metadata: metadata.merging(["attempt": "\(attempt)"]) { $1 })
                 return try await operation(attempt)
-            } catch let error as ProviderError {
+            } catch var error as ProviderError {
                 guard let delay = policy.delay(beforeRetry: attempt, after: error, random: random()) else {
                     logger?.debug(
                         "failed: \(error)", metadata: metadata.merging(["attempt": "\(attempt)"]) { $1 })
+                    error.attempts = attempt
                     throw error
                 }
                 logger?.notice(

@@ -69,6 +69,28 @@ public struct ProviderConfiguration: Sendable, Hashable {
         ]
     }
 
+    /// Why `url` cannot be a provider's base URL, or nil when it can: it must be an http or
+    /// https URL with a host and, where it names a port, a port from 1 to 65535 (a larger
+    /// one crashed AsyncHTTPClient, and one past 65535 by a multiple wrapped around).
+    public static func baseURLProblem(_ url: String) -> String? {
+        guard let parsed = URL(string: url), let scheme = parsed.scheme?.lowercased(), ["http", "https"].contains(scheme),
+            let host = parsed.host, !host.isEmpty
+        else { return "must be an http or https URL, got '\(url)'" }
+        // The port as written: Foundation reads `:99999999999999999999` as no port at all.
+        let afterScheme = url[(url.range(of: "://")?.upperBound ?? url.startIndex)...]
+        var authority = afterScheme.prefix { $0 != "/" && $0 != "?" && $0 != "#" }
+        if let at = authority.lastIndex(of: "@") { authority = authority[authority.index(after: at)...] }
+        if let bracket = authority.lastIndex(of: "]") { authority = authority[authority.index(after: bracket)...] }
+        if let colon = authority.lastIndex(of: ":") {
+            let digits = authority[authority.index(after: colon)...]
+            guard !digits.isEmpty else { return nil }
+            guard let port = Int(digits), (1...65535).contains(port) else {
+                return "has the port '\(digits)'; a port is a number from 1 to 65535"
+            }
+        }
+        return nil
+    }
+
     /// Reads the API key from the environment.
     /// - Returns: nil when the provider needs no key; throws a located-free error naming the
     ///   variable when it needs one that is not set.

@@ -65,6 +65,8 @@ public struct ProviderError: Error, Sendable, Hashable, CustomStringConvertible 
     public var isRetryable: Bool
     /// How long the provider asked to wait (`retry-after-ms`, `Retry-After`).
     public var retryAfter: Duration?
+    /// The HTTP attempts made before giving up (retries included), for the run's counts.
+    public var attempts = 1
 
     public init(
         kind: Kind, provider: String, status: Int? = nil, code: String? = nil, message: String, hint: String? = nil,

@@ -117,6 +117,10 @@ public final class StepRunner: Sendable {
             return Self.result(of: try await runItems(step, items: items, row: row), name: step.name, started: started)
         } catch is CancellationError {
             return StepResult(name: step.name, status: .notRun, message: "interrupted", duration: ContinuousClock.now - started)
+        } catch let failure as CountedFailure {
+            return StepResult(
+                name: step.name, status: .failed, message: Self.describe(failure.error), requests: failure.requests,
+                retries: max(failure.requests - 1, 0), cacheHits: failure.cacheHits, duration: ContinuousClock.now - started)
         } catch {
             return StepResult(name: step.name, status: .failed, message: Self.describe(error), duration: ContinuousClock.now - started)
         }
@@ -238,7 +242,16 @@ public final class StepRunner: Sendable {
             requests: requests, retries: max(requests - fresh, 0), cacheHits: cacheHits, duration: ContinuousClock.now - started)
     }
 
+    /// A request that failed for good, with the attempts it took: the step's counts in the
+    /// run's summary and history include them (a failed step counted 0 requests).
+    struct CountedFailure: Error {
+        var error: ProviderError
+        var requests: Int
+        var cacheHits: Int
+    }
+
     static func describe(_ error: any Error) -> String {
+        if let failure = error as? CountedFailure { return failure.error.description }
         if let diagnostic = error as? Diagnostic { return diagnostic.description }
         if let diagnostics = error as? DiagnosticsError { return diagnostics.description }
         return String(describing: error)
@@ -328,16 +341,16 @@ public final class StepRunner: Sendable {
                     }
                 } catch let error as ProviderError {
                     try await recordRequest(request, key: key, builder: builder, item: item, row: row, completion: nil, error: error.description,
-                                            cached: false, attempts: 1, startedAt: startedAt,
+                                            cached: false, attempts: error.attempts, startedAt: startedAt,
                                             duration: clock.now - began)
                     if mode == .jsonSchema && Self.rejectsJSONSchema(error) && step.outputSchema != nil {
                         // Seen on llama-cpp-python's server: HTTP 500 "Input should be 'text' or
                         // 'json_object'". Remember it for the provider and ask again with json_object.
                         await structuredSupport.markRejectsJSONSchema(builder.provider.name)
-                        requests += 1
+                        requests += error.attempts
                         continue
                     }
-                    throw error
+                    throw CountedFailure(error: error, requests: requests + error.attempts, cacheHits: cacheHits)
                 }
                 requests += completion.attempts
             }

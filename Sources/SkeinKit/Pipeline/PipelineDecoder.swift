@@ -297,15 +297,15 @@ struct PipelineDecoder {
                 case "type": if let kind = enumeration(value, key: key, as: ProviderConfiguration.Kind.self) { provider.kind = kind }
                 case "base_url":
                     if let url = string(value, key: key) {
-                        if let parsed = URL(string: url), let scheme = parsed.scheme, ["http", "https"].contains(scheme), parsed.host != nil {
+                        if let problem = ProviderConfiguration.baseURLProblem(url) {
+                            error("'base_url' \(problem)", at: value.location)
+                        } else {
                             provider = ProviderConfiguration(
                                 name: provider.name, kind: provider.kind, baseURL: url,
                                 apiKeyEnvironmentVariable: provider.apiKeyEnvironmentVariable,
                                 maxConcurrency: provider.maxConcurrency, requestsPerMinute: provider.requestsPerMinute,
                                 tokensPerMinute: provider.tokensPerMinute, structuredOutputs: provider.structuredOutputs,
                                 headers: provider.headers)
-                        } else {
-                            error("'base_url' must be an http or https URL, got '\(url)'", at: value.location)
                         }
                     }
                 case "api_key_env":
@@ -335,7 +335,7 @@ struct PipelineDecoder {
                 default: break
                 }
             }
-            if provider.baseURL.isEmpty {
+            if provider.baseURL.isEmpty && fields["base_url"] == nil {
                 error("provider '\(name)' needs a 'base_url' (it is not a built-in: novita, openai, local)", at: nameScalar.location)
             }
             result[name] = Located(provider, at: nameScalar.location)

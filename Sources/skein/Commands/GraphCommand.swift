@@ -22,7 +22,7 @@ struct GraphCommand: ParsableCommand {
         let (graph, result) = PipelineValidator().validateGraph(path: file)
         Diagnostics.report(result.diagnostics, sourceText: result.sourceText, file: file)
         guard let graph else { throw ExitCode(1) }
-        print(graph.export(format), terminator: "")
+        Terminal.standardOutput.write(graph.export(format))
     }
 }
 

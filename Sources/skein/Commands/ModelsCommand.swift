@@ -42,7 +42,7 @@ struct ModelsCommand: AsyncParsableCommand {
             Terminal.standardError.write("error: \(error)\n")
             throw ExitCode(1)
         }
-        print(models.map(\.id).sorted().joined(separator: "\n"))
+        Terminal.standardOutput.write(models.map(\.id).sorted().joined(separator: "\n") + "\n")
     }
 
     /// The provider used when none is named (section 6 of the design).

@@ -99,7 +99,9 @@ struct RunCommand: AsyncParsableCommand {
             if stream != nil { throw ValidationError("--stream does not take --dataset: the rows run at the same time") }
         }
         if batch && offline { throw ValidationError("--batch and --offline contradict each other: --offline sends nothing") }
-        if batchPoll <= 0 { throw ValidationError("--batch-poll must be more than 0 seconds") }
+        if !(batchPoll > 0 && batchPoll <= 3600) {
+            throw ValidationError("--batch-poll must be a number of seconds above 0 and at most 3600, got \(batchPoll)")
+        }
         if let shard, Shard(parsing: shard) == nil {
             throw ValidationError("--shard expects i/n with 0 <= i < n, like 0/4; got '\(shard)'")
         }
@@ -131,13 +133,22 @@ struct RunCommand: AsyncParsableCommand {
             Diagnostics.report(error.diagnostics, sourceText: graph.pipeline.sourceText, file: file)
             throw ExitCode(1)
         }
+        // Where the results and the trace go is checked before anything is sent.
+        let outputTarget: OutputPath?, traceOutput: OutputPath?
+        do {
+            outputTarget = try outputFile.map { try OutputPath($0, option: "-o") }
+            traceOutput = try trace.map { try OutputPath($0, option: "--trace") }
+        } catch {
+            Terminal.standardError.write("error: \(error)\n")
+            throw ExitCode(1)
+        }
         let environment = ProcessInfo.processInfo.environment
         let resolver = ProviderResolver(pipeline: graph.pipeline, providerOverride: provider, modelOverride: model, environment: environment)
 
         if dryRun {
             do {
                 let requests = try DryRun(graph: graph, resolver: resolver).requests(inputs: inputs, environment: environment)
-                try emit(DryRunPrinter.render(requests, format: output))
+                try emit(DryRunPrinter.render(requests, format: output), to: outputTarget)
             } catch let diagnostic as Diagnostic {
                 Diagnostics.report([diagnostic], sourceText: graph.pipeline.sourceText, file: file)
                 throw ExitCode(1)
@@ -180,13 +191,14 @@ struct RunCommand: AsyncParsableCommand {
             progress.finish()
             return outcome
         }
-        if let trace, let tracer {
-            try tracer.json().write(toFile: trace, atomically: true, encoding: .utf8)
-        }
         Terminal.standardError.write(Summary.line(outcome) + "\n")
+        if let traceOutput, let tracer {
+            // A trace that cannot be written is said, but the results are still printed.
+            do { try traceOutput.write(tracer.json()) } catch { Terminal.standardError.write("error: \(error)\n") }
+        }
         switch outcome.status {
         case .succeeded:
-            try emit(ResultPrinter.render(outcome, pipeline: graph.pipeline, format: output))
+            try emit(ResultPrinter.render(outcome, pipeline: graph.pipeline, format: output), to: outputTarget)
         case .failed:
             for failed in outcome.failedSteps {
                 let location = graph.pipeline.steps[failed.name]?.location
@@ -198,7 +210,7 @@ struct RunCommand: AsyncParsableCommand {
                 let missing = outcome.failedSteps.filter { $0.message?.contains("--offline") == true }.map(\.name)
                 Terminal.standardError.write("offline: no stored result for \(missing.joined(separator: ", "))\n")
             }
-            if output == .json { try emit(ResultPrinter.render(outcome, pipeline: graph.pipeline, format: output)) }
+            if output == .json { try emit(ResultPrinter.render(outcome, pipeline: graph.pipeline, format: output), to: outputTarget) }
             throw ExitCode(1)
         case .interrupted:
             let finished = outcome.results.values.filter { $0.status == .finished }.map(\.name)
@@ -236,9 +248,14 @@ struct RunCommand: AsyncParsableCommand {
         return provided
     }
 
-    func emit(_ text: String) throws {
-        if let outputFile {
-            try text.write(toFile: outputFile, atomically: true, encoding: .utf8)
+    func emit(_ text: String, to outputTarget: OutputPath?) throws {
+        if let outputTarget {
+            do {
+                try outputTarget.write(text)
+            } catch {
+                Terminal.standardError.write("error: \(error)\n")
+                throw ExitCode(1)
+            }
         } else {
             Terminal.standardOutput.write(text)
         }

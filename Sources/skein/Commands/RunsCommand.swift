@@ -19,7 +19,16 @@ struct RunsCommand: AsyncParsableCommand {
         @Option(help: "How many runs to list.") var limit = 20
         @Option(help: "text or json.") var format: Format = .text
 
+        func validate() throws {
+            if limit < 1 { throw ValidationError("--limit must be at least 1, got \(limit)") }
+        }
+
         func run() async throws {
+            guard storeOptions.exists else {
+                // Nothing recorded yet; said without creating a store at the path.
+                if format == .json { return Terminal.standardOutput.write("[]\n") }
+                return Terminal.standardError.write("no runs in '\(storeOptions.resolvedPath)' yet (there is no store there)\n")
+            }
             let store = try storeOptions.open()
             let runs = try await Self.guarded { try await store.runs(limit: limit) }
             if format == .json {
@@ -58,7 +67,7 @@ struct RunsCommand: AsyncParsableCommand {
         @Option(help: "text or json.") var format: Format = .text
 
         func run() async throws {
-            let store = try storeOptions.open()
+            let store = try storeOptions.openExisting()
             try await List.guarded {
                 let id = try await store.resolveRun(run)
                 let detail = try await store.run(id)
@@ -100,7 +109,7 @@ struct RunsCommand: AsyncParsableCommand {
         @OptionGroup var storeOptions: StoreOptions
 
         func run() async throws {
-            let store = try storeOptions.open()
+            let store = try storeOptions.openExisting()
             try await List.guarded {
                 let a = try await store.run(try await store.resolveRun(first))
                 let b = try await store.run(try await store.resolveRun(second))

@@ -9,6 +9,6 @@ struct SchemaCommand: ParsableCommand {
     )
 
     func run() throws {
-        print(PipelineSchema.json, terminator: "")
+        Terminal.standardOutput.write(PipelineSchema.json)
     }
 }

@@ -40,7 +40,7 @@ struct ValidateCommand: ParsableCommand {
             }
         }
         if format == .json {
-            print(JSONValue.array(all.map(\.jsonValue)).serialized(.pretty))
+            Terminal.standardOutput.write(JSONValue.array(all.map(\.jsonValue)).serialized(.pretty) + "\n")
         }
         if failed { throw ExitCode(1) }
     }

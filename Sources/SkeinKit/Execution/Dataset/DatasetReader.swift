@@ -73,14 +73,23 @@ public final class DatasetReader: @unchecked Sendable {
         } else {
             throw DatasetError("dataset '\(path)': unknown format; name it .jsonl (JSON Lines) or .csv (with a header row)")
         }
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
+            throw DatasetError("dataset '\(path)' is a directory; give a .jsonl or .csv file")
+        }
         guard let handle = FileHandle(forReadingAtPath: path) else {
-            throw DatasetError("cannot read dataset '\(path)'")
+            throw DatasetError("cannot read dataset '\(path)'\(FileManager.default.fileExists(atPath: path) ? "" : ": no such file")")
         }
         switch self.format {
         case .jsonl:
             lines = LineReader(handle: handle)
         case .csv:
-            try? handle.close()
+            // CSV.swift reads a byte that is not UTF-8 as the end of a record, splitting rows
+            // (and renumbering every row after it), so the whole file is checked first.
+            defer { try? handle.close() }
+            if let line = DatasetReader.firstLineNotUTF8(handle) {
+                throw DatasetError("\(path):\(line): not valid UTF-8; save the file as UTF-8")
+            }
             guard let stream = InputStream(fileAtPath: path) else { throw DatasetError("cannot read dataset '\(path)'") }
             do {
                 let reader = try CSVReader(stream: stream, hasHeaderRow: true)
@@ -93,6 +102,8 @@ public final class DatasetReader: @unchecked Sendable {
                 lineNumber = 1
             } catch let error as DatasetError {
                 throw error
+            } catch CSVError.cannotReadHeaderRow {
+                throw DatasetError("dataset '\(path)': the CSV file is empty; its first line must name the columns")
             } catch {
                 throw DatasetError("dataset '\(path)': \(error)")
             }
@@ -113,6 +124,9 @@ public final class DatasetReader: @unchecked Sendable {
                 if line.allSatisfy({ $0 == " " || $0 == "\t" || $0 == "\r" }) { continue }
                 let index = nextIndex
                 nextIndex += 1
+                guard lines?.lastLineIsUTF8 != false else {
+                    throw DatasetError("\(path):\(lineNumber): row \(index) is not valid UTF-8; save the file as UTF-8", row: index)
+                }
                 let value: JSONValue
                 do {
                     value = try JSONValue(parsing: line)
@@ -147,6 +161,39 @@ public final class DatasetReader: @unchecked Sendable {
             var values = OrderedDictionary<String, InputResolver.Provided>()
             for (column, field) in zip(header, record) { values[renames[column] ?? column] = .text(field) }
             return DatasetRow(index: index, line: lineNumber, values: values)
+        }
+    }
+
+    /// The line (from 1) of the first byte sequence that is not UTF-8, or nil; reads the
+    /// file in 1 MiB chunks and leaves the handle at the end.
+    static func firstLineNotUTF8(_ handle: FileHandle) -> Int? {
+        var line = 1
+        var carried: [UInt8] = []
+        while true {
+            let chunk = (try? handle.read(upToCount: 1 << 20)) ?? nil
+            let atEnd = chunk?.isEmpty ?? true
+            var bytes = carried
+            if let chunk { bytes.append(contentsOf: chunk) }
+            // Hold back an incomplete sequence at the end of a chunk for the next one.
+            var end = bytes.count
+            if !atEnd {
+                var back = 0
+                while back < 3, end - back - 1 >= 0, bytes[end - back - 1] & 0xC0 == 0x80 { back += 1 }
+                if end - back - 1 >= 0, bytes[end - back - 1] >= 0xC0 { end -= back + 1 }
+            }
+            if String(validating: bytes[..<end], as: UTF8.self) == nil {
+                // Find the line: validate line by line within the chunk.
+                var start = 0
+                for index in 0..<end where bytes[index] == UInt8(ascii: "\n") {
+                    if String(validating: bytes[start..<index], as: UTF8.self) == nil { return line }
+                    line += 1
+                    start = index + 1
+                }
+                return line
+            }
+            line += bytes[..<end].reduce(0) { $0 + ($1 == UInt8(ascii: "\n") ? 1 : 0) }
+            if atEnd { return nil }
+            carried = Array(bytes[end...])
         }
     }
 
@@ -189,6 +236,8 @@ public final class LineReader {
     private var buffer = [UInt8]()
     private var start = 0
     private var atEnd = false
+    /// Whether the line `next()` returned last was valid UTF-8 (invalid bytes came back as U+FFFD).
+    public private(set) var lastLineIsUTF8 = true
 
     public init(handle: FileHandle) {
         self.handle = handle
@@ -202,13 +251,13 @@ public final class LineReader {
             if let newline = buffer[start...].firstIndex(of: UInt8(ascii: "\n")) {
                 var end = newline
                 if end > start && buffer[end - 1] == UInt8(ascii: "\r") { end -= 1 }
-                let line = String(decoding: buffer[start..<end], as: UTF8.self)
+                let line = decode(buffer[start..<end])
                 start = newline + 1
                 return line
             }
             if atEnd {
                 guard start < buffer.count else { return nil }
-                let line = String(decoding: buffer[start...], as: UTF8.self)
+                let line = decode(buffer[start...])
                 start = buffer.count
                 return line
             }
@@ -219,5 +268,14 @@ public final class LineReader {
             let chunk = (try? handle.read(upToCount: 256 * 1024)) ?? nil
             if let chunk, !chunk.isEmpty { buffer.append(contentsOf: chunk) } else { atEnd = true }
         }
+    }
+
+    private func decode(_ bytes: ArraySlice<UInt8>) -> String {
+        if let text = String(validating: bytes, as: UTF8.self) {
+            lastLineIsUTF8 = true
+            return text
+        }
+        lastLineIsUTF8 = false
+        return String(decoding: bytes, as: UTF8.self)
     }
 }
