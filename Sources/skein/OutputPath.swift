@@ -26,7 +26,7 @@ struct OutputPath: Sendable {
     init(_ path: String, option: String) throws {
         given = path
         guard !path.isEmpty else { throw OutputPath.refusal("\(option) needs a file path, got an empty one") }
-        resolved = URL(fileURLWithPath: path).resolvingSymlinksInPath().path
+        resolved = OutputPath.followingLinks(path)
         var info = stat()
         if stat(resolved, &info) == 0 {
             switch info.st_mode & S_IFMT {
@@ -51,7 +51,24 @@ struct OutputPath: Sendable {
 
     /// Whether two output paths, or an output and an input, are the same file.
     func isSameFile(as other: String) -> Bool {
-        resolved == URL(fileURLWithPath: other).resolvingSymlinksInPath().path
+        OutputPath.canonical(resolved) == OutputPath.canonical(OutputPath.followingLinks(other))
+    }
+
+    /// The path with symbolic links at its end followed, also to a file that does not exist
+    /// yet (`URL.resolvingSymlinksInPath` leaves a dangling link as it is, and renaming over
+    /// it replaced the link).
+    static func followingLinks(_ path: String) -> String {
+        var current = path
+        for _ in 0..<40 {
+            guard let target = try? FileManager.default.destinationOfSymbolicLink(atPath: current) else { break }
+            current = target.hasPrefix("/") ? target : ((current as NSString).deletingLastPathComponent as NSString).appendingPathComponent(target)
+        }
+        return current
+    }
+
+    /// An absolute, standardized path, for comparing (`./a` and `a` are one file).
+    static func canonical(_ path: String) -> String {
+        URL(fileURLWithPath: path).standardizedFileURL.resolvingSymlinksInPath().path
     }
 
     /// Opens the file the command writes into (`partial`), truncated.

@@ -36,7 +36,7 @@ struct StoreOptions: ParsableArguments {
     func openExisting() throws -> SQLiteResultStore {
         guard resolvedPath.isEmpty || exists else {
             Terminal.standardError.write(
-                "error: no store at '\(resolvedPath)'; `skein run` creates it there (pass --store PATH or set SKEIN_STORE for another one)\n")
+                "error: no store at '\(resolvedPath)'; skein run creates one there (pass --store PATH or set SKEIN_STORE to read another)\n")
             throw ExitCode(1)
         }
         return try open()

@@ -181,6 +181,64 @@ import Testing
                  return try await withServer(body: "inputs:\n  text: {type: string}\nsteps:\n  a:\n    prompt: \"{{ inputs.text }}\"\n",
                                              arguments: ["--dataset", "rows.csv"])(directory)
              }),
+        Case(name: "base_url with a port past 65535", exit: 1, expect: "a port is a number from 1 to 65535",
+             run: file("version: 1\nproviders:\n  test: {base_url: 'http://127.0.0.1:99999/v1', api_key_env: null}\ndefaults: {provider: test, model: m}\n" + oneStep)),
+        Case(name: "OPENAI_BASE_URL with a port past 65535", exit: 1, expect: "a port is a number from 1 to 65535",
+             run: { directory in
+                 try "version: 1\ndefaults: {provider: openai, model: m}\nsteps:\n  a:\n    prompt: hi\n".write(
+                     to: directory.appendingPathComponent("p.yaml"), atomically: true, encoding: .utf8)
+                 return try await CLI.run(["run", "p.yaml"], in: directory,
+                                          environment: ["OPENAI_BASE_URL": "http://127.0.0.1:99999/v1", "OPENAI_API_KEY": "sk-test"])
+             }),
+        Case(name: "Token counts that overflow (a buggy server's usage)", exit: 0, expect: "tokens 3298534883328 in / 0 out",
+             run: withServer(body: "steps:\n  a:\n    prompt: one\n  b:\n    prompt: two\n  c:\n    prompt: three\n") { server in
+                 let body = #"{"id":"x","object":"chat.completion","model":"m","choices":[{"index":0,"message":{"role":"assistant","content":"ok"},"finish_reason":"stop"}],"usage":{"prompt_tokens":9223372036854775807,"completion_tokens":-5}}"#
+                 await server.addRule(ReplyRule("overflow", match: .init(), action: .raw(status: 200, body: body, contentType: "application/json")))
+             }),
+        Case(name: "Reply with an empty list of choices", exit: 1, expect: "no choices",
+             run: withServer(body: "steps:\n  a:\n    prompt: hi\n    retries: 0\n") { server in
+                 await server.addRule(ReplyRule("empty", match: .init(), action: .raw(status: 200, body: #"{"id":"x","choices":[]}"#, contentType: "application/json")))
+             }),
+        Case(name: "A failed step counts its attempts", exit: 1, expect: "2 requests, 1 retry",
+             run: withServer(body: "steps:\n  a:\n    prompt: hi\n    retries: 1\n") { server in
+                 await server.addRule(ReplyRule("down", match: .init(), action: .status(503, message: "overloaded")))
+             }),
+        Case(name: "-o names a directory", exit: 1, expect: "is a directory",
+             run: withServer(body: oneStep, arguments: ["-o", "."])),
+        Case(name: "-o in a folder that does not exist (before any request)", exit: 1, expect: "does not exist",
+             run: withServer(body: oneStep, arguments: ["-o", "no/such/folder/out.txt"])),
+        Case(name: "--trace in a folder that does not exist", exit: 1, expect: "--trace 'nowhere/t.json'",
+             run: withServer(body: oneStep, arguments: ["--trace", "nowhere/t.json"])),
+        Case(name: "-o names the dataset itself", exit: 2, expect: "is the dataset itself",
+             run: { directory in
+                 try "{\"x\": 1}\n".write(to: directory.appendingPathComponent("rows.jsonl"), atomically: true, encoding: .utf8)
+                 return try await withServer(body: oneStep, arguments: ["--dataset", "rows.jsonl", "-o", "rows.jsonl"])(directory)
+             }),
+        Case(name: "-o and --errors name the same file", exit: 2, expect: "name the same file",
+             run: { directory in
+                 try "{\"x\": 1}\n".write(to: directory.appendingPathComponent("rows.jsonl"), atomically: true, encoding: .utf8)
+                 return try await withServer(body: oneStep, arguments: ["--dataset", "rows.jsonl", "-o", "out.jsonl", "--errors", "./out.jsonl"])(directory)
+             }),
+        Case(name: "Dataset path that is a directory", exit: 1, expect: "is a directory",
+             run: { directory in
+                 try FileManager.default.createDirectory(at: directory.appendingPathComponent("rows.jsonl"), withIntermediateDirectories: true)
+                 return try await withServer(body: oneStep, arguments: ["--dataset", "rows.jsonl"])(directory)
+             }),
+        Case(name: "CSV dataset with bytes that are not UTF-8", exit: 1, expect: "rows.csv:2: not valid UTF-8",
+             run: { directory in
+                 try (Data("text\na".utf8) + Data([0xFF]) + Data("b\nc\n".utf8)).write(to: directory.appendingPathComponent("rows.csv"))
+                 return try await withServer(body: "inputs:\n  text: {type: string}\nsteps:\n  a:\n    prompt: \"{{ inputs.text }}\"\n",
+                                             arguments: ["--dataset", "rows.csv"])(directory)
+             }),
+        Case(name: "JSONL row with bytes that are not UTF-8", exit: 1, expect: "1 failed",
+             run: { directory in
+                 try Data([0x7B, 0x22, 0x78, 0x22, 0x3A, 0x22, 0xFF, 0x22, 0x7D, 0x0A]).write(to: directory.appendingPathComponent("rows.jsonl"))
+                 return try await withServer(body: oneStep, arguments: ["--dataset", "rows.jsonl"])(directory)
+             }),
+        Case(name: "--batch-poll that is not a number of seconds (nan)", exit: 2, expect: "--batch-poll must be",
+             run: withServer(body: oneStep, arguments: ["--dataset", "rows.jsonl", "--batch", "--batch-poll", "nan"])),
+        Case(name: "runs show on a store that does not exist", exit: 1, expect: "no store at",
+             run: { directory in try await CLI.run(["runs", "show", "last", "--store", "typo/skein.sqlite"], in: directory) }),
         Case(name: "SIGINT during a run", exit: 130, expect: "interrupted", run: signal(SIGINT)),
         Case(name: "SIGTERM during a run", exit: 130, expect: "interrupted", run: signal(SIGTERM)),
         Case(name: "SIGKILL during a run, then the same command", exit: 0, expect: "1 from the store",

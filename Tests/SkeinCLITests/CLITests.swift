@@ -99,6 +99,48 @@ import Testing
         }
     }
 
+    @Test func outputFilesFollowSymlinksAndDevicesAreWrittenInPlace() async throws {
+        try await SkeinTestServer.withRunning(.init()) { server in
+            let directory = try CLI.temporaryDirectory()
+            defer { try? FileManager.default.removeItem(at: directory) }
+            let path = try CLI.writePipeline("""
+                steps:
+                  hello:
+                    prompt: hi there
+                outputs:
+                  greeting: "{{ steps.hello.output }}"
+                """, server: server, in: directory)
+            let files = FileManager.default
+            let link = directory.appendingPathComponent("link.txt").path
+            let target = directory.appendingPathComponent("target.txt").path
+            try files.createSymbolicLink(atPath: link, withDestinationPath: target)
+            // A link to a device: renaming over the resolved path would replace /dev/null itself.
+            let nullLink = directory.appendingPathComponent("null").path
+            try files.createSymbolicLink(atPath: nullLink, withDestinationPath: "/dev/null")
+            let result = try await CLI.run(["run", path, "-o", link, "--trace", nullLink])
+            #expect(result.status == 0, "\(result.stderr)")
+            #expect(try files.destinationOfSymbolicLink(atPath: link) == target)
+            #expect(try String(contentsOfFile: target, encoding: .utf8) == "greeting:\n  echo: hi there\n")
+            #expect(try files.destinationOfSymbolicLink(atPath: nullLink) == "/dev/null")
+            #expect(try files.attributesOfItem(atPath: "/dev/null")[.type] as? FileAttributeType == .typeCharacterSpecial)
+            #expect(!files.fileExists(atPath: "/dev/null.partial"))
+
+            // Commands that only read the store do not create one at a mistyped path.
+            let listed = try await CLI.run(["runs", "list", "--store", "typo/skein.sqlite"], in: directory)
+            #expect(listed.status == 0 && listed.stderr.contains("no runs in 'typo/skein.sqlite' yet"), "\(listed.stderr)")
+            let stats = try await CLI.run(["cache", "stats", "--store", "typo/skein.sqlite"], in: directory)
+            #expect(stats.status == 1 && stats.stderr.contains("no store at 'typo/skein.sqlite'"), "\(stats.stderr)")
+            #expect(!files.fileExists(atPath: directory.appendingPathComponent("typo").path))
+
+            // Every command's stdout reports a failed write (here a full disk).
+            for arguments in [["schema"], ["graph", path], ["validate", "--format", "json", path]] {
+                let full = try await CLI.run(
+                    ["-c", "exec \"$0\" \"$@\" > /dev/full", CLI.executable.path] + arguments, program: URL(fileURLWithPath: "/bin/sh"))
+                #expect(full.status == 1 && full.stderr.contains("cannot write to standard output"), "\(arguments): \(full.stderr)")
+            }
+        }
+    }
+
     @Test func textOutputAndSummaryLine() async throws {
         try await SkeinTestServer.withRunning(.init()) { server in
             let directory = try CLI.temporaryDirectory()
