@@ -225,4 +225,27 @@ import Testing
             failure("{{ 'ab' * 100000000 }}")
                 == "<template>:1:9: error: result of '*' would be longer than 10000000 characters")
     }
+
+    @Test func rendersThatWouldExhaustMemoryOrTimeStopAtTheirBudget() {
+        // Doubling a string: 10 bytes × 2^23 passes 64 MiB at the 23rd `~`.
+        let doubling = "{% set a = 'xxxxxxxxxx' %}" + String(repeating: "{% set a = a ~ a %}", count: 40) + "{{ a | length }}"
+        #expect(failure(doubling)?.contains("error: the rendered text would be longer than 64 MiB") == true)
+        let adding = "{% set a = 'xxxxxxxxxx' %}" + String(repeating: "{% set a = a + a %}", count: 40) + "{{ a | length }}"
+        #expect(failure(adding)?.contains("error: the result of '+' would be longer than 64 MiB") == true)
+        let lists = "{% set a = [1] %}" + String(repeating: "{% set a = a + a %}", count: 40) + "{{ a | length }}"
+        #expect(failure(lists)?.contains("error: the result of '+' would have more than 10000000 items") == true)
+        let replacing = "{{ ('x' * 1000000) | replace('x', 'y' * 100) }}"
+        #expect(failure(replacing) == "<template>:1:22: error: the result of 'replace' would be longer than 64 MiB, the most a template may build")
+        // 1,001 × 1,001 iterations: one loop budget for the whole render.
+        let loops = "{% for i in range %}{% for j in range %}.{% endfor %}{% endfor %}"
+        let range = JSONValue.array((0...1000).map { .int($0) })
+        do {
+            _ = try Template(loops).render(TemplateContext(["range": range]))
+            Issue.record("1,002,001 loop iterations rendered")
+        } catch let diagnostic as Diagnostic {
+            #expect(diagnostic.description.contains("error: loops ran more than 1000000 times in one render"))
+        } catch {
+            Issue.record("unexpected error type: \(error)")
+        }
+    }
 }

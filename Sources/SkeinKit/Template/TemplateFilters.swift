@@ -96,10 +96,11 @@ enum TemplateFilter: String, Sendable, CaseIterable {
         case .last:
             return try call.elements(of: input).last
         case .replace:
-            return .string(
-                TemplateFilter.replace(
-                    TemplateOperators.text(of: input), call.text(0) ?? "", call.text(1) ?? "",
-                    count: try call.integer(2) ?? -1))
+            guard let replaced = TemplateFilter.replace(
+                TemplateOperators.text(of: input), call.text(0) ?? "", call.text(1) ?? "",
+                count: try call.integer(2) ?? -1)
+            else { throw TemplateOperators.tooLong("the result of 'replace'", at: offset) }
+            return .string(replaced)
         case .truncate:
             let text = TemplateOperators.text(of: input)
             guard let cut = try truncation(of: text, call) else { return .string(text) }
@@ -237,14 +238,17 @@ enum TemplateFilter: String, Sendable, CaseIterable {
     /// Python's `str.replace(old, new, count)` over code points (an empty `old` inserts
     /// `new` around every character; a negative count replaces all). Matching works on
     /// UTF-8 bytes, which finds exactly the code-point matches.
-    static func replace(_ text: String, _ old: String, _ new: String, count: Int) -> String {
+    /// - Returns: nil when the result would pass `TemplateOperators.maximumTextBytes`.
+    static func replace(_ text: String, _ old: String, _ new: String, count: Int) -> String? {
         var remaining = count < 0 ? Int.max : count
+        let limit = TemplateOperators.maximumTextBytes
         if old.isEmpty {
             var result = ""
             for scalar in text.unicodeScalars {
                 if remaining > 0 {
                     result += new
                     remaining -= 1
+                    if result.utf8.count > limit { return nil }
                 }
                 result.unicodeScalars.append(scalar)
             }
@@ -262,6 +266,7 @@ enum TemplateFilter: String, Sendable, CaseIterable {
                 result += replacement
                 index += target.count
                 remaining -= 1
+                if result.count > limit { return nil }
             } else {
                 result.append(bytes[index])
                 index += 1

@@ -35,6 +35,8 @@ final class TemplateRenderer {
     /// `steps`) again and again, and comparing short names beats hashing them.
     @exclusivity(unchecked) private var rootNames: [String] = []
     @exclusivity(unchecked) private var rootValues: [Binding] = []
+    /// Loop iterations so far, against `TemplateOperators.maximumLoopIterations`.
+    private var loopIterations = 0
 
     private enum LocalValue {
         case json(Binding)
@@ -151,6 +153,14 @@ final class TemplateRenderer {
         localNames += [loop.variable, "loop"]
         localValues += [.json(Binding(nil)), .loop(LoopState(index0: 0, length: items.count))]
         for index in items.indices {
+            loopIterations += 1
+            guard loopIterations <= TemplateOperators.maximumLoopIterations else {
+                throw TemplateError(
+                    "loops ran more than \(TemplateOperators.maximumLoopIterations) times in one render", at: loop.sequence.offset)
+            }
+            guard output.count <= TemplateOperators.maximumTextBytes else {
+                throw TemplateOperators.tooLong("the rendered text", at: loop.sequence.offset)
+            }
             if localNames.count > start + 2 { removeLocals(from: start + 2) }
             localValues[start] = .json(Binding(items[index]))
             localValues[start + 1] = .loop(LoopState(index0: index, length: items.count))
@@ -270,6 +280,9 @@ final class TemplateRenderer {
     /// the text of filters are appended as they come, not first joined into a string.
     private func write(_ expression: TemplateExpression, to output: inout [UInt8]) throws {
         try write(expression.kind, of: expression, to: &output)
+        guard output.count <= TemplateOperators.maximumTextBytes else {
+            throw TemplateOperators.tooLong("the rendered text", at: expression.offset)
+        }
     }
 
     private func write(
