@@ -104,6 +104,10 @@ extension ReplyRule {
         /// or the server shuts down), then close the connection. A client that times out
         /// usually half-closes, which does not end the hold.
         case hang(Duration)
+        /// Non-stream requests: send the status, the headers (with the whole body's length) and
+        /// half of the body, then hold the rest back for the duration (or until the connection
+        /// closes or the server shuts down) and close the connection. Streams: ``hang``.
+        case stallBody(Duration)
 
         /// A text reply.
         public static func text(_ content: String, finishReason: String? = nil) -> Action {

@@ -168,7 +168,7 @@ extension ServerState {
             return .response(status: status, body: ErrorBody(status: status, message: message).json(status: status))
         case .streamError(_, let error, _):
             return .response(status: 500, body: error.json(status: 500))
-        case .dropConnection, .hang:
+        case .dropConnection, .hang, .stallBody:
             return .noResponse(code: "request_timeout", message: "The request to the model timed out.")
         case .malformedBody, .malformedSSE:
             return .noResponse(code: "server_error", message: "The model's reply was malformed.")

@@ -166,7 +166,28 @@ extension TestServerResponder {
         case .hang(let duration):
             await hold(for: duration, context: context)
             return await drop(id: id, context: context)
+
+        case .stallBody(let duration):
+            guard !request.isStream else { return await perform(.hang(duration), for: request, id: id, context: context) }
+            let whole = ByteBuffer(string: shape.body(for: defaultReply(for: request)).serialized)
+            return stalledBody(whole, for: duration, id: id, context: context)
         }
+    }
+
+    /// HTTP 200 with the length of `whole`, half of it, then nothing until `duration` passes.
+    func stalledBody(_ whole: ByteBuffer, for duration: Duration, id: Int, context: Context) -> Response {
+        var fields = HTTPFields()
+        fields[.contentType] = "application/json"
+        fields[.contentLength] = String(whole.readableBytes)
+        fields.set("x-request-id", String(id))
+        let state = self.state
+        let body = ResponseBody { writer in
+            try await writer.write(whole.getSlice(at: whole.readerIndex, length: whole.readableBytes / 2)!)
+            await self.hold(for: duration, context: context)
+            await state.finish(id: id, status: 200, wasDropped: true)
+            context.channel.close(promise: nil)
+        }
+        return Response(status: .ok, headers: fields, body: body)
     }
 
     /// Holds a request until `duration` passes, its connection closes, or the server shuts down.

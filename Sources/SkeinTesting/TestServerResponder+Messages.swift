@@ -113,7 +113,7 @@ extension TestServerResponder {
             }
             return stream(SSEWriter(events: sent, ending: .endWithoutDone, interval: interval), id: id)
 
-        case .hang(let duration):
+        case .hang(let duration), .stallBody(let duration):
             await hold(for: duration, context: context)
             return await drop(id: id, context: context)
         }

@@ -144,6 +144,20 @@ import Testing
         }
     }
 
+    @Test func aBodyThatStallsAfterItsHeadTimesOutAtTheStepsTimeout() async throws {
+        try await withClientAndServer { server, client in
+            await server.addRule(ReplyRule(action: .stallBody(.seconds(30))))
+            let started = ContinuousClock.now
+            let error = try await expectProviderError(
+                client, clientChat("hi"), provider: clientTestProvider(server), retryPolicy: RetryPolicy(maxRetries: 0),
+                timeout: .milliseconds(500))
+            #expect(error.kind == .timeout, "\(error)")
+            // Without the watchdog the read waited for the server's 30 s (or the 600 s read timeout).
+            #expect(ContinuousClock.now - started < .seconds(15))
+            #expect(await server.requests.count == 1)
+        }
+    }
+
     @Test func droppedConnectionsAreRetried() async throws {
         try await withClientAndServer { server, client in
             await server.addRule(ReplyRule(times: 2, action: .dropConnection(afterChunks: 0)))

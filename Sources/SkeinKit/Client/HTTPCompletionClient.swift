@@ -294,19 +294,20 @@ public final class HTTPCompletionClient: CompletionClient {
         return try decodeCompletion(body, status: status, call: call)
     }
 
-    /// One request whose whole reply is wanted.
+    /// One request whose whole reply is wanted, within the call's timeout.
     ///
-    /// The deadline AsyncHTTPClient enforces runs until the response head. For a reply that
-    /// is not streamed that is the whole wait: a server sends the status only once the
-    /// completion is ready, and the body follows at once. A body that stalls is caught by
-    /// the connection's read timeout (the client's `timeout`). A race against a timer of
-    /// our own would cost two child tasks per request; streamed replies, which take long
-    /// after their head, do pay for it (`withTimeout`).
+    /// The deadline AsyncHTTPClient enforces ends with the response head. A server normally
+    /// sends the status once the completion is ready and the body at once, but a body that
+    /// stalls or trickles after its head held the step past its timeout (until the
+    /// connection's read timeout, 600 s by default), so the body is read under a watchdog:
+    /// one timer on the event loop that cancels the reading child task at the deadline. (A
+    /// race between the read and a timer task, as streamed replies use, costs two child
+    /// tasks per request; this costs one.)
     func fetch(_ call: Call) async throws -> (status: Int, body: ByteBuffer) {
+        let deadline = NIODeadline.now() + TimeAmount(call.timeout)
         let response: HTTPClientResponse
         do {
-            response = try await httpClient.execute(
-                call.httpRequest, deadline: .now() + TimeAmount(call.timeout), logger: nil)
+            response = try await httpClient.execute(call.httpRequest, deadline: deadline, logger: nil)
         } catch {
             throw transportError(error, call: call)
         }
@@ -314,9 +315,15 @@ public final class HTTPCompletionClient: CompletionClient {
         guard (200..<300).contains(status) else {
             throw try await error(for: response, call: call)
         }
+        let limit = configuration.maximumResponseBytes
+        let watchdog = BodyWatchdog()
+        let timer = httpClient.eventLoopGroup.any().scheduleTask(deadline: deadline) { watchdog.fire() }
+        defer { timer.cancel() }
+        async let body = watchdog.run { try await response.body.collect(upTo: limit) }
         do {
-            return (status, try await response.body.collect(upTo: configuration.maximumResponseBytes))
+            return (status, try await body)
         } catch {
+            if watchdog.fired { throw ProviderError.timeout(provider: call.provider.name, after: call.timeout) }
             throw transportError(error, call: call)
         }
     }
@@ -506,4 +513,36 @@ public final class HTTPCompletionClient: CompletionClient {
     }
 }
 
+/// Cancels the task reading a reply's body when the call's deadline passes (`fetch`).
+///
+/// Holds the reading task's `UnsafeCurrentTask` only while that task runs `run`'s body,
+/// under a lock that `fire` takes too, so the task is never cancelled after it has ended.
+final class BodyWatchdog: @unchecked Sendable {
+    private struct State: @unchecked Sendable {
+        var task: UnsafeCurrentTask?
+        var fired = false
+    }
 
+    private let state = Mutex(State())
+
+    /// Whether the deadline passed (and the reading task was cancelled).
+    var fired: Bool { state.withLock { $0.fired } }
+
+    func fire() {
+        state.withLock { state in
+            state.fired = true
+            state.task?.cancel()
+        }
+    }
+
+    func run<Value>(_ body: () async throws -> Value) async throws -> Value {
+        withUnsafeCurrentTask { current in
+            state.withLock { state in
+                state.task = current
+                if state.fired { current?.cancel() }
+            }
+        }
+        defer { state.withLock { $0.task = nil } }
+        return try await body()
+    }
+}
