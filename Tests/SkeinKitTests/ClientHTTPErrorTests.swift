@@ -174,7 +174,9 @@ import Testing
             let error = try await expectProviderError(client, clientChat("hi"), provider: nowhere, retryPolicy: .never)
             #expect(error.kind == .connectionFailed)
             #expect(error.isRetryable)
-            #expect(error.description.hasPrefix("provider 'nowhere': http://127.0.0.1:9/v1/chat/completions: "))
+            #expect(error.description.hasPrefix(
+                "provider 'nowhere': http://127.0.0.1:9/v1/chat/completions: connection refused (nothing is listening at that address and port)"),
+                "\(error)")
         }
     }
 

@@ -210,11 +210,13 @@ public final class HTTPCompletionClient: CompletionClient {
         return key
     }
 
-    /// Refuses a base URL that AsyncHTTPClient cannot take (a pipeline file's are checked when
-    /// it is loaded; `OPENAI_BASE_URL` comes from the environment). Each URL is parsed once.
+    /// Refuses a base URL whose port AsyncHTTPClient would trap on (a pipeline file's URLs are
+    /// checked when it is loaded; `OPENAI_BASE_URL` comes from the environment). Each URL is
+    /// checked once.
     func checkBaseURL(_ provider: ProviderConfiguration) throws(ProviderError) {
         guard !checkedBaseURLs.withLock({ $0.contains(provider.baseURL) }) else { return }
-        if let problem = ProviderConfiguration.baseURLProblem(provider.baseURL) {
+        // Only the port: AsyncHTTPClient reports a bad scheme or host itself (`transportError`).
+        if let problem = ProviderConfiguration.portProblem(provider.baseURL) {
             throw ProviderError(
                 kind: .connectionFailed, provider: provider.name, code: "INVALID_URL",
                 message: "the base URL \(problem)", hint: "Check the provider's base_url (or OPENAI_BASE_URL).",
@@ -505,7 +507,18 @@ public final class HTTPCompletionClient: CompletionClient {
         if Task.isCancelled { return CancellationError() }
         return ProviderError.connectionFailed(
             provider: call.provider.name,
-            detail: ProviderError.redact("\(call.url): \(error)", apiKey: call.apiKey))
+            detail: ProviderError.redact("\(call.url): \(Self.describeTransportFailure(error))", apiKey: call.apiKey))
+    }
+
+    /// SwiftNIO's words for a refused connection read "connection reset (error set):
+    /// Connection refused (errno: 111)"; the common causes get plain ones.
+    static func describeTransportFailure(_ error: any Error) -> String {
+        let text = "\(error)"
+        if text.contains("Connection refused") || text.contains("errno: \(ECONNREFUSED))") {
+            return "connection refused (nothing is listening at that address and port)"
+        }
+        if text.contains("Connection reset by peer") { return "the server closed the connection (connection reset)" }
+        return text
     }
 
     static func seconds(_ duration: Duration) -> Double {

@@ -76,6 +76,11 @@ public struct ProviderConfiguration: Sendable, Hashable {
         guard let parsed = URL(string: url), let scheme = parsed.scheme?.lowercased(), ["http", "https"].contains(scheme),
             let host = parsed.host, !host.isEmpty
         else { return "must be an http or https URL, got '\(url)'" }
+        return portProblem(url)
+    }
+
+    /// Why the port `url` names is not one, or nil (also when it names none).
+    public static func portProblem(_ url: String) -> String? {
         // The port as written: Foundation reads `:99999999999999999999` as no port at all.
         let afterScheme = url[(url.range(of: "://")?.upperBound ?? url.startIndex)...]
         var authority = afterScheme.prefix { $0 != "/" && $0 != "?" && $0 != "#" }
