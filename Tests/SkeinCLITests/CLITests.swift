@@ -99,17 +99,20 @@ import Testing
         }
     }
 
+    /// One step and one output: for the tests about where output goes.
+    static let hello = """
+        steps:
+          hello:
+            prompt: hi there
+        outputs:
+          greeting: "{{ steps.hello.output }}"
+        """
+
     @Test func outputFilesFollowSymlinksAndDevicesAreWrittenInPlace() async throws {
         try await SkeinTestServer.withRunning(.init()) { server in
             let directory = try CLI.temporaryDirectory()
             defer { try? FileManager.default.removeItem(at: directory) }
-            let path = try CLI.writePipeline("""
-                steps:
-                  hello:
-                    prompt: hi there
-                outputs:
-                  greeting: "{{ steps.hello.output }}"
-                """, server: server, in: directory)
+            let path = try CLI.writePipeline(Self.hello, server: server, in: directory)
             let files = FileManager.default
             let link = directory.appendingPathComponent("link.txt").path
             let target = directory.appendingPathComponent("target.txt").path
@@ -145,13 +148,7 @@ import Testing
         try await SkeinTestServer.withRunning(.init()) { server in
             let directory = try CLI.temporaryDirectory()
             defer { try? FileManager.default.removeItem(at: directory) }
-            let path = try CLI.writePipeline("""
-                steps:
-                  hello:
-                    prompt: hi there
-                outputs:
-                  greeting: "{{ steps.hello.output }}"
-                """, server: server, in: directory)
+            let path = try CLI.writePipeline(Self.hello, server: server, in: directory)
             let result = try await CLI.run(["run", path])
             #expect(result.status == 0, "\(result.stderr)")
             #expect(result.stdout == "greeting:\n  echo: hi there\n")
