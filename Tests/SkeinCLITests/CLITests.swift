@@ -144,6 +144,33 @@ import Testing
         }
     }
 
+    @Test func inputFilesMayBeDevicesAndProcessSubstitutions() async throws {
+        try await SkeinTestServer.withRunning(.init()) { server in
+            let directory = try CLI.temporaryDirectory()
+            defer { try? FileManager.default.removeItem(at: directory) }
+            let path = try CLI.writePipeline("""
+                inputs:
+                  text: {type: string}
+                steps:
+                  echo:
+                    prompt: "[{{ inputs.text }}]"
+                outputs:
+                  said: "{{ steps.echo.output }}"
+                """, server: server, in: directory)
+            let empty = try await CLI.run(["run", path, "-i", "text=@/dev/null"], in: directory)
+            #expect(empty.status == 0 && empty.stdout == "said:\n  echo: []\n", "\(empty.stderr)")
+            // bash's `<(…)` hands skein a /dev/fd/N pipe.
+            let substituted = try await CLI.run(
+                ["-c", "exec \"$0\" run \"$1\" -i text=@<(printf piped)", CLI.executable.path, path], in: directory,
+                program: URL(fileURLWithPath: "/bin/bash"))
+            #expect(substituted.status == 0 && substituted.stdout == "said:\n  echo: [piped]\n", "\(substituted.stderr)")
+            let missing = try await CLI.run(["run", path, "-i", "text=@nope.txt"], in: directory)
+            #expect(missing.status == 1 && missing.stderr.contains("input 'text': no such file 'nope.txt'"), "\(missing.stderr)")
+            let folder = try await CLI.run(["run", path, "--inputs", "."], in: directory)
+            #expect(folder.status == 1 && folder.stderr.contains("inputs file: '.' is a directory"), "\(folder.stderr)")
+        }
+    }
+
     @Test func textOutputAndSummaryLine() async throws {
         try await SkeinTestServer.withRunning(.init()) { server in
             let directory = try CLI.temporaryDirectory()

@@ -97,8 +97,11 @@ public struct InputResolver: Sendable {
 
     /// Reads `--inputs FILE` (YAML or JSON: a mapping of input names to values).
     public static func readInputsFile(_ path: String) throws -> OrderedDictionary<String, Provided> {
-        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
-            throw DiagnosticsError([.error("cannot read inputs file '\(path)'")])
+        let text: String
+        do {
+            text = try FileReading.text(of: path)
+        } catch {
+            throw DiagnosticsError([.error("inputs file: \(error)")])
         }
         let root: YAMLNode?
         do {

@@ -237,10 +237,11 @@ struct RunCommand: AsyncParsableCommand {
                 provided[name] = .text(String(decoding: data, as: UTF8.self))
             } else if value.hasPrefix("@") {
                 let path = String(value.dropFirst())
-                guard let data = FileManager.default.contents(atPath: path) else {
-                    throw DiagnosticsError([.error("input '\(name)': cannot read file '\(path)'")])
+                do {
+                    provided[name] = .text(try FileReading.text(of: path))
+                } catch {
+                    throw DiagnosticsError([.error("input '\(name)': \(error)")])
                 }
-                provided[name] = .text(String(decoding: data, as: UTF8.self))
             } else {
                 provided[name] = .text(value)
             }
