@@ -25,17 +25,24 @@ struct DatasetRun {
             Terminal.standardError.write("error: \(error)\n")
             throw ExitCode(1)
         }
-        // Results written over the rows they come from, or two outputs in one file, lose data.
-        let outputs = [("-o", command.outputFile), ("--errors", command.errors)].compactMap { option, path in
-            path.flatMap { try? OutputPath($0, option: option) }.map { (option, $0) }
+        // Checked before the store opens. Results written over the rows they come from, or
+        // two outputs in one file, lose data.
+        let resultsPath: OutputPath?, errorsPath: OutputPath?
+        do {
+            resultsPath = try command.outputFile.map { try OutputPath($0, option: "-o") }
+            errorsPath = try command.errors.map { try OutputPath($0, option: "--errors") }
+        } catch {
+            Terminal.standardError.write("error: \(error)\n")
+            throw ExitCode(1)
         }
-        for (option, output) in outputs where output.isSameFile(as: dataset) {
+        for (option, output) in [("-o", resultsPath), ("--errors", errorsPath)] {
+            guard let output, output.isSameFile(as: dataset) else { continue }
             Terminal.standardError.write(
                 "error: \(option) '\(output.given)' is the dataset itself; the results would replace its rows: write them to another file\n")
             throw ExitCode(2)
         }
-        if outputs.count == 2, outputs[0].1.isSameFile(as: outputs[1].1.given) {
-            Terminal.standardError.write("error: -o and --errors name the same file '\(outputs[0].1.given)'; give them different files\n")
+        if let resultsPath, let errorsPath, resultsPath.isSameFile(as: errorsPath.resolved) {
+            Terminal.standardError.write("error: -o and --errors name the same file '\(resultsPath.given)'; give them different files\n")
             throw ExitCode(2)
         }
         for (column, input) in renames where graph.pipeline.inputs[input] == nil {
@@ -73,8 +80,8 @@ struct DatasetRun {
             gitCommit: GitRevision.head(containing: command.file), inputs: .object(DatasetRunnerInputs.plain(fixedInputs)),
             options: .object(runOptions))
 
-        let results = try OutputFile(path: command.outputFile)
-        let errors = try command.errors.map { try OutputFile(path: $0, option: "--errors") }
+        let results = try OutputFile(output: resultsPath)
+        let errors = try errorsPath.map { try OutputFile(output: $0) }
         let isTerminal = Terminal.isTerminal(2) && !command.quiet
         let total = isTerminal ? DatasetReader.countRows(path: dataset).map { shard.count == 1 ? $0 : ($0 + shard.count - 1 - shard.index) / shard.count } : nil
         let progress = DatasetProgress(total: total, live: isTerminal)
@@ -161,10 +168,21 @@ final class OutputFile: Sendable {
     /// written, and `commit()` reports it; the rows themselves are in the store.
     private let writeFailure = Mutex<Int32?>(nil)
 
-    init(path: String?, option: String = "-o") throws {
+    /// - Parameter output: the file, checked already; nil for stdout.
+    init(output: OutputPath?) throws {
+        self.output = output
         do {
-            output = try path.map { try OutputPath($0, option: option) }
             handle = Mutex(try output?.open())
+        } catch {
+            Terminal.standardError.write("error: \(error)\n")
+            throw ExitCode(1)
+        }
+    }
+
+    /// `-o PATH` of a command that has not checked it yet.
+    convenience init(path: String?) throws {
+        do {
+            try self.init(output: path.map { try OutputPath($0, option: "-o") })
         } catch let refusal as OutputPath.Refusal {
             Terminal.standardError.write("error: \(refusal)\n")
             throw ExitCode(1)

@@ -40,11 +40,12 @@ struct OutputPath: Sendable {
             isSpecial = false
         }
         let folder = (resolved as NSString).deletingLastPathComponent
+        let folderPath = folder.isEmpty ? "." : folder
         var folderInfo = stat()
-        guard stat(folder.isEmpty ? "." : folder, &folderInfo) == 0, folderInfo.st_mode & S_IFMT == S_IFDIR else {
+        guard stat(folderPath, &folderInfo) == 0, folderInfo.st_mode & S_IFMT == S_IFDIR else {
             throw OutputPath.refusal("\(option) '\(path)': the folder '\(folder)' does not exist")
         }
-        guard access(folder.isEmpty ? "." : folder, W_OK) == 0 else {
+        guard access(folderPath, W_OK) == 0 else {
             throw OutputPath.refusal("\(option) '\(path)': the folder '\(folder)' cannot be written (\(String(cString: strerror(errno))))")
         }
     }

@@ -31,7 +31,7 @@ public struct Completion: Sendable, Hashable {
         public init(promptTokens: Int, completionTokens: Int, totalTokens: Int? = nil, cachedTokens: Int? = nil) {
             self.promptTokens = Usage.clamped(promptTokens)
             self.completionTokens = Usage.clamped(completionTokens)
-            self.totalTokens = Usage.clamped(totalTokens ?? Usage.clamped(promptTokens) + Usage.clamped(completionTokens))
+            self.totalTokens = Usage.clamped(totalTokens ?? self.promptTokens + self.completionTokens)
             self.cachedTokens = cachedTokens.map(Usage.clamped)
         }
 

@@ -5,16 +5,18 @@ import NIOCore
 /// building a `String` first.
 enum RequestBodyEncoder {
     static func encode(_ body: JSONValue.JSONObject) -> ByteBuffer {
-        var buffer = ByteBufferAllocator().buffer(capacity: 512)
-        write(.object(body), to: &buffer)
-        return buffer
+        ByteBuffer(bytes: bytes(of: .object(body)))
     }
 
     static func write(_ value: JSONValue, to buffer: inout ByteBuffer) {
+        buffer.writeBytes(bytes(of: value))
+    }
+
+    private static func bytes(of value: JSONValue) -> [UInt8] {
         var bytes: [UInt8] = []
         bytes.reserveCapacity(512)
         value.write(to: &bytes)
-        buffer.writeBytes(bytes)
+        return bytes
     }
 
     /// A JSON string literal, escaped as `JSONValue.writeString` does.

@@ -7,21 +7,32 @@ import Foundation
 /// so those were refused as "cannot read"; and with the reason when a file cannot be read.
 public enum FileReading {
     public struct Failure: Error, CustomStringConvertible {
+        public enum Reason: Sendable { case directory, missing, unreadable }
+        public var reason: Reason
         public var description: String
     }
 
-    public static func contents(of path: String) throws -> Data {
+    /// Opens a file for reading, or says why it cannot be: a directory, no such file, or
+    /// unreadable (permissions).
+    public static func open(_ path: String) throws(Failure) -> FileHandle {
         var isDirectory: ObjCBool = false
         let exists = FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory)
-        if exists && isDirectory.boolValue { throw Failure(description: "'\(path)' is a directory") }
+        if exists && isDirectory.boolValue { throw Failure(reason: .directory, description: "'\(path)' is a directory") }
         guard let handle = FileHandle(forReadingAtPath: path) else {
-            throw Failure(description: exists ? "cannot read '\(path)' (permission denied?)" : "no such file '\(path)'")
+            throw exists
+                ? Failure(reason: .unreadable, description: "cannot read '\(path)' (permission denied?)")
+                : Failure(reason: .missing, description: "no such file '\(path)'")
         }
+        return handle
+    }
+
+    public static func contents(of path: String) throws -> Data {
+        let handle = try open(path)
         defer { try? handle.close() }
         do {
             return try handle.readToEnd() ?? Data()
         } catch {
-            throw Failure(description: "cannot read '\(path)': \(error.localizedDescription)")
+            throw Failure(reason: .unreadable, description: "cannot read '\(path)': \(error.localizedDescription)")
         }
     }
 
@@ -29,7 +40,7 @@ public enum FileReading {
     public static func text(of path: String) throws -> String {
         let data = try contents(of: path)
         guard let text = String(data: data, encoding: .utf8) else {
-            throw Failure(description: "'\(path)' is not valid UTF-8 text")
+            throw Failure(reason: .unreadable, description: "'\(path)' is not valid UTF-8 text")
         }
         return text
     }

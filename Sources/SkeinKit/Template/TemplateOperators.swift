@@ -205,7 +205,7 @@ enum TemplateOperators {
     static let maximumLoopIterations = 1_000_000
 
     static func tooLong(_ what: String, at offset: Int) -> TemplateError {
-        TemplateError("\(what) would be longer than 64 MiB, the most a template may build", at: offset)
+        TemplateError("\(what) would be longer than \(maximumTextBytes >> 20) MiB, the most a template may build", at: offset)
     }
 
     static func binary(_ operation: TemplateBinaryOperator, _ left: JSONValue, _ right: JSONValue, at offset: Int)

@@ -73,12 +73,15 @@ public final class DatasetReader: @unchecked Sendable {
         } else {
             throw DatasetError("dataset '\(path)': unknown format; name it .jsonl (JSON Lines) or .csv (with a header row)")
         }
-        var isDirectory: ObjCBool = false
-        if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
-            throw DatasetError("dataset '\(path)' is a directory; give a .jsonl or .csv file")
-        }
-        guard let handle = FileHandle(forReadingAtPath: path) else {
-            throw DatasetError("cannot read dataset '\(path)'\(FileManager.default.fileExists(atPath: path) ? "" : ": no such file")")
+        let handle: FileHandle
+        do {
+            handle = try FileReading.open(path)
+        } catch {
+            switch error.reason {
+            case .directory: throw DatasetError("dataset '\(path)' is a directory; give a .jsonl or .csv file")
+            case .missing: throw DatasetError("cannot read dataset '\(path)': no such file")
+            case .unreadable: throw DatasetError("cannot read dataset '\(path)'")
+            }
         }
         switch self.format {
         case .jsonl:
