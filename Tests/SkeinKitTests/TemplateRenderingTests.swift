@@ -42,6 +42,32 @@ func renderTemplate(_ source: String, _ variables: [String: JSONValue] = [:]) th
         #expect(try render("{{ 'list: ' ~ inputs.languages }}") == #"list: ["French","German"]"#)
     }
 
+    @Test func integersRenderAtEveryLength() throws {
+        let values = [0, 7, -7, 10, -10, 99, 100, 123_456_789, Int.max, Int.min, Int.min + 1]
+        for value in values {
+            #expect(try renderTemplate("{{ x }}|{{ x ~ '' }}", ["x": .int(value)]) == "\(value)|\(value)")
+        }
+    }
+
+    /// The renderer keeps variables in memory it manages itself (`Slots`) and refers to
+    /// the template's nodes unretained: rebinding, shadowing and nesting must neither
+    /// lose nor free a value still in use.
+    @Test func loopVariablesSurviveRebindingShadowingAndNesting() throws {
+        let source = """
+            {% set x = 'outer' %}{% for x in xs %}{% set x = x ~ '!' %}{% for y in x %}{{ y }}{% endfor %}\
+            {% set block %}[{{ x }}]{% endset %}{{ block }}{% for x in ['in'] %}{{ x }}{% endfor %}{{ x }};{% endfor %}{{ x }}
+            """
+        #expect(
+            try renderTemplate(source, ["xs": ["ab", "c"]])
+                == "ab![ab!]inab!;c![c!]inc!;outer")
+        let template = try Template("{% for item in items %}{{ item.name }}{{ loop.index }}{% endfor %}")
+        for round in 0..<3 {
+            let items: [JSONValue] = (0..<50).map { ["name": .string("n\(round)-\($0)")] }
+            let expected = (0..<50).map { "n\(round)-\($0)\($0 + 1)" }.joined()
+            #expect(try template.render(TemplateContext(["items": .array(items)])) == expected)
+        }
+    }
+
     @Test func singleExpressionsKeepTheirType() throws {
         let context = TemplateContext(TemplateRenderingTests.context)
         #expect(try Template("{{ inputs.languages }}").evaluate(context) == ["French", "German"])

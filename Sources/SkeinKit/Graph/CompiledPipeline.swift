@@ -127,7 +127,7 @@ extension Template {
     /// so its value is the referenced value itself (used to type-check `for_each`).
     var isBarePath: Bool {
         guard nodes.count == 1, case .output(let expression) = nodes[0] else { return false }
-        switch expression.kind {
+        switch expression.takeUnretainedValue().kind {
         case .variable: return true
         case .access(let base, _): if case .variable = base.kind { return true } else { return false }
         default: return false

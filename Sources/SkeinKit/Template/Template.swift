@@ -36,6 +36,8 @@ public struct Template: Sendable, Hashable {
     /// Maps the template's lines to the pipeline file.
     public let map: SourceMap
     let nodes: [TemplateNode]
+    /// Owns the objects `nodes` point at.
+    private let arena = TemplateArena()
     /// The UTF-8 of the text nodes, which are ranges of it.
     let text: [UInt8]
     /// Offsets (in Unicode scalars of the normalized text) where each line starts.
@@ -57,7 +59,7 @@ public struct Template: Sendable, Hashable {
         for (offset, scalar) in scalars.enumerated() where scalar == "\n" { lineStarts.append(offset + 1) }
         self.lineStarts = lineStarts
         do {
-            (nodes, text) = try TemplateParser.parse(try TemplateLexer.tokenize(scalars))
+            (nodes, text) = try TemplateParser.parse(try TemplateLexer.tokenize(scalars), into: arena)
         } catch let error as TemplateError {
             throw Template.diagnostic(error, lineStarts: lineStarts, map: map)
         }
@@ -81,7 +83,7 @@ public struct Template: Sendable, Hashable {
 
     private var singleExpression: TemplateExpression? {
         guard nodes.count == 1, case .output(let expression) = nodes[0] else { return nil }
-        return expression
+        return expression.takeUnretainedValue()
     }
 
     /// Renders the template to text.

@@ -3,19 +3,56 @@
 ///
 /// Expressions and blocks are immutable final classes rather than indirect enums, so
 /// the renderer, which walks them on every render, passes references around instead of
-/// copying enum payloads.
+/// copying enum payloads. Nodes refer to them unretained, so a node is trivial to copy:
+/// the renderer copies every node of every loop iteration out of its list, and copying
+/// a retained reference costs an atomic retain and release (a tenth of a render's time
+/// in `skein-bench templates`). The template's `TemplateArena` owns the objects.
 enum TemplateNode: Sendable {
     /// Text: a range of the template's `text`, the UTF-8 of all its text nodes. A range
     /// holds no reference, so the renderer reads text nodes without retaining anything
     /// (an array per node cost an atomic retain and release on every render).
     case text(Range<Int>)
-    case output(TemplateExpression)
-    case conditional(TemplateConditional)
-    case loop(TemplateLoop)
+    case output(Unmanaged<TemplateExpression>)
+    case conditional(Unmanaged<TemplateConditional>)
+    case loop(Unmanaged<TemplateLoop>)
     /// `{% set name = value %}`
-    case assignment(name: String, value: TemplateExpression)
+    case assignment(Unmanaged<TemplateAssignment>)
     /// `{% set name %}body{% endset %}`: the rendered body, as a string.
-    case blockAssignment(name: String, body: [TemplateNode])
+    case blockAssignment(Unmanaged<TemplateBlockAssignment>)
+}
+
+/// Owns what a template's nodes point at (see `TemplateNode`). Filled while parsing and
+/// never changed after, hence `@unchecked Sendable`.
+final class TemplateArena: @unchecked Sendable {
+    private var objects: [AnyObject] = []
+
+    /// Keeps `object` alive as long as the arena and returns an unretained reference to it.
+    func keep<Object: AnyObject>(_ object: Object) -> Unmanaged<Object> {
+        objects.append(object)
+        return .passUnretained(object)
+    }
+}
+
+/// `{% set name = value %}`
+final class TemplateAssignment: Sendable {
+    let name: String
+    let value: TemplateExpression
+
+    init(name: String, value: TemplateExpression) {
+        self.name = name
+        self.value = value
+    }
+}
+
+/// `{% set name %}body{% endset %}`
+final class TemplateBlockAssignment: Sendable {
+    let name: String
+    let body: [TemplateNode]
+
+    init(name: String, body: [TemplateNode]) {
+        self.name = name
+        self.body = body
+    }
 }
 
 /// `{% if %}…{% elif %}…{% else %}…{% endif %}`

@@ -49,13 +49,22 @@ enum TemplateOperators {
 
     /// Appends an integer's decimal digits (without building a `String`).
     static func appendDecimal(_ int: Int, to output: inout [UInt8]) {
-        if int < 0 { output.append(UInt8(ascii: "-")) }
-        let magnitude = int.magnitude
-        var divisor: UInt = 1
-        while magnitude / divisor >= 10 { divisor *= 10 }
-        while divisor > 0 {
-            output.append(UInt8(ascii: "0") + UInt8(magnitude / divisor % 10))
-            divisor /= 10
+        if int >= 0 && int < 10 { return output.append(UInt8(ascii: "0") + UInt8(int)) }
+        // Digits from the last, into a buffer on the stack, then one append: appending
+        // byte by byte checks the array's capacity and uniqueness at every digit.
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { digits in
+            var magnitude = int.magnitude
+            var start = digits.count
+            repeat {
+                start -= 1
+                digits[start] = UInt8(ascii: "0") + UInt8(magnitude % 10)
+                magnitude /= 10
+            } while magnitude > 0
+            if int < 0 {
+                start -= 1
+                digits[start] = UInt8(ascii: "-")
+            }
+            output.append(contentsOf: UnsafeBufferPointer(rebasing: digits[start...]))
         }
     }
 

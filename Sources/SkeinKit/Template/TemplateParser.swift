@@ -18,6 +18,8 @@ struct TemplateParser {
     private static let operatorWords: Set<String> = ["and", "or", "not", "in", "is", "if", "else"]
 
     private let tokens: [TemplateToken]
+    /// Owns what the nodes point at.
+    private let arena: TemplateArena
     /// The UTF-8 of the text nodes so far; each `.text` node is a range of it.
     private var text: [UInt8] = []
     private var index = 0
@@ -31,14 +33,18 @@ struct TemplateParser {
     }
 
     /// Parses a template's tokens.
+    /// - Parameter arena: keeps what the nodes point at; it must outlive them.
     /// - Returns: the nodes, and the UTF-8 text that their `.text` ranges refer to.
-    static func parse(_ tokens: [TemplateToken]) throws -> (nodes: [TemplateNode], text: [UInt8]) {
-        var parser = TemplateParser(tokens: tokens)
+    static func parse(_ tokens: [TemplateToken], into arena: TemplateArena) throws
+        -> (nodes: [TemplateNode], text: [UInt8])
+    {
+        var parser = TemplateParser(tokens: tokens, arena: arena)
         let nodes = try parser.parseNodes(until: [], in: nil).nodes
         return (nodes, parser.text)
     }
 
-    private init(tokens: [TemplateToken]) {
+    private init(tokens: [TemplateToken], arena: TemplateArena) {
+        self.arena = arena
         self.tokens = tokens.isEmpty ? [TemplateToken(kind: .end, offset: 0)] : tokens
     }
 
@@ -96,7 +102,7 @@ struct TemplateParser {
                 let expression = try parseExpression()
                 guard current.kind == .outputClose else { throw unexpected(expected: "'}}'") }
                 advance()
-                nodes.append(.output(expression))
+                nodes.append(.output(arena.keep(expression)))
             case .tagOpen:
                 guard case .name(let name) = current.kind else { throw unexpected(expected: "a tag name") }
                 advance()
@@ -158,10 +164,10 @@ struct TemplateParser {
                 try expectTagClose()
                 let (otherwise, _) = try parseNodes(until: ["endif"], in: block)
                 try expectTagClose()
-                return .conditional(TemplateConditional(branches: branches, otherwise: otherwise))
+                return .conditional(arena.keep(TemplateConditional(branches: branches, otherwise: otherwise)))
             default:
                 try expectTagClose()
-                return .conditional(TemplateConditional(branches: branches, otherwise: nil))
+                return .conditional(arena.keep(TemplateConditional(branches: branches, otherwise: nil)))
             }
         }
     }
@@ -188,9 +194,10 @@ struct TemplateParser {
         }
         try expectTagClose()
         return .loop(
-            TemplateLoop(
-                variable: variable, sequence: sequence, body: body,
-                otherwise: otherwise))
+            arena.keep(
+                TemplateLoop(
+                    variable: variable, sequence: sequence, body: body,
+                    otherwise: otherwise)))
     }
 
     private mutating func parseSet(openedAt offset: Int) throws -> TemplateNode {
@@ -199,14 +206,14 @@ struct TemplateParser {
             advance()
             let value = try parseExpression()
             try expectTagClose()
-            return .assignment(name: name, value: value)
+            return .assignment(arena.keep(TemplateAssignment(name: name, value: value)))
         }
         if current.kind == .tagClose {
             advance()
             let block = OpenBlock(tag: "set", closingTag: "endset", offset: offset)
             let (body, _) = try parseNodes(until: ["endset"], in: block)
             try expectTagClose()
-            return .blockAssignment(name: name, body: body)
+            return .blockAssignment(arena.keep(TemplateBlockAssignment(name: name, body: body)))
         }
         if isSymbol(.dot) || isSymbol(.leftBracket) || isSymbol(.comma) {
             throw TemplateError("'set' can only assign to a single plain name", at: current.offset)

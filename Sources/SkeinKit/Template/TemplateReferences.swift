@@ -92,8 +92,9 @@ struct TemplateReferenceCollector {
             case .text:
                 break
             case .output(let expression):
-                visit(expression, isGuarded: false)
+                visit(expression.takeUnretainedValue(), isGuarded: false)
             case .conditional(let conditional):
+                let conditional = conditional.takeUnretainedValue()
                 let (branches, otherwise) = (conditional.branches, conditional.otherwise)
                 var knownWhenFalse: [[TemplateReference.Component]] = []
                 for branch in branches {
@@ -103,6 +104,7 @@ struct TemplateReferenceCollector {
                 }
                 if let otherwise { withFacts(knownWhenFalse) { $0.visit(otherwise) } }
             case .loop(let loop):
+                let loop = loop.takeUnretainedValue()
                 visit(loop.sequence, isGuarded: false)
                 var element = Binding.local
                 if let (path, isGuarded) = resolvedPath(loop.sequence) {
@@ -112,12 +114,14 @@ struct TemplateReferenceCollector {
                 visit(loop.body)
                 scopes.removeLast()
                 if let otherwise = loop.otherwise { visit(otherwise) }
-            case .assignment(let name, let value):
+            case .assignment(let assignment):
+                let (name, value) = (assignment.takeUnretainedValue().name, assignment.takeUnretainedValue().value)
                 visit(value, isGuarded: false)
                 var binding = Binding.local
                 if let (path, isGuarded) = resolvedPath(value) { binding = .alias(path, isGuarded: isGuarded) }
                 bind(name, binding)
-            case .blockAssignment(let name, let body):
+            case .blockAssignment(let assignment):
+                let (name, body) = (assignment.takeUnretainedValue().name, assignment.takeUnretainedValue().body)
                 scopes.append([:])
                 visit(body)
                 scopes.removeLast()

@@ -14,38 +14,45 @@
 /// they only read. Swift copies (retains) what it reads out of an array, a `var` property
 /// or an enum payload it cannot prove stays put, but borrows parameters, the payloads
 /// that a `switch` over a `borrowing` parameter binds, and the `let` properties of a
-/// class held by a parameter. Hence: the functions that switch over the AST take its
-/// enums as `borrowing` parameters; text nodes are ranges of one byte array; variables
-/// are boxed in `Binding`s; and `write` appends the text of filters and `~` straight to
-/// the output instead of building strings first.
+/// class held by a parameter, and what it reads through a pointer. Hence: the functions
+/// that switch over the AST take its enums as `borrowing` parameters; lists of nodes are
+/// walked through buffer pointers; text nodes are ranges of one byte array; variables
+/// live in `Slots`; and `write` appends the text of filters and `~` straight to the
+/// output instead of building strings first.
 final class TemplateRenderer {
     private let context: TemplateContext
     /// The template's text, which `.text` nodes are ranges of.
     private let text: [UInt8]
-    // Names and values are kept in separate arrays so a lookup compares names without
-    // copying (retaining) the values it passes over. Unchecked exclusivity: only this
-    // class's methods touch these, never overlapping, and the dynamic checks cost 3%.
+    // Names and values are kept apart so a lookup compares names without touching the
+    // values it passes over, and both live in `Slots`, memory this renderer manages:
+    // an element read through a pointer is borrowed where it lies, where one read out of
+    // an `Array` property is copied (each of its buffers retained) first.
 
     /// Variables from `set` and loops, innermost last.
-    @exclusivity(unchecked) private var localNames: [String] = []
-    @exclusivity(unchecked) private var localValues: [LocalValue] = []
+    @exclusivity(unchecked) private var localNames = Slots<String>()
+    @exclusivity(unchecked) private var localValues = Slots<LocalValue>()
     /// Where each scope's variables start in the locals.
     @exclusivity(unchecked) private var scopeStarts: [Int] = [0]
-    /// Context variables already read: templates read the same few roots (`inputs`,
-    /// `steps`) again and again, and comparing short names beats hashing them.
-    @exclusivity(unchecked) private var rootNames: [String] = []
-    @exclusivity(unchecked) private var rootValues: [Binding] = []
+    /// The context's variables, copied in once: a render reads the same few roots
+    /// (`inputs`, `steps`) again and again, and comparing short names beats hashing them.
+    /// Never changed while rendering, so a value borrowed from here stays put.
+    @exclusivity(unchecked) private var rootNames = Slots<String>()
+    @exclusivity(unchecked) private var rootValues = Slots<Unmanaged<Binding>>()
     /// Loop iterations so far, against `TemplateOperators.maximumLoopIterations`.
     private var loopIterations = 0
 
+    /// What a local name is bound to. Trivial (no reference counting): a slot owns the
+    /// `Binding` of a `.json`, retained when bound and released when it goes (by `bind`
+    /// and `removeLocals`).
     private enum LocalValue {
-        case json(Binding)
+        case json(Unmanaged<Binding>)
         case loop(LoopState)
     }
 
-    /// A variable's value, boxed. Reading a value out of an array copies it, and copying
-    /// an object retains each of its buffers; reading a box retains one reference, and
-    /// paths are then walked from the box's value in place (see `walk(_:_:)`).
+    /// A variable's value, boxed: read through an unretained reference, the value (a
+    /// `let` of the box) is borrowed in place, where copying a value out of an array or
+    /// a pointer retains each of its buffers (three for an object). Boxing each loop item
+    /// in turn costs less than copying it at each of its reads (measured).
     private final class Binding {
         let value: JSONValue
 
@@ -84,6 +91,19 @@ final class TemplateRenderer {
     init(context: TemplateContext, text: [UInt8]) {
         self.context = context
         self.text = text
+        for (name, value) in context.variables {
+            rootNames.append(name)
+            rootValues.append(Unmanaged.passRetained(Binding(value)))
+        }
+    }
+
+    deinit {
+        removeLocals(from: 0)
+        localNames.free()
+        localValues.free()
+        for index in 0..<rootValues.count { rootValues[index].release() }
+        rootNames.free()
+        rootValues.free()
     }
 
     // MARK: Nodes
@@ -101,24 +121,31 @@ final class TemplateRenderer {
         case .text(let range):
             // One copy, from the template's text (borrowed: a `let` of this class) to the output.
             text.withUnsafeBufferPointer { output.append(contentsOf: UnsafeBufferPointer(rebasing: $0[range])) }
+        // The objects are read unretained (`TemplateNode`): the template owns them.
         case .output(let expression):
-            try write(expression, to: &output)
+            try expression._withUnsafeGuaranteedRef { try write($0, to: &output) }
         case .conditional(let conditional):
-            for index in conditional.branches.indices where try render(conditional.branches[index], into: &output) {
-                return
-            }
-            if let otherwise = conditional.otherwise { try render(otherwise, into: &output) }
+            try conditional._withUnsafeGuaranteedRef { try render($0, into: &output) }
         case .loop(let loop):
-            try renderLoop(loop, into: &output)
-        case .assignment(let name, let value):
-            assign(name, try evaluate(value))
-        case .blockAssignment(let name, let body):
-            var rendered: [UInt8] = []
-            enterScope()
-            try render(body, into: &rendered)
-            leaveScope()
-            assign(name, .string(String(decoding: rendered, as: UTF8.self)))
+            try loop._withUnsafeGuaranteedRef { try renderLoop($0, into: &output) }
+        case .assignment(let assignment):
+            try assignment._withUnsafeGuaranteedRef { assign($0.name, try evaluate($0.value)) }
+        case .blockAssignment(let assignment):
+            try assignment._withUnsafeGuaranteedRef { assignment in
+                var rendered: [UInt8] = []
+                enterScope()
+                try render(assignment.body, into: &rendered)
+                leaveScope()
+                assign(assignment.name, .string(String(decoding: rendered, as: UTF8.self)))
+            }
         }
+    }
+
+    private func render(_ conditional: TemplateConditional, into output: inout [UInt8]) throws {
+        for index in conditional.branches.indices where try render(conditional.branches[index], into: &output) {
+            return
+        }
+        if let otherwise = conditional.otherwise { try render(otherwise, into: &output) }
     }
 
     /// Renders the branch's body if its condition holds.
@@ -150,8 +177,10 @@ final class TemplateRenderer {
         // The loop variable and `loop` stay in place and are overwritten each iteration;
         // what `set` added in the previous iteration goes.
         let start = localNames.count
-        localNames += [loop.variable, "loop"]
-        localValues += [.json(Binding(nil)), .loop(LoopState(index0: 0, length: items.count))]
+        localNames.append(loop.variable)
+        localNames.append("loop")
+        localValues.append(.json(Unmanaged.passRetained(Binding(nil))))
+        localValues.append(.loop(LoopState(index0: 0, length: items.count)))
         for index in items.indices {
             loopIterations += 1
             guard loopIterations <= TemplateOperators.maximumLoopIterations else {
@@ -162,7 +191,7 @@ final class TemplateRenderer {
                 throw TemplateOperators.tooLong("the rendered text", at: loop.sequence.offset)
             }
             if localNames.count > start + 2 { removeLocals(from: start + 2) }
-            localValues[start] = .json(Binding(items[index]))
+            bind(start, to: .json(Unmanaged.passRetained(Binding(items[index]))))
             localValues[start + 1] = .loop(LoopState(index0: index, length: items.count))
             try render(loop.body, into: &output)
         }
@@ -178,19 +207,29 @@ final class TemplateRenderer {
     }
 
     private func removeLocals(from start: Int) {
-        localNames.removeSubrange(start...)
-        localValues.removeSubrange(start...)
+        for index in start..<localValues.count {
+            if case .json(let binding) = localValues[index] { binding.release() }
+        }
+        localNames.removeAll(from: start)
+        localValues.removeAll(from: start)
     }
 
     /// Binds `name` in the innermost scope, replacing a binding made there before.
     private func assign(_ name: String, _ value: JSONValue) {
         let scopeStart = scopeStarts.last ?? 0
-        if let index = localNames[scopeStart...].lastIndex(of: name) {
-            localValues[index] = .json(Binding(value))
+        let binding = LocalValue.json(Unmanaged.passRetained(Binding(value)))
+        if let index = localNames.lastIndex(of: name), index >= scopeStart {
+            bind(index, to: binding)
         } else {
             localNames.append(name)
-            localValues.append(.json(Binding(value)))
+            localValues.append(binding)
         }
+    }
+
+    /// Replaces the value of local `index`, releasing the binding it had.
+    private func bind(_ index: Int, to value: LocalValue) {
+        if case .json(let binding) = localValues[index] { binding.release() }
+        localValues[index] = value
     }
 
     // MARK: Expressions
@@ -405,9 +444,10 @@ final class TemplateRenderer {
     /// Looks `name` up (innermost local first, then the context) and walks `accesses` from it.
     private func lookup(_ name: String, _ accesses: [TemplateAccess]) throws -> JSONValue? {
         if let index = localNames.lastIndex(of: name) {
+            // The boxes are read unretained: their values are borrowed where they lie.
             switch localValues[index] {
             case .json(let binding):
-                return try walk(binding, accesses)
+                return try binding._withUnsafeGuaranteedRef { try walk($0.value, accesses, from: 0) }
             case .loop(let state):
                 guard let first = accesses.first else { return state.object }
                 switch first.kind {
@@ -421,20 +461,8 @@ final class TemplateRenderer {
                 }
             }
         }
-        if let index = rootNames.firstIndex(of: name) {
-            return try walk(rootValues[index], accesses)
-        }
-        guard let value = context.variables[name] else { return nil }
-        let binding = Binding(value)
-        rootNames.append(name)
-        rootValues.append(binding)
-        return try walk(binding, accesses)
-    }
-
-    /// Applies `accesses` to a variable's value. A function of its own so that the box is
-    /// a parameter: the value is then borrowed from it, not copied out first.
-    private func walk(_ binding: Binding, _ accesses: [TemplateAccess]) throws -> JSONValue? {
-        try walk(binding.value, accesses, from: 0)
+        guard let index = rootNames.firstIndex(of: name) else { return nil }
+        return try rootValues[index]._withUnsafeGuaranteedRef { try walk($0.value, accesses, from: 0) }
     }
 
     /// Applies `accesses[position...]` to `value`. Recursive rather than a loop over a
@@ -527,7 +555,7 @@ final class TemplateRenderer {
         case .variable(let name):
             if let index = localNames.lastIndex(of: name) {
                 switch localValues[index] {
-                case .json(let binding): container = binding.value
+                case .json(let binding): container = binding.takeUnretainedValue().value
                 case .loop(let state):
                     container = state.object
                     if let access = accesses.first, case .key(let field) = access.kind, let value = state.field(field) {
@@ -539,7 +567,7 @@ final class TemplateRenderer {
                 container = value
             } else {
                 var candidates = Set(context.variables.keys)
-                candidates.formUnion(localNames)
+                candidates.formUnion(localNames.elements)
                 return TemplateError(
                     "undefined variable '\(name)'" + Suggestion.didYouMean(name, in: candidates.sorted()),
                     at: base.offset)
@@ -594,5 +622,73 @@ final class TemplateRenderer {
             }
         }
         return text
+    }
+}
+
+/// A growable stack in memory its owner allocates and frees (`free()`), for the
+/// renderer's variables. Reading `slots[index]` goes through a pointer, so the element is
+/// borrowed in place; an `Array` stored in a class property would be retained for each
+/// read, and its element copied out. Hand-written because no collection in the standard
+/// library or swift-collections lends its elements without that copy.
+private struct Slots<Element> {
+    private var base: UnsafeMutablePointer<Element>
+    private(set) var count = 0
+    private var capacity = 8
+
+    init() {
+        base = .allocate(capacity: capacity)
+    }
+
+    subscript(index: Int) -> Element {
+        unsafeAddress {
+            precondition(index >= 0 && index < count, "slot out of range")
+            return UnsafePointer(base + index)
+        }
+        nonmutating unsafeMutableAddress {
+            precondition(index >= 0 && index < count, "slot out of range")
+            return base + index
+        }
+    }
+
+    var elements: [Element] { Array(UnsafeBufferPointer(start: base, count: count)) }
+
+    mutating func append(_ element: Element) {
+        if count == capacity {
+            let larger = UnsafeMutablePointer<Element>.allocate(capacity: capacity * 2)
+            larger.moveInitialize(from: base, count: count)
+            base.deallocate()
+            base = larger
+            capacity *= 2
+        }
+        (base + count).initialize(to: element)
+        count += 1
+    }
+
+    /// Removes the elements from `start` on.
+    mutating func removeAll(from start: Int) {
+        guard start < count else { return }
+        (base + start).deinitialize(count: count - start)
+        count = start
+    }
+
+    func free() {
+        base.deinitialize(count: count)
+        base.deallocate()
+    }
+}
+
+extension Slots where Element: Equatable {
+    func lastIndex(of element: Element) -> Int? {
+        var index = count - 1
+        while index >= 0 {
+            if base[index] == element { return index }
+            index -= 1
+        }
+        return nil
+    }
+
+    func firstIndex(of element: Element) -> Int? {
+        for index in 0..<count where base[index] == element { return index }
+        return nil
     }
 }
