@@ -51,6 +51,13 @@ struct DatasetRun {
             throw ExitCode(2)
         }
         if reader.format == .csv {
+            // A CSV names its columns up front: a --map of a column it lacks is a typo.
+            for column in renames.keys where !reader.columns.contains(column) {
+                Terminal.standardError.write(
+                    "error: --map \(column)=\(renames[column] ?? ""): \(dataset) has no column '\(column)'; the columns are "
+                        + reader.columns.joined(separator: ", ") + Suggestion.didYouMean(column, in: reader.columns) + "\n")
+                throw ExitCode(2)
+            }
             let available = Set(reader.columns.map { renames[$0] ?? $0 }).union(fixedInputs.keys)
             let missing = graph.pipeline.inputs.values.filter { $0.isRequired && !available.contains($0.name) }.map(\.name)
             if !missing.isEmpty {

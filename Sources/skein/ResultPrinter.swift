@@ -1,4 +1,5 @@
 import SkeinKit
+import Synchronization
 
 /// Prints a run's results to stdout.
 ///
@@ -50,10 +51,14 @@ enum ResultPrinter {
 
 /// The one-line summary printed after a run.
 enum Summary {
-    static func line(_ outcome: Scheduler.Outcome) -> String {
+    /// - Parameter tally: what steps the run interrupted had done (their results count nothing).
+    static func line(_ outcome: Scheduler.Outcome, tally: ItemTally? = nil) -> String {
         let results = outcome.results.values
         let ran = results.filter { $0.status == .finished || $0.status == .failed }.count
-        let requests = results.reduce(0) { $0 + $1.requests }
+        let interruptedRequests = results.filter { $0.status == .notRun }.reduce(0) {
+            $0 + (tally?.progress(of: $1.name).requests ?? 0)
+        }
+        let requests = results.reduce(0) { $0 + $1.requests } + interruptedRequests
         let retries = results.reduce(0) { $0 + $1.retries }
         let input = results.reduce(0) { $0 + ($1.usage?.promptTokens ?? 0) }
         let output = results.reduce(0) { $0 + ($1.usage?.completionTokens ?? 0) }
@@ -100,5 +105,38 @@ enum DryRunPrinter {
             }
             return out
         }
+    }
+}
+
+/// The items and requests each step finished, counted from the run's events. A step
+/// that an interrupt stopped midway ends `notRun` with nothing counted, yet the replies
+/// its finished `for_each` items got are stored, and a re-run takes them from the store:
+/// the summary says so instead of "finished nothing".
+final class ItemTally: Sendable {
+    struct Progress {
+        var items = 0
+        /// Of a `for_each` step, from its start event.
+        var totalItems: Int?
+        var requests = 0
+    }
+
+    private let progress = Mutex<[String: Progress]>([:])
+
+    func record(_ event: RunEvent) {
+        switch event {
+        case .stepStarted(let step, let items):
+            progress.withLock { $0[step, default: Progress()].totalItems = items }
+        case .requestFinished(let step, _, _, let attempts):
+            progress.withLock {
+                $0[step, default: Progress()].items += 1
+                $0[step, default: Progress()].requests += attempts
+            }
+        default:
+            break
+        }
+    }
+
+    func progress(of step: String) -> Progress {
+        progress.withLock { $0[step] ?? Progress() }
     }
 }

@@ -365,7 +365,7 @@ import Testing
             #expect(result.status == 1)
             #expect(
                 result.stderr.contains(
-                    "p.yaml:11:3: error: step 'raw' has 'api: completion', but provider 'claude' has type anthropic"),
+                    "p.yaml:11:3: step 'raw' has 'api: completion', but provider 'claude' has type anthropic"),
                 "\(result.stderr)")
             #expect(await server.requests.isEmpty)
         }

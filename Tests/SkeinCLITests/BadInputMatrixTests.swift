@@ -181,6 +181,20 @@ import Testing
                  return try await withServer(body: "inputs:\n  text: {type: string}\nsteps:\n  a:\n    prompt: \"{{ inputs.text }}\"\n",
                                              arguments: ["--dataset", "rows.csv"])(directory)
              }),
+        Case(name: "CSV dataset naming a column twice", exit: 1, expect: "names the column 'text' twice",
+             run: { directory in
+                 try "text,text\n1,2\n".write(to: directory.appendingPathComponent("rows.csv"), atomically: true, encoding: .utf8)
+                 return try await withServer(body: "inputs:\n  text: {type: string}\nsteps:\n  a:\n    prompt: \"{{ inputs.text }}\"\n",
+                                             arguments: ["--dataset", "rows.csv"])(directory)
+             }),
+        Case(name: "--map names a column the CSV lacks", exit: 2, expect: "has no column 'txt'",
+             run: { directory in
+                 try "text\n1\n".write(to: directory.appendingPathComponent("rows.csv"), atomically: true, encoding: .utf8)
+                 return try await withServer(body: "inputs:\n  text: {type: string}\nsteps:\n  a:\n    prompt: \"{{ inputs.text }}\"\n",
+                                             arguments: ["--dataset", "rows.csv", "--map", "txt=text"])(directory)
+             }),
+        Case(name: "Unknown --provider", exit: 1, expect: "failed: unknown provider 'tst'; the providers are local, novita, openai, test; did you mean 'test'?",
+             run: withServer(body: oneStep, arguments: ["--provider", "tst"])),
         Case(name: "base_url with a port past 65535", exit: 1, expect: "a port is a number from 1 to 65535",
              run: file("version: 1\nproviders:\n  test: {base_url: 'http://127.0.0.1:99999/v1', api_key_env: null}\ndefaults: {provider: test, model: m}\n" + oneStep)),
         Case(name: "OPENAI_BASE_URL with a port past 65535", exit: 1, expect: "a port is a number from 1 to 65535",

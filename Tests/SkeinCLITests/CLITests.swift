@@ -250,6 +250,39 @@ import Testing
         }
     }
 
+    /// Interrupted midway, a for_each step has finished (and stored) some items: the
+    /// summary counts their requests and says so, rather than "finished nothing".
+    @Test func anInterruptedForEachSaysWhichItemsItKept() async throws {
+        try await SkeinTestServer.withRunning(.init()) { server in
+            await server.addRule(ReplyRule("slow", match: .init(lastUserMessageContains: "slow"), delay: .seconds(30),
+                                           action: .text("late")))
+            let directory = try CLI.temporaryDirectory()
+            defer { try? FileManager.default.removeItem(at: directory) }
+            let path = try CLI.writePipeline("""
+                steps:
+                  fan:
+                    for_each: "{{ ['a', 'b', 'slow'] }}"
+                    as: item
+                    prompt: "item {{ item }}"
+                """, server: server, in: directory)
+            let (process, out, err) = try CLI.start(["run", path], in: directory)
+            // Wait until both quick items are stored, as another process sees the store.
+            let deadline = ContinuousClock.now + .seconds(30)
+            while ContinuousClock.now < deadline {
+                let stats = try await CLI.run(["cache", "stats"], in: directory)
+                let seen = await server.requests.count
+                if stats.stdout.contains("entries   2 stored replies") && seen >= 3 { break }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            kill(process.processIdentifier, SIGINT)
+            let result = await CLI.finish(process, out, err)
+            #expect(result.status == 130)
+            #expect(result.stderr.contains("interrupted: finished nothing; partly done: fan (2 of 3 items)"), "\(result.stderr)")
+            #expect(result.stderr.contains("run the same command again to finish"))
+            #expect(result.stderr.contains("0 steps run, 2 requests"), "\(result.stderr)")
+        }
+    }
+
     @Test func traceFileIsChromeTraceJSON() async throws {
         try await SkeinTestServer.withRunning(.init()) { server in
             let directory = try CLI.temporaryDirectory()

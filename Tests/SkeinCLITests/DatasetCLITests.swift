@@ -184,7 +184,12 @@ import Testing
             // Merging a shard twice is an error, not a silent duplicate.
             let twice = try await CLI.run(["merge", shardFiles[0], shardFiles[0]], in: directory)
             #expect(twice.status == 1)
-            #expect(twice.stderr.contains("row 0 is in more than one file"))
+            #expect(twice.stderr.contains("row 0 is in more than one file (\(shardFiles[0]) and \(shardFiles[0]))"))
+            #expect(!merge.stderr.contains("warning"), "\(merge.stderr)")
+            // A shard left out: merged, but the rows it held are said to be missing.
+            let gap = try await CLI.run(["merge", shardFiles[0], shardFiles[2]], in: directory)
+            #expect(gap.status == 0)
+            #expect(gap.stderr.contains("warning: 10 rows between the first and the last are in no file (1, 4, 7, 10, 13, …)"), "\(gap.stderr)")
             let badShard = try await CLI.run(["run", path, "--dataset", rows, "--shard", "3/3"], in: directory)
             #expect(badShard.status == 2)
         }
@@ -210,6 +215,13 @@ import Testing
             let typo = try await CLI.run(["run", path, "--dataset", csv, "--map", "body=txt"], in: directory)
             #expect(typo.status == 2)
             #expect(typo.stderr.contains("did you mean 'text'?"), "\(typo.stderr)")
+            let noColumn = try await CLI.run(["run", path, "--dataset", csv, "--map", "bdy=text"], in: directory)
+            #expect(noColumn.status == 2)
+            #expect(noColumn.stderr.contains("has no column 'bdy'; the columns are body, n; did you mean 'body'?"), "\(noColumn.stderr)")
+            try "body,n,body\nfirst,1,again\n".write(toFile: csv, atomically: true, encoding: .utf8)
+            let twice = try await CLI.run(["run", path, "--dataset", csv, "--map", "body=text"], in: directory)
+            #expect(twice.status == 1)
+            #expect(twice.stderr.contains("names the column 'body' twice"), "\(twice.stderr)")
         }
     }
 }

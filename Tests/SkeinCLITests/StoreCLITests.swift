@@ -78,8 +78,11 @@ import Testing
             #expect(typo.stderr.contains("did you mean 'b'?"), "\(typo.stderr)")
             let stats = try await CLI.run(["cache", "stats"], in: directory)
             #expect(stats.stdout.contains("entries   4 stored replies"), "\(stats.stdout)")
-            let badAge = try await CLI.run(["cache", "prune", "--older-than", "soon"], in: directory)
-            #expect(badAge.status == 2)
+            for age in ["soon", "infd", "nand", "0x10d", "1e400d", "d", ".5d", "1.d"] {
+                let badAge = try await CLI.run(["cache", "prune", "--older-than", age], in: directory)
+                #expect(badAge.status == 2, "--older-than \(age)")
+                #expect(badAge.stderr.contains("--older-than expects a number and a unit"), "\(badAge.stderr)")
+            }
             let prune = try await CLI.run(["cache", "prune", "--older-than", "30d"], in: directory)
             #expect(prune.stdout == "deleted 0 stored replies unused for 30d\n")
             let clear = try await CLI.run(["cache", "clear"], in: directory)

@@ -26,9 +26,11 @@ public struct InputResolver: Sendable {
         var values = JSONValue.JSONObject()
         for (name, value) in provided where pipeline.inputs[name] == nil {
             let known = Array(pipeline.inputs.keys)
+            // The list first, the suggestion (which ends in '?') last.
             diagnostics.append(.error(
-                "unknown input '\(name)'\(Suggestion.didYouMean(name, in: known))"
-                    + (known.isEmpty ? "; the pipeline declares no inputs" : "; the inputs are \(known.joined(separator: ", "))")))
+                "unknown input '\(name)'"
+                    + (known.isEmpty ? "; the pipeline declares no inputs" : "; the inputs are \(known.joined(separator: ", "))")
+                    + Suggestion.didYouMean(name, in: known)))
             _ = value
         }
         for (name, input) in pipeline.inputs {

@@ -40,7 +40,8 @@ public struct ProviderResolver: Sendable {
         else { named = (fallbackProviderName, nil) }
         guard let provider = providers[named.0] else {
             throw Diagnostic.error(
-                "unknown provider '\(named.0)'\(Suggestion.didYouMean(named.0, in: providers.keys)); the providers are \(providers.keys.sorted().joined(separator: ", "))",
+                "unknown provider '\(named.0)'; the providers are \(providers.keys.sorted().joined(separator: ", "))"
+                    + Suggestion.didYouMean(named.0, in: providers.keys),
                 at: named.1)
         }
         return provider

@@ -252,7 +252,10 @@ public final class StepRunner: Sendable {
 
     static func describe(_ error: any Error) -> String {
         if let failure = error as? CountedFailure { return failure.error.description }
-        if let diagnostic = error as? Diagnostic { return diagnostic.description }
+        // Without "error: ": the failure is reported as "step 'x' failed: …" already.
+        if let diagnostic = error as? Diagnostic {
+            return diagnostic.location.map { "\($0): \(diagnostic.message)" } ?? diagnostic.message
+        }
         if let diagnostics = error as? DiagnosticsError { return diagnostics.description }
         return String(describing: error)
     }

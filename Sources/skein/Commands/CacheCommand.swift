@@ -73,9 +73,15 @@ struct CacheCommand: AsyncParsableCommand {
                 "deleted \(Terminal.count(deleted, "stored reply").replacingOccurrences(of: "replys", with: "replies")) unused for \(olderThan)\n")
         }
 
-        /// `30d` → seconds.
+        /// `30d` → seconds. The number is plain decimal digits with an optional fraction
+        /// (`1.5h`): `Double` alone would also take `inf`, `nan`, `0x10` and `1e400`.
         static func parseAge(_ text: String) -> TimeInterval? {
-            guard let unit = text.last, let number = Double(text.dropLast()), number >= 0 else { return nil }
+            let digits = text.dropLast()
+            guard let unit = text.last, !digits.isEmpty,
+                digits.allSatisfy({ $0.isASCII && ($0.isNumber || $0 == ".") }),
+                digits.filter({ $0 == "." }).count <= 1, digits.first != ".", digits.last != ".",
+                let number = Double(digits), number.isFinite, number >= 0, number < 1e9
+            else { return nil }
             let scale: Double
             switch unit {
             case "s": scale = 1

@@ -34,7 +34,12 @@ struct MergeCommand: AsyncParsableCommand {
         do {
             for reader in readers { heads.append(try reader.lines.next()) }
             var previous = -1
+            var previousFile = ""
             var count = 0
+            // Rows absent from every file: a shard's file left out, or rows that failed
+            // (they are in the shards' --errors files). Said, not refused.
+            var missing: [Int] = []
+            var missingCount = 0
             while true {
                 var best: Int?
                 for (position, head) in heads.enumerated() {
@@ -43,15 +48,27 @@ struct MergeCommand: AsyncParsableCommand {
                 }
                 guard let chosen = best, let head = heads[chosen] else { break }
                 if head.row == previous {
-                    throw DatasetError("row \(head.row) is in more than one file (\(readers[chosen].name) and another): were the shards overlapping?")
+                    throw DatasetError(
+                        "row \(head.row) is in more than one file (\(previousFile) and \(readers[chosen].name)): were the shards overlapping?")
+                }
+                if head.row > previous + 1 {
+                    missingCount += head.row - previous - 1
+                    for row in (previous + 1)..<min(head.row, previous + 1 + 5) where missing.count < 5 { missing.append(row) }
                 }
                 previous = head.row
+                previousFile = readers[chosen].name
                 output.write(head.line)
                 count += 1
                 heads[chosen] = try readers[chosen].lines.next()
             }
             try output.commit()
             Terminal.standardError.write("merged \(Terminal.count(count, "row")) from \(Terminal.count(files.count, "file"))\n")
+            if missingCount > 0 {
+                let shown = missing.map(String.init).joined(separator: ", ") + (missingCount > missing.count ? ", …" : "")
+                Terminal.standardError.write(
+                    "warning: \(Terminal.count(missingCount, "row")) between the first and the last are in no file (\(shown)): "
+                        + "a shard's file left out, or rows that failed (see the shards' --errors files)\n")
+            }
         } catch let error as DatasetError {
             Terminal.standardError.write("error: \(error)\n")
             throw ExitCode(1)

@@ -24,8 +24,8 @@ struct ModelsCommand: AsyncParsableCommand {
         let name = provider ?? Self.defaultProviderName(environment: environment)
         guard var configuration = providers[name] else {
             throw ValidationError(
-                "unknown provider '\(name)'\(Suggestion.didYouMean(name, in: providers.keys)); "
-                    + "the providers are \(providers.keys.sorted().joined(separator: ", "))")
+                "unknown provider '\(name)'; the providers are \(providers.keys.sorted().joined(separator: ", "))"
+                    + Suggestion.didYouMean(name, in: providers.keys))
         }
         if let baseURL {
             configuration = ProviderConfiguration(

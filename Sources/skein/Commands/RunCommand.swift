@@ -160,6 +160,7 @@ struct RunCommand: AsyncParsableCommand {
             steps: graph.names, mode: quiet ? .quiet : (stream == nil && Terminal.isTerminal(2) ? .live : .lines),
             streamStep: stream, color: Terminal.usesColor)
         let tracer = trace.map { _ in TraceRecorder() }
+        let tally = ItemTally()
         let store = try storeOptions.open()
         // Offline, every missing reply is worth naming: keep going past the first.
         let options = Scheduler.Options(
@@ -182,6 +183,7 @@ struct RunCommand: AsyncParsableCommand {
                 await scheduler.run(inputs: inputs, record: record) { event in
                     progress.handle(event)
                     tracer?.record(event)
+                    tally.record(event)
                 }
             }
             let signals = SignalWatcher { runTask.cancel() }
@@ -191,7 +193,7 @@ struct RunCommand: AsyncParsableCommand {
             progress.finish()
             return outcome
         }
-        Terminal.standardError.write(Summary.line(outcome) + "\n")
+        Terminal.standardError.write(Summary.line(outcome, tally: tally) + "\n")
         if let traceOutput, let tracer {
             // A trace that cannot be written is said, but the results are still printed.
             do { try traceOutput.write(tracer.json()) } catch { Terminal.standardError.write("error: \(error)\n") }
@@ -214,9 +216,21 @@ struct RunCommand: AsyncParsableCommand {
             throw ExitCode(1)
         case .interrupted:
             let finished = outcome.results.values.filter { $0.status == .finished }.map(\.name)
-            let left = outcome.results.values.filter { $0.status == .notRun }.map(\.name)
-            Terminal.standardError.write("interrupted: finished \(finished.isEmpty ? "nothing" : finished.joined(separator: ", "))"
-                + (left.isEmpty ? "" : "; not run: \(left.joined(separator: ", "))") + "\n")
+            let stopped = outcome.results.values.filter { $0.status == .notRun }.map(\.name)
+            // A for_each step stopped midway kept the replies of the items it finished.
+            let partial = stopped.compactMap { name -> String? in
+                let progress = tally.progress(of: name)
+                guard progress.items > 0 else { return nil }
+                return "\(name) (\(progress.items)\(progress.totalItems.map { " of \($0)" } ?? "") items)"
+            }
+            let left = stopped.filter { tally.progress(of: $0).items == 0 }
+            var message = "interrupted: finished \(finished.isEmpty ? "nothing" : finished.joined(separator: ", "))"
+            if !partial.isEmpty { message += "; partly done: \(partial.joined(separator: ", "))" }
+            if !left.isEmpty { message += "; not run: \(left.joined(separator: ", "))" }
+            if (!partial.isEmpty || !finished.isEmpty) && !noCache {
+                message += "\nrun the same command again to finish: what finished comes from the store"
+            }
+            Terminal.standardError.write(message + "\n")
             throw ExitCode(130)
         }
     }

@@ -100,6 +100,12 @@ public final class DatasetReader: @unchecked Sendable {
                     throw DatasetError("dataset '\(path)': the CSV file has no header row; its first line must name the columns")
                 }
                 self.header = header.map { $0.trimmingCharacters(in: .whitespaces) }
+                // Two columns of one name: a row would silently keep only the last.
+                var seen = Set<String>()
+                for column in self.header where !seen.insert(column).inserted {
+                    throw DatasetError(
+                        "dataset '\(path)': the CSV header names the column '\(column)' twice; give each column its own name")
+                }
                 csv = reader
                 csvStream = stream
                 lineNumber = 1
