@@ -225,62 +225,59 @@ import Testing
         }
     }
 
-    @Test func sigintCancelsAndExits130KeepingWhatFinished() async throws {
+    /// Runs `pipeline` in a directory of its own against a server that holds any prompt
+    /// containing "slow" for 30 s, polls `isReady` until it holds (or 30 s pass), then
+    /// sends SIGINT and returns what the run printed.
+    private func interruptedRun(
+        _ pipeline: String, when isReady: @escaping (SkeinTestServer, URL) async throws -> Bool
+    ) async throws -> CLI.Result {
         try await SkeinTestServer.withRunning(.init()) { server in
             await server.addRule(ReplyRule("slow", match: .init(lastUserMessageContains: "slow"), delay: .seconds(30),
                                            action: .text("late")))
             let directory = try CLI.temporaryDirectory()
             defer { try? FileManager.default.removeItem(at: directory) }
-            let path = try CLI.writePipeline("""
-                steps:
-                  quick:
-                    prompt: quick
-                  slow:
-                    prompt: "slow {{ steps.quick.output }}"
-                """, server: server, in: directory)
-            let (process, out, err) = try CLI.start(["run", path])
-            let deadline = ContinuousClock.now + .seconds(20)
-            while await server.requests.count < 2 && ContinuousClock.now < deadline {
-                try await Task.sleep(for: .milliseconds(20))
+            let path = try CLI.writePipeline(pipeline, server: server, in: directory)
+            let (process, out, err) = try CLI.start(["run", path], in: directory)
+            let deadline = ContinuousClock.now + .seconds(30)
+            while try await !isReady(server, directory) && ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(50))
             }
             kill(process.processIdentifier, SIGINT)
-            let result = await CLI.finish(process, out, err)
-            #expect(result.status == 130)
-            #expect(result.stderr.contains("interrupted: finished quick; not run: slow"))
+            return await CLI.finish(process, out, err)
         }
+    }
+
+    @Test func sigintCancelsAndExits130KeepingWhatFinished() async throws {
+        let result = try await interruptedRun("""
+            steps:
+              quick:
+                prompt: quick
+              slow:
+                prompt: "slow {{ steps.quick.output }}"
+            """) { server, _ in await server.requests.count >= 2 }
+        #expect(result.status == 130)
+        #expect(result.stderr.contains("interrupted: finished quick; not run: slow"))
     }
 
     /// Interrupted midway, a for_each step has finished (and stored) some items: the
     /// summary counts their requests and says so, rather than "finished nothing".
     @Test func anInterruptedForEachSaysWhichItemsItKept() async throws {
-        try await SkeinTestServer.withRunning(.init()) { server in
-            await server.addRule(ReplyRule("slow", match: .init(lastUserMessageContains: "slow"), delay: .seconds(30),
-                                           action: .text("late")))
-            let directory = try CLI.temporaryDirectory()
-            defer { try? FileManager.default.removeItem(at: directory) }
-            let path = try CLI.writePipeline("""
-                steps:
-                  fan:
-                    for_each: "{{ ['a', 'b', 'slow'] }}"
-                    as: item
-                    prompt: "item {{ item }}"
-                """, server: server, in: directory)
-            let (process, out, err) = try CLI.start(["run", path], in: directory)
-            // Wait until both quick items are stored, as another process sees the store.
-            let deadline = ContinuousClock.now + .seconds(30)
-            while ContinuousClock.now < deadline {
-                let stats = try await CLI.run(["cache", "stats"], in: directory)
-                let seen = await server.requests.count
-                if stats.stdout.contains("entries   2 stored replies") && seen >= 3 { break }
-                try await Task.sleep(for: .milliseconds(100))
-            }
-            kill(process.processIdentifier, SIGINT)
-            let result = await CLI.finish(process, out, err)
-            #expect(result.status == 130)
-            #expect(result.stderr.contains("interrupted: finished nothing; partly done: fan (2 of 3 items)"), "\(result.stderr)")
-            #expect(result.stderr.contains("run the same command again to finish"))
-            #expect(result.stderr.contains("0 steps run, 2 requests"), "\(result.stderr)")
+        let result = try await interruptedRun("""
+            steps:
+              fan:
+                for_each: "{{ ['a', 'b', 'slow'] }}"
+                as: item
+                prompt: "item {{ item }}"
+            """) { server, directory in
+            // Both quick items stored, as another process sees the store.
+            let stats = try await CLI.run(["cache", "stats"], in: directory)
+            let seen = await server.requests.count
+            return stats.stdout.contains("entries   2 stored replies") && seen >= 3
         }
+        #expect(result.status == 130)
+        #expect(result.stderr.contains("interrupted: finished nothing; partly done: fan (2 of 3 items)"), "\(result.stderr)")
+        #expect(result.stderr.contains("run the same command again to finish"))
+        #expect(result.stderr.contains("0 steps run, 2 requests"), "\(result.stderr)")
     }
 
     @Test func traceFileIsChromeTraceJSON() async throws {
