@@ -12,23 +12,41 @@ extension Completion {
             let choice = choices.first(where: { $0["index"]?.intValue == 0 }) ?? choices.first
         else { return nil }
         let message = choice["message"]
-        var completion = Completion(content: "", attempts: attempts)
-        if let message {
-            completion.content = Self.text(message["content"]) ?? ""
-            completion.reasoningContent = Self.reasoning(in: message)
-            completion.toolCalls = (message["tool_calls"]?.arrayValue ?? []).enumerated().map { position, call in
-                ToolCall(
-                    id: call["id"]?.stringValue ?? "call_\(position)",
-                    name: call["function"]?["name"]?.stringValue ?? "",
-                    arguments: Self.arguments(call["function"]?["arguments"]))
-            }
-        } else if let text = choice["text"]?.stringValue {
-            completion.content = text
+        let fields = ChoiceFields(
+            index: choice["index"], hasMessage: message != nil, content: message?["content"],
+            reasoningContent: message?["reasoning_content"], reasoning: message?["reasoning"],
+            toolCalls: message?["tool_calls"], text: choice["text"], finishReason: choice["finish_reason"])
+        return Completion(
+            choice: fields, model: response["model"], usage: Usage(decoding: response["usage"]), attempts: attempts)
+    }
+
+    /// The fields of one choice that `Completion` reads, kept as the general path sees them.
+    struct ChoiceFields {
+        var index: JSONValue?
+        /// Whether the choice has a `message` (of any type: `null` counts, as a lookup in the
+        /// parsed object finds it).
+        var hasMessage = false
+        var content: JSONValue?
+        var reasoningContent: JSONValue?
+        var reasoning: JSONValue?
+        var toolCalls: JSONValue?
+        var text: JSONValue?
+        var finishReason: JSONValue?
+    }
+
+    /// The completion made of the chosen choice's fields, the response's `model` and its usage.
+    init(choice: ChoiceFields, model: JSONValue?, usage: Usage?, attempts: Int) {
+        self.init(content: "", attempts: attempts)
+        if choice.hasMessage {
+            content = Self.text(choice.content) ?? ""
+            reasoningContent = Self.reasoning(content: choice.reasoningContent, reasoning: choice.reasoning)
+            toolCalls = Self.toolCalls(choice.toolCalls)
+        } else if let text = choice.text?.stringValue {
+            content = text
         }
-        completion.finishReason = choice["finish_reason"]?.stringValue
-        completion.model = response["model"]?.stringValue
-        completion.usage = Usage(decoding: response["usage"])
-        return completion
+        finishReason = choice.finishReason?.stringValue
+        self.model = model?.stringValue
+        self.usage = usage
     }
 
     /// `content` is a string, null (a reply that is only tool calls), or, from some
@@ -43,9 +61,23 @@ extension Completion {
 
     /// `reasoning_content` (DeepSeek, Novita, vLLM) or `reasoning` (OpenRouter, newer vLLM).
     static func reasoning(in message: JSONValue) -> String? {
-        let text = message["reasoning_content"]?.stringValue ?? message["reasoning"]?.stringValue
+        reasoning(content: message["reasoning_content"], reasoning: message["reasoning"])
+    }
+
+    static func reasoning(content: JSONValue?, reasoning: JSONValue?) -> String? {
+        let text = content?.stringValue ?? reasoning?.stringValue
         guard let text, !text.isEmpty else { return nil }
         return text
+    }
+
+    /// `tool_calls`: a call without an id gets one from its position.
+    static func toolCalls(_ value: JSONValue?) -> [ToolCall] {
+        (value?.arrayValue ?? []).enumerated().map { position, call in
+            ToolCall(
+                id: call["id"]?.stringValue ?? "call_\(position)",
+                name: call["function"]?["name"]?.stringValue ?? "",
+                arguments: Self.arguments(call["function"]?["arguments"]))
+        }
     }
 
     /// Arguments are JSON text; a few servers send the object itself.
@@ -59,16 +91,36 @@ extension Completion {
 }
 
 extension Completion.Usage {
+    /// The fields of `usage` that `Usage` reads, kept as the general path sees them.
+    struct Fields {
+        var promptTokens: JSONValue?
+        var completionTokens: JSONValue?
+        var totalTokens: JSONValue?
+        var inputTokens: JSONValue?
+        var outputTokens: JSONValue?
+        /// `prompt_tokens_details.cached_tokens`, when `prompt_tokens_details` is an object.
+        var promptCachedTokens: JSONValue?
+        var inputCachedTokens: JSONValue?
+    }
+
     /// Decodes `usage`; nil when it is missing or null.
     init?(decoding value: JSONValue?) {
         guard let value, let object = value.objectValue else { return nil }
-        let prompt = object["prompt_tokens"]?.intValue ?? object["input_tokens"]?.intValue ?? 0
-        let completion = object["completion_tokens"]?.intValue ?? object["output_tokens"]?.intValue ?? 0
-        let cached =
-            object["prompt_tokens_details"]?["cached_tokens"]?.intValue
-            ?? object["input_tokens_details"]?["cached_tokens"]?.intValue
         self.init(
-            promptTokens: prompt, completionTokens: completion, totalTokens: object["total_tokens"]?.intValue,
-            cachedTokens: cached)
+            fields: Fields(
+                promptTokens: object["prompt_tokens"], completionTokens: object["completion_tokens"],
+                totalTokens: object["total_tokens"], inputTokens: object["input_tokens"],
+                outputTokens: object["output_tokens"],
+                promptCachedTokens: object["prompt_tokens_details"]?["cached_tokens"],
+                inputCachedTokens: object["input_tokens_details"]?["cached_tokens"]))
+    }
+
+    /// The counts, with `input_tokens`/`output_tokens` (Anthropic's names) as fallbacks.
+    init(fields: Fields) {
+        let prompt = fields.promptTokens?.intValue ?? fields.inputTokens?.intValue ?? 0
+        let completion = fields.completionTokens?.intValue ?? fields.outputTokens?.intValue ?? 0
+        self.init(
+            promptTokens: prompt, completionTokens: completion, totalTokens: fields.totalTokens?.intValue,
+            cachedTokens: fields.promptCachedTokens?.intValue ?? fields.inputCachedTokens?.intValue)
     }
 }

@@ -331,6 +331,13 @@ public final class HTTPCompletionClient: CompletionClient {
     }
 
     private func decodeCompletion(_ body: ByteBuffer, status: Int, call: Call) throws -> Completion {
+        if call.provider.kind != .anthropic,
+            let completion = body.withUnsafeReadableBytes({
+                Completion.decodeDirectly($0.assumingMemoryBound(to: UInt8.self))
+            })
+        {
+            return completion
+        }
         guard let json = try? JSONValue(parsing: body.readableBytesView) else {
             let detail = "the reply is not JSON: \(StreamAssembler.excerpt(String(buffer: body)))"
             if call.provider.kind == .anthropic {

@@ -33,7 +33,9 @@ extension JSONValue {
     }
 }
 
-private struct JSONParser {
+/// The parser behind `JSONValue(parsing:)`; internal so that `Completion.decodeDirectly`
+/// can read a reply with the same rules without building the whole tree.
+struct JSONParser {
     let bytes: UnsafeBufferPointer<UInt8>
     let maximumDepth: Int
     var index = 0
@@ -79,6 +81,69 @@ private struct JSONParser {
         case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): return try parseNumber()
         default: throw fail("unexpected character '\(Character(UnicodeScalar(bytes[index])))'")
         }
+    }
+
+    /// Checks the value here as `parseValue` would, with the same errors, without building
+    /// it: no containers, and no strings unless they hold escapes.
+    mutating func skipValue() throws {
+        guard index < bytes.count else { throw fail("unexpected end of JSON") }
+        switch bytes[index] {
+        case UInt8(ascii: "{"):
+            try enter()
+            defer { depth -= 1 }
+            index += 1
+            skipWhitespace()
+            if index < bytes.count && bytes[index] == UInt8(ascii: "}") { index += 1; return }
+            while true {
+                skipWhitespace()
+                guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw fail("expected a string key") }
+                try skipString()
+                skipWhitespace()
+                guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw fail("expected ':'") }
+                index += 1
+                skipWhitespace()
+                try skipValue()
+                skipWhitespace()
+                guard index < bytes.count else { throw fail("unexpected end of JSON") }
+                if bytes[index] == UInt8(ascii: ",") { index += 1; continue }
+                if bytes[index] == UInt8(ascii: "}") { index += 1; return }
+                throw fail("expected ',' or '}'")
+            }
+        case UInt8(ascii: "["):
+            try enter()
+            defer { depth -= 1 }
+            index += 1
+            skipWhitespace()
+            if index < bytes.count && bytes[index] == UInt8(ascii: "]") { index += 1; return }
+            while true {
+                skipWhitespace()
+                try skipValue()
+                skipWhitespace()
+                guard index < bytes.count else { throw fail("unexpected end of JSON") }
+                if bytes[index] == UInt8(ascii: ",") { index += 1; continue }
+                if bytes[index] == UInt8(ascii: "]") { index += 1; return }
+                throw fail("expected ',' or ']'")
+            }
+        case UInt8(ascii: "\""):
+            try skipString()
+        default:
+            // Literals and numbers allocate nothing.
+            _ = try parseValue()
+        }
+    }
+
+    /// Skips a string; one with escapes or control characters is parsed, for its errors.
+    mutating func skipString() throws {
+        let opening = index
+        index += 1
+        while index < bytes.count {
+            let byte = bytes[index]
+            if byte == UInt8(ascii: "\"") { index += 1; return }
+            if byte == UInt8(ascii: "\\") || byte < 0x20 { break }
+            index += 1
+        }
+        index = opening
+        _ = try parseString()
     }
 
     mutating func expectLiteral(_ literal: StaticString) throws {
