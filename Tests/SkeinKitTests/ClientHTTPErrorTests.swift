@@ -158,6 +158,29 @@ import Testing
         }
     }
 
+    /// Without a step timeout, the body is read without a watchdog (see `fetch`): the
+    /// client's read timeout, which is also the call's timeout, ends the stall.
+    @Test func aBodyThatStallsWithoutAStepTimeoutEndsAtTheReadTimeout() async throws {
+        try await SkeinTestServer.withRunning(.init()) { server in
+            await server.addRule(ReplyRule(action: .stallBody(.seconds(30))))
+            let client = HTTPCompletionClient(
+                configuration: .init(connectionsPerHost: 4, timeout: .milliseconds(500)), environment: [:])
+            let started = ContinuousClock.now
+            let error: ProviderError
+            do {
+                error = try await expectProviderError(
+                    client, clientChat("hi"), provider: clientTestProvider(server), retryPolicy: RetryPolicy(maxRetries: 0))
+            } catch {
+                try? await client.shutdown()
+                throw error
+            }
+            try await client.shutdown()
+            #expect(error.kind == .timeout, "\(error)")
+            #expect(ContinuousClock.now - started < .seconds(15))
+            #expect(await server.requests.count == 1)
+        }
+    }
+
     @Test func droppedConnectionsAreRetried() async throws {
         try await withClientAndServer { server, client in
             await server.addRule(ReplyRule(times: 2, action: .dropConnection(afterChunks: 0)))
