@@ -5,7 +5,9 @@ import Testing
 
 @Suite struct TestServerConcurrencyTests {
     @Test func recordsOverlapAndPeakConcurrency() async throws {
-        try await SkeinTestServer.withRunning(.init(latency: .fixed(.milliseconds(300)))) { server in
+        // Held long enough that all four arrive before the first ends even when the
+        // machine stalls (300 ms was not, under the whole suite on 2 cores).
+        try await SkeinTestServer.withRunning(.init(latency: .fixed(.milliseconds(1500)))) { server in
             let client = TestServerClient(server)
             try await withThrowingTaskGroup(of: Int.self) { group in
                 for index in 0..<4 {
@@ -19,7 +21,7 @@ import Testing
             #expect(records.count == 4)
             #expect(records.allSatisfy { $0.completion != nil && $0.status == 200 })
             #expect(records[0].overlaps(records[1]))
-            #expect(records.allSatisfy { $0.completion! - $0.arrival >= .milliseconds(300) })
+            #expect(records.allSatisfy { $0.completion! - $0.arrival >= .milliseconds(1500) })
 
             // One after the other: no overlap, peak 1.
             await server.resetRecords()
