@@ -60,7 +60,7 @@ extension JSONParser {
     private mutating func parseChoices() throws -> [Completion.ChoiceFields] {
         guard index < bytes.count, bytes[index] == UInt8(ascii: "[") else { throw Unusual() }
         var choices: [Completion.ChoiceFields] = []
-        try elements { parser in choices.append(try parser.parseChoice()) }
+        try forEachElement { parser in choices.append(try parser.parseChoice()) }
         return choices
     }
 
@@ -132,47 +132,11 @@ extension JSONParser {
     /// consumed. Throws `Unusual` when the value here is not an object or a key is escaped.
     private mutating func members(_ member: (inout JSONParser, Key) throws -> Void) throws {
         guard index < bytes.count, bytes[index] == UInt8(ascii: "{") else { throw Unusual() }
-        try enter()
-        defer { depth -= 1 }
-        index += 1
-        skipWhitespace()
-        if index < bytes.count && bytes[index] == UInt8(ascii: "}") { index += 1; return }
-        while true {
-            skipWhitespace()
-            let key = try parseKey()
-            skipWhitespace()
-            guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw fail("expected ':'") }
-            index += 1
-            skipWhitespace()
-            try member(&self, key)
-            skipWhitespace()
-            guard index < bytes.count else { throw fail("unexpected end of JSON") }
-            if bytes[index] == UInt8(ascii: ",") { index += 1; continue }
-            if bytes[index] == UInt8(ascii: "}") { index += 1; return }
-            throw fail("expected ',' or '}'")
-        }
-    }
-
-    /// Reads an array, calling `element` with the parser at each element.
-    private mutating func elements(_ element: (inout JSONParser) throws -> Void) throws {
-        try enter()
-        defer { depth -= 1 }
-        index += 1
-        skipWhitespace()
-        if index < bytes.count && bytes[index] == UInt8(ascii: "]") { index += 1; return }
-        while true {
-            skipWhitespace()
-            try element(&self)
-            skipWhitespace()
-            guard index < bytes.count else { throw fail("unexpected end of JSON") }
-            if bytes[index] == UInt8(ascii: ",") { index += 1; continue }
-            if bytes[index] == UInt8(ascii: "]") { index += 1; return }
-            throw fail("expected ',' or ']'")
-        }
+        try forEachMember(key: { try $0.parseKnownKey() }, value: member)
     }
 
     /// An object key, matched against the keys the decoder reads without making a `String`.
-    private mutating func parseKey() throws -> Key {
+    private mutating func parseKnownKey() throws -> Key {
         guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw fail("expected a string key") }
         let start = index + 1
         var end = start

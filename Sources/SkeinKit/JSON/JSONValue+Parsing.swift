@@ -89,41 +89,9 @@ struct JSONParser {
         guard index < bytes.count else { throw fail("unexpected end of JSON") }
         switch bytes[index] {
         case UInt8(ascii: "{"):
-            try enter()
-            defer { depth -= 1 }
-            index += 1
-            skipWhitespace()
-            if index < bytes.count && bytes[index] == UInt8(ascii: "}") { index += 1; return }
-            while true {
-                skipWhitespace()
-                guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw fail("expected a string key") }
-                try skipString()
-                skipWhitespace()
-                guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw fail("expected ':'") }
-                index += 1
-                skipWhitespace()
-                try skipValue()
-                skipWhitespace()
-                guard index < bytes.count else { throw fail("unexpected end of JSON") }
-                if bytes[index] == UInt8(ascii: ",") { index += 1; continue }
-                if bytes[index] == UInt8(ascii: "}") { index += 1; return }
-                throw fail("expected ',' or '}'")
-            }
+            try forEachMember(key: { try $0.skipKey() }, value: { parser, _ in try parser.skipValue() })
         case UInt8(ascii: "["):
-            try enter()
-            defer { depth -= 1 }
-            index += 1
-            skipWhitespace()
-            if index < bytes.count && bytes[index] == UInt8(ascii: "]") { index += 1; return }
-            while true {
-                skipWhitespace()
-                try skipValue()
-                skipWhitespace()
-                guard index < bytes.count else { throw fail("unexpected end of JSON") }
-                if bytes[index] == UInt8(ascii: ",") { index += 1; continue }
-                if bytes[index] == UInt8(ascii: "]") { index += 1; return }
-                throw fail("expected ',' or ']'")
-            }
+            try forEachElement { try $0.skipValue() }
         case UInt8(ascii: "\""):
             try skipString()
         default:
@@ -161,43 +129,72 @@ struct JSONParser {
     }
 
     mutating func parseObject() throws -> JSONValue {
+        var object = JSONValue.JSONObject()
+        try forEachMember(key: { try $0.parseKey() }, value: { parser, key in object[key] = try parser.parseValue() })
+        return .object(object)
+    }
+
+    mutating func parseArray() throws -> JSONValue {
+        var items: [JSONValue] = []
+        try forEachElement { items.append(try $0.parseValue()) }
+        return .array(items)
+    }
+
+    /// An object key as a `String`.
+    private mutating func parseKey() throws -> String {
+        guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw fail("expected a string key") }
+        return try parseString()
+    }
+
+    /// Checks an object key as `parseKey` would, without making a `String`.
+    private mutating func skipKey() throws {
+        guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw fail("expected a string key") }
+        try skipString()
+    }
+
+    /// Walks the object at `index` (its `{`): `readKey` reads each key, at its opening
+    /// quote, and `value` each value, which it must consume. The separators, the depth
+    /// bound and their errors are the parser's, for every reader of objects: building a
+    /// `JSONValue`, skipping a value, or decoding a reply directly.
+    mutating func forEachMember<Key>(
+        key readKey: (inout JSONParser) throws -> Key, value: (inout JSONParser, Key) throws -> Void
+    ) throws {
         try enter()
         defer { depth -= 1 }
         index += 1
-        var object = JSONValue.JSONObject()
         skipWhitespace()
-        if index < bytes.count && bytes[index] == UInt8(ascii: "}") { index += 1; return .object(object) }
+        if index < bytes.count && bytes[index] == UInt8(ascii: "}") { index += 1; return }
         while true {
             skipWhitespace()
-            guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw fail("expected a string key") }
-            let key = try parseString()
+            let key = try readKey(&self)
             skipWhitespace()
             guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw fail("expected ':'") }
             index += 1
             skipWhitespace()
-            object[key] = try parseValue()
+            try value(&self, key)
             skipWhitespace()
             guard index < bytes.count else { throw fail("unexpected end of JSON") }
             if bytes[index] == UInt8(ascii: ",") { index += 1; continue }
-            if bytes[index] == UInt8(ascii: "}") { index += 1; return .object(object) }
+            if bytes[index] == UInt8(ascii: "}") { index += 1; return }
             throw fail("expected ',' or '}'")
         }
     }
 
-    mutating func parseArray() throws -> JSONValue {
+    /// Walks the array at `index` (its `[`), calling `element` at each element, which it
+    /// must consume.
+    mutating func forEachElement(_ element: (inout JSONParser) throws -> Void) throws {
         try enter()
         defer { depth -= 1 }
         index += 1
-        var items: [JSONValue] = []
         skipWhitespace()
-        if index < bytes.count && bytes[index] == UInt8(ascii: "]") { index += 1; return .array(items) }
+        if index < bytes.count && bytes[index] == UInt8(ascii: "]") { index += 1; return }
         while true {
             skipWhitespace()
-            items.append(try parseValue())
+            try element(&self)
             skipWhitespace()
             guard index < bytes.count else { throw fail("unexpected end of JSON") }
             if bytes[index] == UInt8(ascii: ",") { index += 1; continue }
-            if bytes[index] == UInt8(ascii: "]") { index += 1; return .array(items) }
+            if bytes[index] == UInt8(ascii: "]") { index += 1; return }
             throw fail("expected ',' or ']'")
         }
     }
