@@ -60,10 +60,6 @@ extension Completion {
     }
 
     /// `reasoning_content` (DeepSeek, Novita, vLLM) or `reasoning` (OpenRouter, newer vLLM).
-    static func reasoning(in message: JSONValue) -> String? {
-        reasoning(content: message["reasoning_content"], reasoning: message["reasoning"])
-    }
-
     static func reasoning(content: JSONValue?, reasoning: JSONValue?) -> String? {
         let text = content?.stringValue ?? reasoning?.stringValue
         guard let text, !text.isEmpty else { return nil }

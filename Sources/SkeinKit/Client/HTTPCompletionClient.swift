@@ -311,8 +311,9 @@ public final class HTTPCompletionClient: CompletionClient {
     /// connection's read timeout, `Configuration.timeout`), so when the call's timeout is
     /// shorter than that read timeout (a step's `timeout`), the body is read under a
     /// watchdog: one timer on the event loop that cancels the reading child task at the
-    /// deadline. Otherwise the read timeout already ends a stalled body as soon as the
-    /// watchdog would, a timeout after its last byte, and the body is read in this task:
+    /// deadline. Otherwise the read timeout, the same duration, already ends a stalled
+    /// body a timeout after its last byte (where the watchdog would end it a timeout after
+    /// sending), and the body is read in this task:
     /// the child task cost a tenth of the client's throughput (`skein-bench client`, 0.85
     /// against 0.96 of the bare loop). What that leaves unbounded is a body that trickles
     /// a byte within every read timeout, and only up to `maximumResponseBytes`.
