@@ -14,19 +14,21 @@
 /// they only read. Swift copies (retains) what it reads out of an array, a `var` property
 /// or an enum payload it cannot prove stays put, but borrows parameters, the payloads
 /// that a `switch` over a `borrowing` parameter binds, and the `let` properties of a
-/// class held by a parameter, and what it reads through a pointer. Hence: the functions
-/// that switch over the AST take its enums as `borrowing` parameters; lists of nodes are
-/// walked through buffer pointers; text nodes are ranges of one byte array; variables
-/// live in `Slots`; and `write` appends the text of filters and `~` straight to the
-/// output instead of building strings first.
+/// class held by a parameter, or held unretained (`Unmanaged._withUnsafeGuaranteedRef`).
+/// Reading through a pointer does not help: the value is copied for any call that follows.
+/// Hence: the functions that switch over the AST take its enums as `borrowing`
+/// parameters; nodes point at the AST's objects unretained, so copying a node costs
+/// nothing; text nodes are ranges of one byte array; variables are unretained boxes in
+/// `Slots`; and `write` appends the text of filters and `~` straight to the output
+/// instead of building strings first.
 final class TemplateRenderer {
     private let context: TemplateContext
     /// The template's text, which `.text` nodes are ranges of.
     private let text: [UInt8]
     // Names and values are kept apart so a lookup compares names without touching the
-    // values it passes over, and both live in `Slots`, memory this renderer manages:
-    // an element read through a pointer is borrowed where it lies, where one read out of
-    // an `Array` property is copied (each of its buffers retained) first.
+    // values it passes over, and both live in `Slots`, memory this renderer manages: its
+    // elements are trivial (unretained boxes) or short strings, and reading one retains
+    // nothing, where reading an `Array` property retains its buffer first.
 
     /// Variables from `set` and loops, innermost last.
     @exclusivity(unchecked) private var localNames = Slots<String>()
@@ -626,10 +628,10 @@ final class TemplateRenderer {
 }
 
 /// A growable stack in memory its owner allocates and frees (`free()`), for the
-/// renderer's variables. Reading `slots[index]` goes through a pointer, so the element is
-/// borrowed in place; an `Array` stored in a class property would be retained for each
-/// read, and its element copied out. Hand-written because no collection in the standard
-/// library or swift-collections lends its elements without that copy.
+/// renderer's variables. Reading `slots[index]` goes through a pointer and retains no
+/// storage; an `Array` stored in a class property is retained for each read. Hand-written
+/// because no collection in the standard library or swift-collections is read without
+/// that retain.
 private struct Slots<Element> {
     private var base: UnsafeMutablePointer<Element>
     private(set) var count = 0
