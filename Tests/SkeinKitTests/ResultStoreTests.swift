@@ -233,6 +233,36 @@ import Testing
         #expect(RequestKey(provider: provider, request: plain).hex.count == 64)
     }
 
+    /// Lookups are answered in batches on the writer's connection, between group commits:
+    /// each must see every write that returned before it was asked, its own process's and
+    /// another's, and a key never written must stay a miss.
+    @Test func batchedLookupsSeeEveryCommittedWrite() async throws {
+        let (store, directory) = try Self.temporaryStore()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let other = try SQLiteResultStore(path: store.path)
+        let provider = ProviderConfiguration(name: "p", baseURL: "http://127.0.0.1:1/v1")
+        let runID = try await store.beginRun(RunRecord(pipelinePath: "p.yaml", pipelineSHA256: "0", inputs: [:]))
+        func key(_ index: Int) -> RequestKey {
+            RequestKey(provider: provider, request: .chat(model: "m", messages: [.user("question \(index)")]))
+        }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for index in 0..<300 {
+                group.addTask {
+                    #expect(try await store.completion(for: key(index)) == nil)
+                    try await store.record(RequestRecord(
+                        runID: runID, step: "s", item: index, key: key(index), provider: provider, api: .chat, model: "m",
+                        completion: Completion(content: "answer \(index)"), cached: false, attempts: 1,
+                        startedAt: Date(), duration: .zero))
+                    #expect(try await store.completion(for: key(index))?.content == "answer \(index)")
+                    #expect(try await other.completion(for: key(index))?.content == "answer \(index)")
+                    #expect(try await store.completion(for: key(index + 1_000)) == nil)
+                }
+            }
+            try await group.waitForAll()
+        }
+        #expect(try await other.cacheStats().entries == 300)
+    }
+
     @Test func twoStoresOnOneFileWriteAtTheSameTime() async throws {
         let (first, directory) = try Self.temporaryStore()
         defer { try? FileManager.default.removeItem(at: directory) }

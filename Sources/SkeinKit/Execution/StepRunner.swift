@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// Runs one step: evaluates `when` and `for_each`, renders each request, calls the client
 /// (under the run's global concurrency limit) and decodes the replies.
@@ -290,7 +291,7 @@ public final class StepRunner: Sendable {
             && ((step.step.cache ?? graph.pipeline.defaults.cache ?? true) || configuration.cachePolicy == .offline)
         while true {
             var mode = builder.initialStructuredMode
-            if await structuredSupport.rejectsJSONSchema(builder.provider.name) { mode = .jsonObject }
+            if structuredSupport.rejectsJSONSchema(builder.provider.name) { mode = .jsonObject }
             var request = try builder.request(context: context, structuredMode: mode, stream: configuration.streaming, repair: repair)
             // The request's key in the store, computed once (canonical JSON and SHA-256):
             // looking the request up and recording it both need it.
@@ -349,7 +350,7 @@ public final class StepRunner: Sendable {
                     if mode == .jsonSchema && Self.rejectsJSONSchema(error) && step.outputSchema != nil {
                         // Seen on llama-cpp-python's server: HTTP 500 "Input should be 'text' or
                         // 'json_object'". Remember it for the provider and ask again with json_object.
-                        await structuredSupport.markRejectsJSONSchema(builder.provider.name)
+                        structuredSupport.markRejectsJSONSchema(builder.provider.name)
                         requests += error.attempts
                         continue
                     }
@@ -390,7 +391,7 @@ public final class StepRunner: Sendable {
         let fallback = try builder.request(context: context, structuredMode: .jsonObject, stream: configuration.streaming, repair: repair)
         let fallbackKey = RequestKey(provider: builder.provider, request: fallback)
         guard let stored = try await recording.store.completion(for: fallbackKey) else { return nil }
-        await structuredSupport.markRejectsJSONSchema(builder.provider.name)
+        structuredSupport.markRejectsJSONSchema(builder.provider.name)
         return (stored, fallback, fallbackKey)
     }
 
@@ -422,9 +423,10 @@ struct StepFailure: Error, Sendable, CustomStringConvertible {
     var description: String { message }
 }
 
-/// Providers found at run time to reject `response_format: json_schema`.
-actor StructuredOutputSupport {
-    private var rejecting = Set<String>()
-    func rejectsJSONSchema(_ provider: String) -> Bool { rejecting.contains(provider) }
-    func markRejectsJSONSchema(_ provider: String) { rejecting.insert(provider) }
+/// Providers found at run time to reject `response_format: json_schema`. A lock, not an
+/// actor: every request asks, and an actor would cost each one a hop.
+final class StructuredOutputSupport: Sendable {
+    private let rejecting = Mutex(Set<String>())
+    func rejectsJSONSchema(_ provider: String) -> Bool { rejecting.withLock { $0.contains(provider) } }
+    func markRejectsJSONSchema(_ provider: String) { _ = rejecting.withLock { $0.insert(provider) } }
 }

@@ -210,6 +210,6 @@ actor Reorderer {
             summary.tokens += ready.tokens
             emit(ready)
         }
-        for _ in 0..<released { await permits.release() }
+        for _ in 0..<released { permits.release() }
     }
 }
