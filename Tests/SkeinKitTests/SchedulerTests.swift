@@ -110,6 +110,28 @@ import Testing
         }
     }
 
+    /// More items than the window of item tasks (8 × --concurrency): the window is topped up
+    /// as items end, every item runs once, and the order and the run's limit hold.
+    @Test func aForEachLongerThanItsWindowRunsEveryItemInOrder() async throws {
+        let configuration = SkeinTestServer.Configuration(
+            latency: .uniform(min: .milliseconds(1), max: .milliseconds(10)), concurrencyTagMarkers: ["long"])
+        try await SkeinTestServer.withRunning(configuration) { server in
+            let graph = try Self.graph("""
+                  fan:
+                    for_each: "{{ inputs.items }}"
+                    as: item
+                    prompt: "long {{ item }}"
+                """, server: server, inputs: "inputs:\n  items: {type: array}",
+                outputs: "outputs:\n  all: \"{{ steps.fan.output }}\"")
+            let items = (0..<120).map { JSONValue.int($0) }
+            let outcome = try await Self.run(graph, inputs: ["items": .array(items)], options: .init(concurrency: 3))
+            #expect(outcome.status == .succeeded)
+            #expect(outcome.outputs["all"] == .array((0..<120).map { .string("echo: long \($0)") }))
+            #expect(await server.maxConcurrentRequests(tag: "long") <= 3)
+            #expect(await server.requests.count == 120)
+        }
+    }
+
     @Test func failFastStartsNothingAfterTheFirstFailure() async throws {
         try await SkeinTestServer.withRunning(.init(latency: .fixed(.milliseconds(50)))) { server in
             await server.addRule(ReplyRule("fail", match: .init(lastUserMessageContains: "FAIL"),

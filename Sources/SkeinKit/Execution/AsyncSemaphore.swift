@@ -22,7 +22,8 @@ final class AsyncSemaphore: Sendable {
         var nextID = 0
     }
 
-    private let limit: Int
+    /// The most permits out at once.
+    let limit: Int
     private let state = Mutex(State())
 
     init(limit: Int) {
