@@ -52,3 +52,30 @@ import Testing
         }
     }
 }
+
+/// More than `shardSize` connections are spread over several AsyncHTTPClient pools (one
+/// pool's work per new connection grows with its size); every pool serves requests and
+/// shuts down.
+@Suite struct ClientPoolShardingTests {
+    @Test func largeConnectionLimitsAreSpreadOverSeveralPools() async throws {
+        for (connections, pools) in [(64, 1), (512, 1), (513, 2), (10_000, 20)] {
+            try await HTTPCompletionClient.withClient(configuration: .init(connectionsPerHost: connections), environment: [:]) { client in
+                #expect(client.poolCount == pools, "\(connections) connections")
+            }
+        }
+        try await SkeinTestServer.withRunning(.init(latency: .fixed(.milliseconds(100)))) { server in
+            try await HTTPCompletionClient.withClient(configuration: .init(connectionsPerHost: 1_300), environment: [:]) { client in
+                #expect(client.poolCount == 3)
+                let provider = clientTestProvider(server)
+                let contents = try await withThrowingTaskGroup(of: String.self) { group in
+                    for index in 0..<30 {
+                        group.addTask { try await client.complete(clientChat("pooled \(index)"), provider: provider).content }
+                    }
+                    return try await group.reduce(into: Set<String>()) { $0.insert($1) }
+                }
+                #expect(contents == Set((0..<30).map { "echo: pooled \($0)" }))
+                #expect(await server.maxConcurrentRequests >= 10)
+            }
+        }
+    }
+}

@@ -50,6 +50,9 @@ public final class HTTPCompletionClient: CompletionClient {
     // Internal, not private, where `BatchClient` shares them: the pool, the clock, the key
     // lookup, headers, retries and error decoding.
     let httpClient: HTTPClient
+    /// The pools requests are spread over, `httpClient` first; see `shardSize`.
+    private let shards: [HTTPClient]
+    private let nextShard = Atomic<Int>(0)
     private let environment: [String: String]
     private let logger: Logger?
     let clock: ClientClock
@@ -76,9 +79,10 @@ public final class HTTPCompletionClient: CompletionClient {
         self.random = random
         self.limiters = RateLimiters(now: clock.now)
         var http = HTTPClient.Configuration()
+        let shardCount = (configuration.connectionsPerHost + Self.shardSize - 1) / Self.shardSize
         http.connectionPool = HTTPClient.Configuration.ConnectionPool(
             idleTimeout: .init(configuration.idleTimeout),
-            concurrentHTTP1ConnectionsPerHostSoftLimit: configuration.connectionsPerHost)
+            concurrentHTTP1ConnectionsPerHostSoftLimit: (configuration.connectionsPerHost + shardCount - 1) / shardCount)
         // Fail a refused connection at once and let the retry policy decide, rather than
         // have the pool retry it silently until the connect timeout: a local server that is
         // not running should say so in seconds.
@@ -93,14 +97,40 @@ public final class HTTPCompletionClient: CompletionClient {
         http.tracing.tracer = nil
         // AsyncHTTPClient's own logs stay off: the request-level logging here is enough,
         // and it never sees a header.
-        self.httpClient = HTTPClient(
-            eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: http,
-            backgroundActivityLogger: Logger(label: "skein.http", factory: { _ in SwiftLogNoOpLogHandler() }))
+        let shards = (0..<shardCount).map { _ in
+            HTTPClient(
+                eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: http,
+                backgroundActivityLogger: Logger(label: "skein.http", factory: { _ in SwiftLogNoOpLogHandler() }))
+        }
+        self.shards = shards
+        self.httpClient = shards[0]
+    }
+
+    /// The most connections one AsyncHTTPClient pool is given; a larger `connectionsPerHost`
+    /// is spread over several pools, requests taking them in turn. AsyncHTTPClient's HTTP/1.1
+    /// pool copies its list of connections for every connection it opens: at 10,000
+    /// requests at once (`--concurrency 10000`) that quadratic work kept its event loops busy
+    /// for longer than the connect timeout, and thousands of requests failed to connect and
+    /// were retried. Pools of at most 512 keep the work linear; below 512 connections there
+    /// is one pool, as before.
+    static let shardSize = 512
+
+    /// How many AsyncHTTPClient pools the connections are spread over.
+    var poolCount: Int { shards.count }
+
+    /// The pool for the next request.
+    private var pool: HTTPClient {
+        if shards.count == 1 { return httpClient }
+        return shards[nextShard.wrappingAdd(1, ordering: .relaxed).oldValue % shards.count]
     }
 
     /// Closes the connections. The client cannot be used afterwards.
     public func shutdown() async throws {
-        try await httpClient.shutdown()
+        var failure: (any Error)?
+        for shard in shards {
+            do { try await shard.shutdown() } catch { failure = failure ?? error }
+        }
+        if let failure { throw failure }
     }
 
     /// Runs `body` with a new client and shuts it down afterwards, whether `body` throws or not.
@@ -321,7 +351,7 @@ public final class HTTPCompletionClient: CompletionClient {
         let deadline = NIODeadline.now() + TimeAmount(call.timeout)
         let response: HTTPClientResponse
         do {
-            response = try await httpClient.execute(call.httpRequest, deadline: deadline, logger: nil)
+            response = try await pool.execute(call.httpRequest, deadline: deadline, logger: nil)
         } catch {
             throw transportError(error, call: call)
         }
@@ -389,7 +419,7 @@ public final class HTTPCompletionClient: CompletionClient {
         try await withTimeout(call) {
             let response: HTTPClientResponse
             do {
-                response = try await self.httpClient.execute(
+                response = try await self.pool.execute(
                     call.httpRequest, deadline: .now() + TimeAmount(call.timeout), logger: nil)
             } catch {
                 throw self.transportError(error, call: call)
