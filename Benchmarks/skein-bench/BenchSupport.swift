@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Foundation
+import SkeinKit
 
 /// Helpers shared by the benchmarks that take `--name value` options.
 enum BenchArguments {
@@ -48,5 +49,13 @@ enum BareHTTPClient {
         var configuration = HTTPClient.Configuration(connectionPool: pool)
         configuration.httpVersion = .automatic
         return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
+    }
+
+    /// `concurrency` connections spread over pools of at most `HTTPCompletionClient.shardSize`,
+    /// as Skein's client spreads them: one AsyncHTTPClient pool opening 10,000 connections
+    /// does quadratic work and fails requests with `getConnectionFromPoolTimeout`.
+    static func makePools(concurrency: Int) -> [HTTPClient] {
+        let count = (concurrency + HTTPCompletionClient.shardSize - 1) / HTTPCompletionClient.shardSize
+        return (0..<max(count, 1)).map { _ in make(concurrency: (concurrency + count - 1) / max(count, 1)) }
     }
 }

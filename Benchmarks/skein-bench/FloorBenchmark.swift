@@ -8,7 +8,8 @@ import NIOCore
 /// A bare AsyncHTTPClient loop against a server in another process: `concurrency` workers
 /// post the chat requests a `for_each` step of the benchmark pipeline sends (item `i` asks
 /// "Summarize item i in one word.", temperature 0.2, max_tokens 16) and only collect the
-/// reply bodies; no JSON decoding, no limits, no store. Prints one JSON line with the time
+/// reply bodies; no JSON decoding, no limits, no store. Over 512 connections, worker `w`
+/// uses pool `w % pools` (see `BareHTTPClient.makePools`). Prints one JSON line with the time
 /// from the first request to the last reply; the harness adds the process's wall time, CPU
 /// time and peak memory.
 enum FloorBenchmark {
@@ -20,7 +21,7 @@ enum FloorBenchmark {
         let concurrency = BenchArguments.int("--concurrency", in: args) ?? 64
         let model = BenchArguments.string("--model", in: args) ?? "test-model"
 
-        let client = BareHTTPClient.make(concurrency: concurrency)
+        let pools = BareHTTPClient.makePools(concurrency: concurrency)
         let url = baseURL + "/chat/completions"
         let modelJSON = "\"" + model + "\""
 
@@ -29,6 +30,7 @@ enum FloorBenchmark {
         do {
             let bytes = try await withThrowingTaskGroup(of: Int.self) { group in
                 for worker in 0..<concurrency {
+                    let client = pools[worker % pools.count]
                     group.addTask {
                         var received = 0
                         var item = worker
@@ -58,7 +60,7 @@ enum FloorBenchmark {
             result = .failure(error)
         }
         let elapsed = (ContinuousClock.now - start).benchSeconds
-        try await client.shutdown()
+        for pool in pools { try await pool.shutdown() }
         let bytes = try result.get()
         print(
             "{\"benchmark\":\"floor\",\"requests\":\(requests),\"concurrency\":\(concurrency),"

@@ -113,7 +113,7 @@ public final class HTTPCompletionClient: CompletionClient {
     /// for longer than the connect timeout, and thousands of requests failed to connect and
     /// were retried. Pools of at most 512 keep the work linear; below 512 connections there
     /// is one pool, as before.
-    static let shardSize = 512
+    public static let shardSize = 512
 
     /// How many AsyncHTTPClient pools the connections are spread over.
     var poolCount: Int { shards.count }
