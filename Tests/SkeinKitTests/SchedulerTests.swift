@@ -88,7 +88,14 @@ import Testing
         }
     }
 
-    @Test func forEachKeepsItemOrderAndRespectsMaxConcurrency() async throws {
+    /// A `for_each` keeps item order and its limits: a step's `max_concurrency`, and the run's
+    /// `--concurrency` over more items than the window of item tasks (8 × --concurrency),
+    /// which is topped up as items end so that every item runs once.
+    @Test(arguments: [
+        (items: 50, maxConcurrency: 5 as Int?, concurrency: 64, limit: 5),
+        (items: 120, maxConcurrency: nil, concurrency: 3, limit: 3),
+    ])
+    func forEachKeepsItemOrderAndItsLimits(_ fan: (items: Int, maxConcurrency: Int?, concurrency: Int, limit: Int)) async throws {
         let configuration = SkeinTestServer.Configuration(
             latency: .uniform(min: .milliseconds(5), max: .milliseconds(80)), concurrencyTagMarkers: ["fan-out"])
         try await SkeinTestServer.withRunning(configuration) { server in
@@ -96,39 +103,17 @@ import Testing
                   fan:
                     for_each: "{{ inputs.items }}"
                     as: item
-                    max_concurrency: 5
+                \(fan.maxConcurrency.map { "    max_concurrency: \($0)" } ?? "")
                     prompt: "fan-out {{ item }}"
                 """, server: server, inputs: "inputs:\n  items: {type: array}",
                 outputs: "outputs:\n  all: \"{{ steps.fan.output }}\"")
-            let items = (0..<50).map { JSONValue.int($0) }
-            let outcome = try await Self.run(graph, inputs: ["items": .array(items)])
+            let items = (0..<fan.items).map { JSONValue.int($0) }
+            let outcome = try await Self.run(graph, inputs: ["items": .array(items)], options: .init(concurrency: fan.concurrency))
             #expect(outcome.status == .succeeded)
-            #expect(outcome.outputs["all"] == .array((0..<50).map { .string("echo: fan-out \($0)") }))
-            #expect(await server.maxConcurrentRequests(tag: "fan-out") <= 5)
+            #expect(outcome.outputs["all"] == .array((0..<fan.items).map { .string("echo: fan-out \($0)") }))
+            #expect(await server.maxConcurrentRequests(tag: "fan-out") <= fan.limit)
             #expect(await server.maxConcurrentRequests(tag: "fan-out") >= 2)
-            #expect(await server.requests.count == 50)
-        }
-    }
-
-    /// More items than the window of item tasks (8 × --concurrency): the window is topped up
-    /// as items end, every item runs once, and the order and the run's limit hold.
-    @Test func aForEachLongerThanItsWindowRunsEveryItemInOrder() async throws {
-        let configuration = SkeinTestServer.Configuration(
-            latency: .uniform(min: .milliseconds(1), max: .milliseconds(10)), concurrencyTagMarkers: ["long"])
-        try await SkeinTestServer.withRunning(configuration) { server in
-            let graph = try Self.graph("""
-                  fan:
-                    for_each: "{{ inputs.items }}"
-                    as: item
-                    prompt: "long {{ item }}"
-                """, server: server, inputs: "inputs:\n  items: {type: array}",
-                outputs: "outputs:\n  all: \"{{ steps.fan.output }}\"")
-            let items = (0..<120).map { JSONValue.int($0) }
-            let outcome = try await Self.run(graph, inputs: ["items": .array(items)], options: .init(concurrency: 3))
-            #expect(outcome.status == .succeeded)
-            #expect(outcome.outputs["all"] == .array((0..<120).map { .string("echo: long \($0)") }))
-            #expect(await server.maxConcurrentRequests(tag: "long") <= 3)
-            #expect(await server.requests.count == 120)
+            #expect(await server.requests.count == fan.items)
         }
     }
 

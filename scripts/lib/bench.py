@@ -564,7 +564,8 @@ def section_memory(out, tmp, requests=10_000, hold_ms=2000, rounds=2):
                "the requests it holds at once). Peak resident")
     out.append(f"memory of the process (`wait4`); Skein {rounds} runs, and the bare AsyncHTTPClient loop "
                "(`skein-bench floor`) once with the same")
-    out.append("load, side by side.\n")
+    out.append("load, side by side; above 512 connections both spread them over AsyncHTTPClient pools of at most 512 "
+               "(see the notes).\n")
     out.append("| client | requests | peak in flight (server) | peak RSS | wall | CPU time | target |")
     out.append("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
     out.append(f"| Skein (median of {rounds}) | {requests:,} | {median([x[3] for x in rows]):,.0f} | **{rss:.0f} MB** | "
