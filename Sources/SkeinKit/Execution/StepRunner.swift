@@ -431,19 +431,6 @@ public final class StepRunner: Sendable {
     }
 }
 
-/// Hands out the positions of a `for_each` step's items, each once, in order.
-final class ItemCursor: Sendable {
-    private let next = Atomic<Int>(0)
-    let count: Int
-
-    init(count: Int) { self.count = count }
-
-    func take() -> Int? {
-        let position = next.wrappingAdd(1, ordering: .relaxed).oldValue
-        return position < count ? position : nil
-    }
-}
-
 /// A step's failure that is not about a place in the file (the CLI adds the step's location).
 struct StepFailure: Error, Sendable, CustomStringConvertible {
     var message: String
