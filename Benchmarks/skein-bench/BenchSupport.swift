@@ -55,7 +55,7 @@ enum BareHTTPClient {
     /// as Skein's client spreads them: one AsyncHTTPClient pool opening 10,000 connections
     /// does quadratic work and fails requests with `getConnectionFromPoolTimeout`.
     static func makePools(concurrency: Int) -> [HTTPClient] {
-        let count = (concurrency + HTTPCompletionClient.shardSize - 1) / HTTPCompletionClient.shardSize
-        return (0..<max(count, 1)).map { _ in make(concurrency: (concurrency + count - 1) / max(count, 1)) }
+        let layout = HTTPCompletionClient.poolLayout(connections: concurrency)
+        return (0..<layout.pools).map { _ in make(concurrency: layout.connectionsPerPool) }
     }
 }

@@ -49,8 +49,8 @@ public final class HTTPCompletionClient: CompletionClient {
     public let configuration: Configuration
     // Internal, not private, where `BatchClient` shares them: the pool, the clock, the key
     // lookup, headers, retries and error decoding.
-    let httpClient: HTTPClient
-    /// The pools requests are spread over, `httpClient` first; see `shardSize`.
+    var httpClient: HTTPClient { shards[0] }
+    /// The pools requests are spread over; see `shardSize`.
     private let shards: [HTTPClient]
     private let nextShard = Atomic<Int>(0)
     private let environment: [String: String]
@@ -79,10 +79,10 @@ public final class HTTPCompletionClient: CompletionClient {
         self.random = random
         self.limiters = RateLimiters(now: clock.now)
         var http = HTTPClient.Configuration()
-        let shardCount = (configuration.connectionsPerHost + Self.shardSize - 1) / Self.shardSize
+        let layout = Self.poolLayout(connections: configuration.connectionsPerHost)
         http.connectionPool = HTTPClient.Configuration.ConnectionPool(
             idleTimeout: .init(configuration.idleTimeout),
-            concurrentHTTP1ConnectionsPerHostSoftLimit: (configuration.connectionsPerHost + shardCount - 1) / shardCount)
+            concurrentHTTP1ConnectionsPerHostSoftLimit: layout.connectionsPerPool)
         // Fail a refused connection at once and let the retry policy decide, rather than
         // have the pool retry it silently until the connect timeout: a local server that is
         // not running should say so in seconds.
@@ -97,13 +97,11 @@ public final class HTTPCompletionClient: CompletionClient {
         http.tracing.tracer = nil
         // AsyncHTTPClient's own logs stay off: the request-level logging here is enough,
         // and it never sees a header.
-        let shards = (0..<shardCount).map { _ in
+        self.shards = (0..<layout.pools).map { _ in
             HTTPClient(
                 eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: http,
                 backgroundActivityLogger: Logger(label: "skein.http", factory: { _ in SwiftLogNoOpLogHandler() }))
         }
-        self.shards = shards
-        self.httpClient = shards[0]
     }
 
     /// The most connections one AsyncHTTPClient pool is given; a larger `connectionsPerHost`
@@ -115,12 +113,18 @@ public final class HTTPCompletionClient: CompletionClient {
     /// is one pool, as before.
     public static let shardSize = 512
 
+    /// How `connections` are spread: the number of pools and the connections each may open.
+    public static func poolLayout(connections: Int) -> (pools: Int, connectionsPerPool: Int) {
+        let pools = max(1, (connections + shardSize - 1) / shardSize)
+        return (pools, (connections + pools - 1) / pools)
+    }
+
     /// How many AsyncHTTPClient pools the connections are spread over.
     var poolCount: Int { shards.count }
 
     /// The pool for the next request.
     private var pool: HTTPClient {
-        if shards.count == 1 { return httpClient }
+        if shards.count == 1 { return shards[0] }
         return shards[nextShard.wrappingAdd(1, ordering: .relaxed).oldValue % shards.count]
     }
 

@@ -345,11 +345,7 @@ final class GroupCommitQueue: Sendable {
     /// Returns once `operation` has been committed.
     func submit(_ operation: @escaping Operation) async throws {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-            let start = state.withLock { state -> Bool in
-                state.pending.append(Pending(operation: operation, continuation: continuation))
-                return Self.startFlushing(&state)
-            }
-            if start { pool.asyncWriteWithoutTransaction { db in self.flush(db) } }
+            enqueue { $0.pending.append(Pending(operation: operation, continuation: continuation)) }
         }
     }
 
@@ -357,18 +353,19 @@ final class GroupCommitQueue: Sendable {
     /// write submitted before it.
     func lookup(_ key: String) async throws -> String? {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<String?, any Error>) in
-            let start = state.withLock { state -> Bool in
-                state.lookups.append(Lookup(key: key, continuation: continuation))
-                return Self.startFlushing(&state)
-            }
-            if start { pool.asyncWriteWithoutTransaction { db in self.flush(db) } }
+            enqueue { $0.lookups.append(Lookup(key: key, continuation: continuation)) }
         }
     }
 
-    private static func startFlushing(_ state: inout State) -> Bool {
-        if state.flushing { return false }
-        state.flushing = true
-        return true
+    /// Adds a write or a lookup, and starts the flush on the writer queue unless one runs.
+    private func enqueue(_ add: (inout State) -> Void) {
+        let start = state.withLock { state -> Bool in
+            add(&state)
+            if state.flushing { return false }
+            state.flushing = true
+            return true
+        }
+        if start { pool.asyncWriteWithoutTransaction { db in self.flush(db) } }
     }
 
     /// Runs on the writer queue: commits what is pending and answers the lookups, batch
