@@ -159,6 +159,45 @@ import Testing
         }
     }
 
+    /// A store whose request records take `delay` to become durable.
+    actor SlowRecordingStore: ResultStore {
+        let inner = MemoryResultStore()
+        let delay: Duration
+        init(delay: Duration) { self.delay = delay }
+        func completion(for key: RequestKey) async throws -> Completion? { try await inner.completion(for: key) }
+        func beginRun(_ run: RunRecord) async throws -> Int64 { try await inner.beginRun(run) }
+        nonisolated func record(_ request: RequestRecord) async throws {
+            try await Task.sleep(for: delay)
+            try await inner.record(request)
+        }
+        func record(_ step: StepRecord) async throws { try await inner.record(step) }
+        func endRun(_ id: Int64, status: String, outputs: JSONValue?, endedAt: Date) async throws {
+            try await inner.endRun(id, status: status, outputs: outputs, endedAt: endedAt)
+        }
+    }
+
+    /// The concurrency slot is the provider's: it is given back when the reply arrives, and
+    /// the next request goes out while the reply is still being stored. The step still ends
+    /// with every reply stored.
+    @Test func theNextRequestGoesOutWhileAReplyIsBeingStored() async throws {
+        let store = SlowRecordingStore(delay: .seconds(1))
+        try await SkeinTestServer.withRunning(.init()) { server in
+            let graph = try SchedulerTests.graph("""
+                  each:
+                    for_each: "{{ inputs.items }}"
+                    as: item
+                    prompt: "item {{ item }}"
+                """, server: server, inputs: "inputs:\n  items: {type: array}")
+            let outcome = try await Self.run(graph, store: store, inputs: ["items": ["x", "y"]], options: .init(concurrency: 1))
+            #expect(outcome.status == .succeeded)
+            let arrivals = await server.requests.map(\.arrival).sorted()
+            try #require(arrivals.count == 2)
+            // Holding the slot through the store's second would put the arrivals a second apart.
+            #expect(arrivals[1] - arrivals[0] < .milliseconds(700), "\(arrivals[1] - arrivals[0])")
+            #expect(await store.inner.requests.count == 2)
+        }
+    }
+
     @Test func aProviderThatRejectedJSONSchemaIsServedFromTheStoreWithoutAsking() async throws {
         let (store, directory) = try Self.temporaryStore()
         defer { try? FileManager.default.removeItem(at: directory) }
