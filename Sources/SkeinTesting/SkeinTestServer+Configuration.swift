@@ -57,6 +57,9 @@ extension SkeinTestServer {
         public var shutdownGracePeriod: Duration
         /// How the Files and Batches endpoints behave: processing delays, limits, dialect.
         public var batches: BatchConfiguration
+        /// Serve HTTPS with this certificate, HTTP/2 or HTTP/1.1 by ALPN (see ``TestServerTLS``);
+        /// `nil`, the default, serves plain HTTP/1.1.
+        public var tls: TestServerTLS?
 
         /// Creates a configuration; every parameter has the default a unit test wants.
         public init(
@@ -79,7 +82,8 @@ extension SkeinTestServer {
             maxBodySize: Int = 32 * 1024 * 1024,
             backlog: Int = 4096,
             shutdownGracePeriod: Duration = .seconds(5),
-            batches: BatchConfiguration = .init()
+            batches: BatchConfiguration = .init(),
+            tls: TestServerTLS? = nil
         ) {
             self.host = host
             self.port = port
@@ -101,6 +105,7 @@ extension SkeinTestServer {
             self.backlog = backlog
             self.shutdownGracePeriod = shutdownGracePeriod
             self.batches = batches
+            self.tls = tls
         }
     }
 

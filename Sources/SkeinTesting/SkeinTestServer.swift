@@ -1,4 +1,6 @@
 import Hummingbird
+import HummingbirdCore
+import HummingbirdHTTP2
 import Logging
 import NIOCore
 // Hummingbird's own dependency; needed to shut the server down gracefully (see `shutdown()`).
@@ -41,15 +43,18 @@ public final class SkeinTestServer: Sendable {
     /// The port the server listens on (the one the system chose when configured with 0).
     public let port: Int
     let state: ServerState
+    private let connections: ConnectionLedger
     private let serviceGroup: ServiceGroup
     private let runTask: Task<Void, Never>
 
-    /// The OpenAI base URL: `http://HOST:PORT/v1`.
-    public var baseURL: String { "http://\(hostForURL):\(port)/v1" }
+    /// The OpenAI base URL: `http://HOST:PORT/v1`, or `https://…` when serving TLS.
+    public var baseURL: String { "\(scheme)://\(hostForURL):\(port)/v1" }
 
     /// The Anthropic base URL, as the Anthropic SDKs take it (they add `/v1/messages`):
-    /// `http://HOST:PORT`.
-    public var anthropicBaseURL: String { "http://\(hostForURL):\(port)" }
+    /// `http://HOST:PORT`, or `https://…` when serving TLS.
+    public var anthropicBaseURL: String { "\(scheme)://\(hostForURL):\(port)" }
+
+    private var scheme: String { configuration.tls == nil ? "http" : "https" }
 
     private var hostForURL: String {
         configuration.host.contains(":") ? "[\(configuration.host)]" : configuration.host
@@ -59,12 +64,14 @@ public final class SkeinTestServer: Sendable {
         configuration: Configuration,
         port: Int,
         state: ServerState,
+        connections: ConnectionLedger,
         serviceGroup: ServiceGroup,
         runTask: Task<Void, Never>
     ) {
         self.configuration = configuration
         self.port = port
         self.state = state
+        self.connections = connections
         self.serviceGroup = serviceGroup
         self.runTask = runTask
     }
@@ -79,11 +86,19 @@ public final class SkeinTestServer: Sendable {
         -> SkeinTestServer
     {
         let state = ServerState(configuration: configuration)
-        let responder = TestServerResponder(state: state, configuration: configuration)
+        let connections = ConnectionLedger()
+        let responder = TestServerResponder(state: state, configuration: configuration, connections: connections)
         let logger = logger ?? Logger(label: "SkeinTesting", factory: { _ in SwiftLogNoOpLogHandler() })
         let (started, startedContinuation) = AsyncStream<Result<Int, any Error>>.makeStream()
+        let server: HTTPServerBuilder =
+            if let tls = configuration.tls {
+                try .http2Upgrade(tlsConfiguration: tls.serverConfiguration())
+            } else {
+                .http1()
+            }
         let application = Application(
             responder: responder,
+            server: server,
             configuration: ApplicationConfiguration(
                 address: .hostname(configuration.host, port: configuration.port),
                 backlog: configuration.backlog
@@ -108,8 +123,8 @@ public final class SkeinTestServer: Sendable {
             switch result {
             case .success(let port):
                 return SkeinTestServer(
-                    configuration: configuration, port: port, state: state, serviceGroup: serviceGroup,
-                    runTask: runTask
+                    configuration: configuration, port: port, state: state, connections: connections,
+                    serviceGroup: serviceGroup, runTask: runTask
                 )
             case .failure(let error):
                 throw error
@@ -174,6 +189,14 @@ public final class SkeinTestServer: Sendable {
         get async { await state.records }
     }
 
+    /// How many connections carried a request since the start or the last ``resetRecords()``:
+    /// one per request in flight for HTTP/1.1, far fewer when a client multiplexes requests
+    /// as HTTP/2 streams (with ``Configuration/tls``).
+    public var connectionsUsed: Int { connections.connections }
+
+    /// How many requests arrived as HTTP/2 streams since the start or the last ``resetRecords()``.
+    public var http2Requests: Int { connections.http2Requests }
+
     /// The most requests in flight at once since the start or the last ``resetRecords()``.
     public var maxConcurrentRequests: Int {
         get async { await state.peakInFlight }
@@ -195,9 +218,10 @@ public final class SkeinTestServer: Sendable {
         get async { await state.statusCounts }
     }
 
-    /// Forgets the recorded requests, status counts and peaks (not the rules, nor the rate limit window).
+    /// Forgets the recorded requests, status counts, peaks and connections (not the rules, nor the rate limit window).
     public func resetRecords() async {
         await state.resetRecords()
+        connections.reset()
     }
 }
 

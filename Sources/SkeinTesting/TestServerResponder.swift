@@ -20,9 +20,11 @@ struct TestServerResponder: HTTPResponder {
 
     let state: ServerState
     let configuration: SkeinTestServer.Configuration
+    let connections: ConnectionLedger
 
     func respond(to request: Request, context: Context) async throws -> Response {
         let arrival = ContinuousClock.now
+        connections.note(context.channel)
         let path = request.uri.path
         let route = path.hasPrefix("/v1/") ? String(path.dropFirst(3)) : path
         let incoming = IncomingRequest(

@@ -107,6 +107,13 @@ struct SkeinTestServerCommand: AsyncParsableCommand {
         help: "Accept batch input files whose lines name several models (Novita refuses them).")
     var batchAllowsMixedModels = false
 
+    @Option(
+        name: .customLong("tls-certificate-out"),
+        help: ArgumentHelp(
+            "Serve HTTPS (HTTP/2 or HTTP/1.1 by ALPN) with a new self-signed certificate, written to this PEM file.",
+            discussion: "Trust it from a pipeline with the provider's ca_file."))
+    var tlsCertificateOut: String?
+
     func validate() throws {
         if (latencyMinimumMilliseconds == nil) != (latencyMaximumMilliseconds == nil) {
             throw ValidationError("--latency-ms-min and --latency-ms-max go together.")
@@ -139,7 +146,7 @@ struct SkeinTestServerCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let configuration = SkeinTestServer.Configuration(
+        var configuration = SkeinTestServer.Configuration(
             host: host,
             port: port,
             latency: latency,
@@ -169,6 +176,11 @@ struct SkeinTestServerCommand: AsyncParsableCommand {
                 dialect: SkeinTestServer.BatchConfiguration.Dialect(rawValue: batchDialect) ?? .openAI
             )
         )
+        if let tlsCertificateOut {
+            let tls = try TestServerTLS.selfSigned()
+            try tls.certificatePEM.write(toFile: tlsCertificateOut, atomically: true, encoding: .utf8)
+            configuration.tls = tls
+        }
         let signals = Self.terminationSignals()
         let server = try await SkeinTestServer.start(configuration)
         print("listening on \(server.baseURL)")
