@@ -26,6 +26,8 @@ import Testing
         "deep-nesting.yaml": "nesting depth is a limit of the YAML reader; 'extra' takes any mapping",
         "duplicate-keys.yaml":
             "a duplicate key is a YAML error; the parser keeps one value before any schema sees the data",
+        "provider-bad-ca-file.yaml":
+            "whether a ca_file exists and holds PEM certificates is a fact of the disk, not of the document",
         "prompt-file-escape.yaml":
             "whether a prompt file stays inside the working directory depends on the file system",
         "prompt-file-missing.yaml": "whether a prompt file exists depends on the file system",

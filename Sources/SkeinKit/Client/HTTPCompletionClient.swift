@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import NIOCore
 import NIOHTTP1
+import NIOSSL
 import Synchronization
 
 /// The completion client for OpenAI-compatible APIs and the Anthropic Messages API
@@ -104,14 +105,20 @@ public final class HTTPCompletionClient: CompletionClient {
         }
     }
 
-    /// The most connections one AsyncHTTPClient pool is given; a larger `connectionsPerHost`
-    /// is spread over several pools, requests taking them in turn. AsyncHTTPClient's HTTP/1.1
-    /// pool copies its list of connections for every connection it opens: at 10,000
-    /// requests at once (`--concurrency 10000`) that quadratic work kept its event loops busy
-    /// for longer than the connect timeout, and thousands of requests failed to connect and
-    /// were retried. Pools of at most 512 keep the work linear; below 512 connections there
-    /// is one pool, as before.
-    public static let shardSize = 512
+    /// The most requests in flight one AsyncHTTPClient pool is given; a larger
+    /// `connectionsPerHost` is spread over several pools, requests taking them in turn.
+    /// Two limits set it:
+    /// - HTTP/2 (what AsyncHTTPClient negotiates with an HTTPS server that offers it): a pool
+    ///   opens one connection per host and queues the requests beyond the streams the server
+    ///   allows on it. 100 concurrent streams is NIO's default and the least RFC 9113 (§6.5.2)
+    ///   recommends, so pools of 100 keep every request on the wire, over one connection per
+    ///   pool (100 connections for 10,000 requests at once, against 10,000 for HTTP/1.1).
+    /// - HTTP/1.1: a pool copies its list of connections for every connection it opens; at
+    ///   10,000 requests at once (`--concurrency 10000`) in one pool that quadratic work kept
+    ///   its event loops busy for longer than the connect timeout, and thousands of requests
+    ///   failed to connect and were retried. Small pools keep the work linear.
+    /// At 100 requests at once or fewer there is one pool.
+    public static let shardSize = 100
 
     /// How `connections` are spread: the number of pools and the connections each may open.
     public static func poolLayout(connections: Int) -> (pools: Int, connectionsPerPool: Int) {
@@ -238,6 +245,7 @@ public final class HTTPCompletionClient: CompletionClient {
             request.method = method
             request.headers = headers
             if let body { request.body = .bytes(body) }
+            if let caFile = provider.caFile { request.tlsConfiguration = TrustedCertificates.configuration(caFile: caFile) }
             return request
         }
     }
@@ -565,6 +573,13 @@ public final class HTTPCompletionClient: CompletionClient {
             }
         }
         if Task.isCancelled { return CancellationError() }
+        if error is NIOSSLError || error is BoringSSLError {
+            let reason = Self.describeTLSFailure(error)
+            return ProviderError.tlsFailed(
+                provider: call.provider.name,
+                detail: ProviderError.redact("\(call.url): \(reason)", apiKey: call.apiKey),
+                certificateRejected: reason.contains("CERTIFICATE_VERIFY_FAILED"))
+        }
         return ProviderError.connectionFailed(
             provider: call.provider.name,
             detail: ProviderError.redact("\(call.url): \(Self.describeTransportFailure(error))", apiKey: call.apiKey))
@@ -579,6 +594,16 @@ public final class HTTPCompletionClient: CompletionClient {
         }
         if text.contains("Connection reset by peer") { return "the server closed the connection (connection reset)" }
         return text
+    }
+
+    /// BoringSSL's reasons read "error:1000007d:SSL routines:OPENSSL_internal:CERTIFICATE_VERIFY_FAILED
+    /// at /path/to/handshake.cc:320"; the reason alone (`CERTIFICATE_VERIFY_FAILED`) is what says
+    /// something to a user, and the build path is noise.
+    static func describeTLSFailure(_ error: any Error) -> String {
+        let text = "\(error)"
+        let reasons = text.split(separator: "OPENSSL_internal:").dropFirst().map { $0.prefix { $0.isUppercase || $0 == "_" || $0.isNumber } }
+        let named = reasons.filter { !$0.isEmpty }
+        return named.isEmpty ? text : named.joined(separator: ", ")
     }
 
     static func seconds(_ duration: Duration) -> Double {

@@ -34,11 +34,16 @@ public struct ProviderConfiguration: Sendable, Hashable {
     public var structuredOutputs: StructuredOutputMode
     /// Extra HTTP headers sent with every request (never secrets: those come from the environment).
     public var headers: [String: String]
+    /// A PEM file of certificates trusted for this provider's HTTPS connections besides the
+    /// system's roots: a server with a private or self-signed certificate authority (a local
+    /// server behind TLS, a company proxy). An absolute path; the pipeline's `ca_file` is
+    /// resolved against the pipeline file.
+    public var caFile: String?
 
     public init(
         name: String, kind: Kind = .openai, baseURL: String, apiKeyEnvironmentVariable: String? = nil,
         maxConcurrency: Int? = nil, requestsPerMinute: Int? = nil, tokensPerMinute: Int? = nil,
-        structuredOutputs: StructuredOutputMode = .jsonSchema, headers: [String: String] = [:]
+        structuredOutputs: StructuredOutputMode = .jsonSchema, headers: [String: String] = [:], caFile: String? = nil
     ) {
         self.name = name
         self.kind = kind
@@ -51,6 +56,7 @@ public struct ProviderConfiguration: Sendable, Hashable {
         self.tokensPerMinute = tokensPerMinute
         self.structuredOutputs = structuredOutputs
         self.headers = headers
+        self.caFile = caFile
     }
 
     /// The built-in providers. `openai` reads its base URL from `OPENAI_BASE_URL` when set.

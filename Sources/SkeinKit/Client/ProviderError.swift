@@ -133,6 +133,19 @@ extension ProviderError {
             isRetryable: true)
     }
 
+    /// The TLS handshake failed: the server's certificate is not trusted, or the server does
+    /// not speak TLS at all. Not retried: another attempt meets the same certificate.
+    public static func tlsFailed(provider: String, detail: String, certificateRejected: Bool) -> ProviderError {
+        ProviderError(
+            kind: .connectionFailed, provider: provider,
+            code: certificateRejected ? "TLS_CERTIFICATE_REJECTED" : "TLS_HANDSHAKE_FAILED",
+            message: certificateRejected ? "the server's TLS certificate is not trusted (\(detail))" : "the TLS handshake failed (\(detail))",
+            hint: certificateRejected
+                ? "If the server's certificate comes from a private or self-signed authority, give that authority's PEM file as the provider's ca_file."
+                : "Check that the server speaks HTTPS at that port; a plain-HTTP server needs an http:// base_url.",
+            isRetryable: false)
+    }
+
     /// The provider's base URL does not make a valid request URL.
     public static func invalidURL(provider: String, url: String) -> ProviderError {
         ProviderError(

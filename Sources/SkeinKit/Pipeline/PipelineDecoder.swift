@@ -25,7 +25,7 @@ struct PipelineDecoder {
         ["provider", "model", "extra", "reasoning", "retries", "timeout", "max_concurrency", "cache"] + samplingKeys
     static let providerKeys = [
         "type", "base_url", "api_key_env", "max_concurrency", "requests_per_minute", "tokens_per_minute",
-        "structured_outputs", "headers",
+        "structured_outputs", "headers", "ca_file",
     ]
     static let inputKeys = [
         "type", "description", "default", "items", "enum", "properties", "required", "additionalProperties",
@@ -305,7 +305,7 @@ struct PipelineDecoder {
                                 apiKeyEnvironmentVariable: provider.apiKeyEnvironmentVariable,
                                 maxConcurrency: provider.maxConcurrency, requestsPerMinute: provider.requestsPerMinute,
                                 tokensPerMinute: provider.tokensPerMinute, structuredOutputs: provider.structuredOutputs,
-                                headers: provider.headers)
+                                headers: provider.headers, caFile: provider.caFile)
                         }
                     }
                 case "api_key_env":
@@ -324,6 +324,12 @@ struct PipelineDecoder {
                 case "structured_outputs":
                     if let mode = enumeration(value, key: key, as: ProviderConfiguration.StructuredOutputMode.self) {
                         provider.structuredOutputs = mode
+                    }
+                case "ca_file":
+                    if case .scalar(let scalar) = value, scalar.value.isNull {
+                        provider.caFile = nil
+                    } else if let file = string(value, key: key) {
+                        provider.caFile = resolveCertificateFile(file, at: value.location)
                     }
                 case "headers":
                     if let object = jsonObject(value, key: key) {

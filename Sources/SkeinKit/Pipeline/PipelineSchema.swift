@@ -323,6 +323,11 @@ public enum PipelineSchema {
           "description": "How the provider takes structured-output requests: json_schema (response_format json_schema, falling back when refused) or json_object (json_object plus the schema in the prompt).",
           "enum": ["json_schema", "json_object"]
         },
+        "ca_file": {
+          "description": "A PEM file of certificate authorities trusted for this provider's HTTPS connections, besides the system's: a server with a private or self-signed certificate. Relative to the pipeline file; ~ is expanded.",
+          "type": ["string", "null"],
+          "minLength": 1
+        },
         "headers": {
           "description": "Extra HTTP headers sent with every request to this provider.",
           "type": "object",

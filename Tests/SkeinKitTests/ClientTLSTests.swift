@@ -1,0 +1,104 @@
+import AsyncHTTPClient
+import Foundation
+import SkeinTesting
+import Testing
+@testable import SkeinKit
+
+/// HTTPS with a certificate from a private authority (the test server's self-signed one),
+/// trusted through a provider's `ca_file`; HTTP/2 multiplexing over it; and the errors when
+/// the certificate is not trusted.
+@Suite struct ClientTLSTests {
+    /// A TLS test server, and its certificate written to a pipeline's folder.
+    static func withTLSServer(
+        latency: SkeinTestServer.Latency = .none,
+        _ body: (SkeinTestServer, _ folder: URL) async throws -> Void
+    ) async throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("skein-tls-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let tls = try TestServerTLS.selfSigned()
+        try tls.certificatePEM.write(to: folder.appendingPathComponent("ca.pem"), atomically: true, encoding: .utf8)
+        try await SkeinTestServer.withRunning(.init(latency: latency, tls: tls)) { server in
+            try await body(server, folder)
+        }
+    }
+
+    /// The provider a pipeline in `folder` declares with `ca_file: ca.pem` (read by the
+    /// loader, so the relative path is resolved as a user's would be).
+    static func pipelineProvider(_ server: SkeinTestServer, folder: URL) throws -> ProviderConfiguration {
+        let text = """
+            version: 1
+            providers:
+              private:
+                base_url: \(server.baseURL)
+                api_key_env: null
+                ca_file: ca.pem
+            steps:
+              a:
+                provider: private
+                prompt: hello
+            """
+        let path = folder.appendingPathComponent("pipeline.yaml").path
+        let loader = PipelineLoader(configuration: .init(workingDirectory: folder.path))
+        let result = loader.load(text: text, path: path)
+        #expect(result.diagnostics == [])
+        let provider = try #require(result.pipeline?.providers["private"]?.value)
+        #expect(provider.caFile == folder.appendingPathComponent("ca.pem").standardizedFileURL.path)
+        return provider
+    }
+
+    /// 250 requests at once reach the server together, as HTTP/2 streams over one connection
+    /// per pool: the server allows 100 streams per connection, so the client's pools of at
+    /// most 100 (`shardSize`) are what keeps the 250 from queueing behind 100.
+    @Test func requestsAreMultiplexedOverHTTP2WithinTheServersStreamLimit() async throws {
+        try await Self.withTLSServer(latency: .fixed(.milliseconds(1_500))) { server, folder in
+            let provider = try Self.pipelineProvider(server, folder: folder)
+            try await HTTPCompletionClient.withClient(configuration: .init(connectionsPerHost: 250), environment: [:]) { client in
+                #expect(client.poolCount == 3)
+                let contents = try await withThrowingTaskGroup(of: String.self) { group in
+                    for index in 0..<250 {
+                        group.addTask { try await client.complete(clientChat("tls \(index)"), provider: provider).content }
+                    }
+                    return try await group.reduce(into: Set<String>()) { $0.insert($1) }
+                }
+                #expect(contents == Set((0..<250).map { "echo: tls \($0)" }))
+            }
+            #expect(server.http2Requests == 250)
+            #expect(server.connectionsUsed <= 3, "\(server.connectionsUsed) connections for 250 requests")
+            let peak = await server.maxConcurrentRequests
+            #expect(peak == 250, "peak \(peak) at once over \(server.connectionsUsed) connections")
+        }
+    }
+
+    /// Without the `ca_file`, the handshake rejects the certificate: one attempt (another
+    /// would meet the same certificate), a code of its own, and a hint that names `ca_file`.
+    @Test func anUntrustedCertificateFailsAtOnceAndNamesTheFix() async throws {
+        try await Self.withTLSServer { server, folder in
+            var provider = try Self.pipelineProvider(server, folder: folder)
+            provider.caFile = nil
+            try await HTTPCompletionClient.withClient(environment: [:]) { client in
+                let error = try await expectProviderError(client, clientChat("hello"), provider: provider)
+                #expect(error.code == "TLS_CERTIFICATE_REJECTED")
+                #expect(!error.isRetryable)
+                #expect(error.message.contains("CERTIFICATE_VERIFY_FAILED"))
+                #expect(!error.message.contains(".swift") && !error.message.contains(".cc:"))
+                #expect(error.hint?.contains("ca_file") == true)
+            }
+            #expect(await server.requests.isEmpty)
+        }
+    }
+
+    /// An https base URL pointed at a plain-HTTP server: the handshake fails, and the hint
+    /// says to use http://.
+    @Test func httpsToAPlainServerSaysSo() async throws {
+        try await SkeinTestServer.withRunning { server in
+            let provider = ProviderConfiguration(
+                name: "plain", baseURL: server.baseURL.replacingOccurrences(of: "http://", with: "https://"))
+            try await HTTPCompletionClient.withClient(environment: [:]) { client in
+                let error = try await expectProviderError(client, clientChat("hello"), provider: provider)
+                #expect(error.code == "TLS_HANDSHAKE_FAILED")
+                #expect(error.hint?.contains("http://") == true)
+            }
+        }
+    }
+}
