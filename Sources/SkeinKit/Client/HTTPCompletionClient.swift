@@ -170,39 +170,63 @@ public final class HTTPCompletionClient: CompletionClient {
         _ request: CompletionRequest, provider: ProviderConfiguration, retryPolicy: RetryPolicy? = nil,
         timeout: Duration? = nil, events: (@Sendable (ClientEvent) -> Void)? = nil
     ) async throws -> Completion {
+        let call = try makeCall(request, provider: provider, timeout: timeout)
+        let limiter = await limiters.limiter(for: provider)
+        // The estimate walks the whole body; only a token budget needs it.
+        let tokens = provider.tokensPerMinute == nil ? 0 : request.estimatedTokens
+        let metadata = logger == nil ? [:] : Self.metadata(request, provider: provider)
+        return try await withRetries(
+            policy: retryPolicy ?? configuration.retryPolicy, metadata: metadata, events: events
+        ) { attempt in
+            try await self.attempt(attempt, call: call, streaming: request.isStreaming, limiter: limiter, tokens: tokens, events: events)
+        }
+    }
+
+    /// The HTTP call for a completion request. Synchronous and not inlined, so that building
+    /// it leaves nothing in `complete`'s async frame.
+    @inline(never)
+    private func makeCall(
+        _ request: CompletionRequest, provider: ProviderConfiguration, timeout: Duration?
+    ) throws -> Call {
         guard request.api.providerKind == provider.kind else {
             throw ProviderError.wrongAPI(provider: provider.name, kind: provider.kind, api: request.api)
         }
         let apiKey = try requireAPIKey(provider)
-        let call = Call(
+        return Call(
             url: request.api.url(baseURL: provider.baseURL), method: .POST, provider: provider, apiKey: apiKey,
             headers: headers(for: provider, apiKey: apiKey, streaming: request.isStreaming),
             body: RequestBodyEncoder.encode(request.body),
             timeout: timeout ?? configuration.timeout)
-        let limiter = await limiters.limiter(for: provider)
-        // The estimate walks the whole body; only a token budget needs it.
-        let tokens = provider.tokensPerMinute == nil ? 0 : request.estimatedTokens
-        let metadata: Logger.Metadata =
-            logger == nil ? [:] : ["provider": "\(provider.name)", "model": "\(request.model ?? "")"]
-        return try await withRetries(
-            policy: retryPolicy ?? configuration.retryPolicy, metadata: metadata, events: events
-        ) { attempt in
-            var permit = try await limiter.acquire(tokens: tokens)
-            do {
-                try await self.waitForStart(of: &permit, limiter: limiter, events: events)
-                events?(.attemptStarted(attempt: attempt))
-                var completion = try await self.perform(call, streaming: request.isStreaming, events: events)
-                completion.attempts = attempt
-                await limiter.release(permit, outcome: .success(tokens: completion.usage?.totalTokens))
-                return completion
-            } catch let error as ProviderError {
-                await limiter.release(
-                    permit, outcome: error.kind == .rateLimited ? .rateLimited(retryAfter: error.retryAfter) : .failure)
-                throw error
-            } catch {
-                await limiter.release(permit, outcome: .failure)
-                throw error
-            }
+    }
+
+    @inline(never)
+    private static func metadata(_ request: CompletionRequest, provider: ProviderConfiguration) -> Logger.Metadata {
+        ["provider": "\(provider.name)", "model": "\(request.model ?? "")"]
+    }
+
+    /// One attempt within the provider's limits: a permit, the wait for its start, the call.
+    /// Not inlined into `complete`: inside `withRetries`' loop its locals each took a slot in
+    /// the frame every request in flight holds.
+    @inline(never)
+    private func attempt(
+        _ attempt: Int, call: Call, streaming: Bool, limiter: RateLimiter, tokens: Int,
+        events: (@Sendable (ClientEvent) -> Void)?
+    ) async throws -> Completion {
+        var permit = try await limiter.acquire(tokens: tokens)
+        do {
+            try await waitForStart(of: &permit, limiter: limiter, events: events)
+            Self.send(.attemptStarted(attempt: attempt), to: events)
+            var completion = try await perform(call, streaming: streaming, events: events)
+            completion.attempts = attempt
+            await limiter.release(permit, outcome: .success(tokens: completion.usage?.totalTokens))
+            return completion
+        } catch let error as ProviderError {
+            await limiter.release(
+                permit, outcome: error.kind == .rateLimited ? .rateLimited(retryAfter: error.retryAfter) : .failure)
+            throw error
+        } catch {
+            await limiter.release(permit, outcome: .failure)
+            throw error
         }
     }
 
@@ -317,23 +341,35 @@ public final class HTTPCompletionClient: CompletionClient {
         var attempt = 1
         while true {
             do {
-                logger?.debug("sending", metadata: metadata.merging(["attempt": "\(attempt)"]) { $1 })
+                if logger != nil { log(.debug, "sending", metadata: metadata, attempt: attempt) }
                 return try await operation(attempt)
             } catch var error as ProviderError {
                 guard let delay = policy.delay(beforeRetry: attempt, after: error, random: random()) else {
-                    logger?.debug(
-                        "failed: \(error)", metadata: metadata.merging(["attempt": "\(attempt)"]) { $1 })
+                    if logger != nil { log(.debug, "failed: \(error)", metadata: metadata, attempt: attempt) }
                     error.attempts = attempt
                     throw error
                 }
-                logger?.notice(
-                    "retrying in \(ProviderError.seconds(delay)): \(error)",
-                    metadata: metadata.merging(["attempt": "\(attempt)"]) { $1 })
-                events?(.retrying(attempt: attempt, delay: delay, error: error))
+                if logger != nil {
+                    log(.notice, "retrying in \(ProviderError.seconds(delay)): \(error)", metadata: metadata, attempt: attempt)
+                }
+                Self.send(.retrying(attempt: attempt, delay: delay, error: error), to: events)
                 try await clock.sleep(delay)
                 attempt += 1
             }
         }
+    }
+
+    // Logging and events go through synchronous functions of their own: inlined into an
+    // async function, a log call's autoclosures and an event's enum value each took a slot in
+    // its async frame, which every request in flight holds (`withRetries` 3.7 → … KB).
+    @inline(never)
+    private func log(_ level: Logger.Level, _ message: @autoclosure () -> String, metadata: Logger.Metadata, attempt: Int) {
+        logger?.log(level: level, "\(message())", metadata: metadata.merging(["attempt": "\(attempt)"]) { $1 })
+    }
+
+    @inline(never)
+    static func send(_ event: @autoclosure () -> ClientEvent, to events: (@Sendable (ClientEvent) -> Void)?) {
+        events?(event())
     }
 
     /// One attempt at a completion.
@@ -379,12 +415,22 @@ public final class HTTPCompletionClient: CompletionClient {
                 throw transportError(error, call: call)
             }
         }
+        return (status, try await collectUnderWatchdog(response, limit: limit, deadline: deadline, call: call))
+    }
+
+    /// The body of `response`, read by a child task that a timer cancels at `deadline`.
+    /// A function of its own: the `async let` reserves room for its child task in the frame
+    /// of the function that declares it, and `fetch`'s frame is held by every request in flight.
+    @inline(never)
+    private func collectUnderWatchdog(
+        _ response: HTTPClientResponse, limit: Int, deadline: NIODeadline, call: Call
+    ) async throws -> ByteBuffer {
         let watchdog = BodyWatchdog()
         let timer = httpClient.eventLoopGroup.any().scheduleTask(deadline: deadline) { watchdog.fire() }
         defer { timer.cancel() }
         async let body = watchdog.run { try await response.body.collect(upTo: limit) }
         do {
-            return (status, try await body)
+            return try await body
         } catch {
             if watchdog.fired { throw ProviderError.timeout(provider: call.provider.name, after: call.timeout) }
             throw transportError(error, call: call)

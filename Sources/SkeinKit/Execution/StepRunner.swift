@@ -310,7 +310,7 @@ public final class StepRunner: Sendable {
             // The request's key in the store, computed once (canonical JSON and SHA-256):
             // looking the request up and recording it both need it.
             var key = recording.map { _ in RequestKey(provider: builder.provider, request: request) }
-            events(.requestStarted(step: name, item: item))
+            emitRequestStarted(step: name, item: item)
             let completion: Completion
             if let (stored, storedRequest, storedKey) = try await storedCompletion(
                 for: request, key: key, builder: builder, context: context, mode: mode, repair: repair, usesCache: usesCache)
@@ -319,60 +319,18 @@ public final class StepRunner: Sendable {
                 key = storedKey
                 completion = stored
                 cacheHits += 1
-                if let reasoning = stored.reasoningContent, !reasoning.isEmpty {
-                    events(.token(step: name, item: item, text: reasoning, isReasoning: true))
-                }
-                if !stored.content.isEmpty { events(.token(step: name, item: item, text: stored.content, isReasoning: false)) }
+                emitStoredReply(stored, step: name, item: item)
                 try await recordRequest(request, key: key, builder: builder, item: item, row: row, completion: stored, error: nil, cached: true,
                                         attempts: 0, startedAt: Date(), duration: .zero)
             } else {
-                if usesCache && configuration.cachePolicy == .offline {
-                    throw StepFailure(
-                        message: (item.map { "item \($0): " } ?? "")
-                            + "no stored result for this request (--offline); run without --offline to call the provider")
-                }
-                let startedAt = Date()
-                let clock = ContinuousClock()
-                let began = clock.now
-                let request = request
-                let key = key
-                do {
-                    completion = try await requestLimit.withPermit {
-                        try await client.complete(
-                            request, provider: builder.provider, retryPolicy: policy, timeout: timeout,
-                            events: { [events] event in
-                                switch event {
-                                case .contentDelta(let text): events(.token(step: name, item: item, text: text, isReasoning: false))
-                                case .reasoningDelta(let text): events(.token(step: name, item: item, text: text, isReasoning: true))
-                                case .retrying(let attempt, let delay, let error):
-                                    events(.retry(step: name, item: item, attempt: attempt, delay: delay, message: error.description))
-                                default: break
-                                }
-                            })
-                    }
-                    // Stored after the slot is given back: the slot is the provider's capacity,
-                    // and the next request can go out while this reply waits for its group
-                    // commit (a few milliseconds of local disk work). The item still ends only
-                    // once its reply is durable, so nothing downstream starts before that.
-                    try await recordRequest(
-                        request, key: key, builder: builder, item: item, row: row, completion: completion, error: nil, cached: false,
-                        attempts: completion.attempts, startedAt: startedAt, duration: clock.now - began)
-                } catch let error as ProviderError {
-                    try await recordRequest(request, key: key, builder: builder, item: item, row: row, completion: nil, error: error.description,
-                                            cached: false, attempts: error.attempts, startedAt: startedAt,
-                                            duration: clock.now - began)
-                    if mode == .jsonSchema && Self.rejectsJSONSchema(error) && step.outputSchema != nil {
-                        // Seen on llama-cpp-python's server: HTTP 500 "Input should be 'text' or
-                        // 'json_object'". Remember it for the provider and ask again with json_object.
-                        structuredSupport.markRejectsJSONSchema(builder.provider.name)
-                        requests += error.attempts
-                        continue
-                    }
-                    throw CountedFailure(error: error, requests: requests + error.attempts, cacheHits: cacheHits)
-                }
-                requests += completion.attempts
+                if usesCache && configuration.cachePolicy == .offline { throw Self.offlineFailure(item: item) }
+                guard let fresh = try await callProvider(
+                    request, key: key, builder: builder, mode: mode, policy: policy, timeout: timeout, item: item, row: row,
+                    requests: &requests, cacheHits: cacheHits)
+                else { continue }
+                completion = fresh
             }
-            events(.requestFinished(step: name, item: item, usage: completion.usage, attempts: completion.attempts))
+            emitRequestFinished(completion, step: name, item: item)
             do {
                 return ItemOutcome(
                     completion: completion, decoded: try decoder.decode(completion), requests: requests, cacheHits: cacheHits)
@@ -381,13 +339,103 @@ public final class StepRunner: Sendable {
                     repair = (invalid.reply, invalid.problems.joined(separator: "\n"))
                     continue
                 }
-                throw StepFailure(
-                    message: (item.map { "item \($0): " } ?? "") + "the reply does not match the output "
-                        + (step.outputSchema == nil ? "format (JSON)" : "schema") + " after one repair attempt:\n"
-                        + invalid.problems.map { "  " + $0 }.joined(separator: "\n")
-                        + "\nreply: " + ReplyDecoder.shorten(invalid.reply, limit: 500))
+                throw Self.repairFailure(invalid, item: item, hasSchema: step.outputSchema != nil)
             }
         }
+    }
+
+    /// A fresh reply from the provider, within the run's request limit, recorded in the store.
+    /// Nil when the provider refused `json_schema` for a step with a schema (remembered for the
+    /// provider; the caller asks again through `json_object`). `requests` counts the attempts.
+    /// Not inlined, so its frame exists only while a request is out: a reply from the store
+    /// does not pay for it.
+    @inline(never)
+    func callProvider(
+        _ request: CompletionRequest, key: RequestKey?, builder: StepRequestBuilder, mode: StepRequestBuilder.StructuredMode,
+        policy: RetryPolicy?, timeout: Duration?, item: Int?, row: Int, requests: inout Int, cacheHits: Int
+    ) async throws -> Completion? {
+        let name = builder.step.name
+        let startedAt = Date()
+        let clock = ContinuousClock()
+        let began = clock.now
+        let completion: Completion
+        do {
+            completion = try await requestLimit.withPermit {
+                try await client.complete(
+                    request, provider: builder.provider, retryPolicy: policy, timeout: timeout,
+                    events: Self.forwarding(events, step: name, item: item))
+            }
+            // Stored after the slot is given back: the slot is the provider's capacity,
+            // and the next request can go out while this reply waits for its group
+            // commit (a few milliseconds of local disk work). The item still ends only
+            // once its reply is durable, so nothing downstream starts before that.
+            try await recordRequest(
+                request, key: key, builder: builder, item: item, row: row, completion: completion, error: nil, cached: false,
+                attempts: completion.attempts, startedAt: startedAt, duration: clock.now - began)
+        } catch let error as ProviderError {
+            try await recordRequest(
+                request, key: key, builder: builder, item: item, row: row, completion: nil, error: error.description,
+                cached: false, attempts: error.attempts, startedAt: startedAt, duration: clock.now - began)
+            if mode == .jsonSchema && Self.rejectsJSONSchema(error) && builder.step.outputSchema != nil {
+                // Seen on llama-cpp-python's server: HTTP 500 "Input should be 'text' or
+                // 'json_object'". Remember it for the provider and ask again with json_object.
+                structuredSupport.markRejectsJSONSchema(builder.provider.name)
+                requests += error.attempts
+                return nil
+            }
+            throw CountedFailure(error: error, requests: requests + error.attempts, cacheHits: cacheHits)
+        }
+        requests += completion.attempts
+        return completion
+    }
+
+    /// The client's events for one request, as the run's: streamed text and retries.
+    static func forwarding(
+        _ events: @escaping @Sendable (RunEvent) -> Void, step: String, item: Int?
+    ) -> @Sendable (ClientEvent) -> Void {
+        { event in
+            switch event {
+            case .contentDelta(let text): events(.token(step: step, item: item, text: text, isReasoning: false))
+            case .reasoningDelta(let text): events(.token(step: step, item: item, text: text, isReasoning: true))
+            case .retrying(let attempt, let delay, let error):
+                events(.retry(step: step, item: item, attempt: attempt, delay: delay, message: error.description))
+            default: break
+            }
+        }
+    }
+
+    // Events are sent from synchronous functions of their own: each `RunEvent` built inline
+    // took a slot the size of the enum's largest case in `runItem`'s async frame.
+    @inline(never)
+    func emitRequestStarted(step: String, item: Int?) {
+        events(.requestStarted(step: step, item: item))
+    }
+
+    @inline(never)
+    func emitStoredReply(_ stored: Completion, step: String, item: Int?) {
+        if let reasoning = stored.reasoningContent, !reasoning.isEmpty {
+            events(.token(step: step, item: item, text: reasoning, isReasoning: true))
+        }
+        if !stored.content.isEmpty { events(.token(step: step, item: item, text: stored.content, isReasoning: false)) }
+    }
+
+    @inline(never)
+    func emitRequestFinished(_ completion: Completion, step: String, item: Int?) {
+        events(.requestFinished(step: step, item: item, usage: completion.usage, attempts: completion.attempts))
+    }
+
+    static func offlineFailure(item: Int?) -> StepFailure {
+        StepFailure(
+            message: (item.map { "item \($0): " } ?? "")
+                + "no stored result for this request (--offline); run without --offline to call the provider")
+    }
+
+    static func repairFailure(_ invalid: ReplyDecoder.Invalid, item: Int?, hasSchema: Bool) -> StepFailure {
+        StepFailure(
+            message: (item.map { "item \($0): " } ?? "") + "the reply does not match the output "
+                + (hasSchema ? "schema" : "format (JSON)") + " after one repair attempt:\n"
+                + invalid.problems.map { "  " + $0 }.joined(separator: "\n")
+                + "\nreply: " + ReplyDecoder.shorten(invalid.reply, limit: 500))
     }
 
     /// The stored reply for a request, when the policy allows it. A step with a schema
