@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import NIOSSL
 import Foundation
 import SkeinKit
 
@@ -42,20 +43,25 @@ enum StandardInputLines {
 /// The floor the benchmarks compare Skein with: a bare AsyncHTTPClient whose pool holds
 /// `concurrency` connections per host (Skein's client sizes its pool the same way).
 enum BareHTTPClient {
-    static func make(concurrency: Int) -> HTTPClient {
+    static func make(concurrency: Int, caFile: String? = nil) -> HTTPClient {
         var pool = HTTPClient.Configuration.ConnectionPool(
             idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: concurrency)
         pool.retryConnectionEstablishment = false
         var configuration = HTTPClient.Configuration(connectionPool: pool)
         configuration.httpVersion = .automatic
+        if let caFile {
+            var tls = TLSConfiguration.makeClientConfiguration()
+            tls.additionalTrustRoots = [.file(caFile)]
+            configuration.tlsConfiguration = tls
+        }
         return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
     }
 
     /// `concurrency` connections spread over pools of at most `HTTPCompletionClient.shardSize`,
     /// as Skein's client spreads them: one AsyncHTTPClient pool opening 10,000 connections
     /// does quadratic work and fails requests with `getConnectionFromPoolTimeout`.
-    static func makePools(concurrency: Int) -> [HTTPClient] {
+    static func makePools(concurrency: Int, caFile: String? = nil) -> [HTTPClient] {
         let layout = HTTPCompletionClient.poolLayout(connections: concurrency)
-        return (0..<layout.pools).map { _ in make(concurrency: layout.connectionsPerPool) }
+        return (0..<layout.pools).map { _ in make(concurrency: layout.connectionsPerPool, caFile: caFile) }
     }
 }

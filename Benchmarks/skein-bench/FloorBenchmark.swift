@@ -2,7 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import NIOCore
 
-/// `skein-bench floor --url BASE_URL [--requests N] [--concurrency N] [--model M]`:
+/// `skein-bench floor --url BASE_URL [--requests N] [--concurrency N] [--model M] [--ca-file PEM]`:
 /// the floor of the engine-overhead comparison (BENCHMARKS.md, "Engine overhead").
 ///
 /// A bare AsyncHTTPClient loop against a server in another process: `concurrency` workers
@@ -21,7 +21,8 @@ enum FloorBenchmark {
         let concurrency = BenchArguments.int("--concurrency", in: args) ?? 64
         let model = BenchArguments.string("--model", in: args) ?? "test-model"
 
-        let pools = BareHTTPClient.makePools(concurrency: concurrency)
+        let pools = BareHTTPClient.makePools(
+            concurrency: concurrency, caFile: BenchArguments.string("--ca-file", in: args))
         let url = baseURL + "/chat/completions"
         let modelJSON = "\"" + model + "\""
 

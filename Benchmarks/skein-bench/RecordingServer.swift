@@ -3,15 +3,17 @@ import SkeinKit
 import SkeinTesting
 
 /// `skein-bench server [--latency-ms N | --latency-ms-min N --latency-ms-max N] [--rpm N]
-/// [--token-interval-ms N] [--seed N] [--honor-max-tokens] [--bodies]`: the `skein-test-server` of the benchmarks
-/// that need the server's own account of each request.
+/// [--token-interval-ms N] [--seed N] [--honor-max-tokens] [--bodies] [--tls-certificate-out PATH]`: the
+/// `skein-test-server` of the benchmarks that need the server's own account of each request. With
+/// `--tls-certificate-out` it serves HTTPS (HTTP/2 by ALPN) with a new self-signed certificate, written there.
 ///
 /// The same `SkeinTestServer` as `skein-test-server`, with its request record kept. Prints
 /// `listening on http://HOST:PORT/v1`, then reads commands on stdin, one per line:
 /// - `stats`: prints one JSON line: status counts, peak requests in flight, and per
 ///   completion request its arrival (seconds after the first arrival), the time the
 ///   server took to answer it (its latency, plus stream pacing), its status and, with
-///   `--bodies`, the start of its last user message (how the harness tells steps apart);
+///   `--bodies`, the start of its last user message (how the harness tells steps apart); and the
+///   connections that carried requests, and how many requests came as HTTP/2 streams;
 /// - `reset`: forgets the record (not the rate-limit window);
 /// - end of input: shuts down and exits.
 enum RecordingServer {
@@ -33,7 +35,13 @@ enum RecordingServer {
             recordsBodies: bodies,
             recordsRequests: true,
             backlog: 16_384)
-        let server = try await SkeinTestServer.start(configuration)
+        var configured = configuration
+        if let certificateOut = BenchArguments.string("--tls-certificate-out", in: args) {
+            let tls = try TestServerTLS.selfSigned()
+            try tls.certificatePEM.write(toFile: certificateOut, atomically: true, encoding: .utf8)
+            configured.tls = tls
+        }
+        let server = try await SkeinTestServer.start(configured)
         emit("listening on \(server.baseURL)")
         for await command in StandardInputLines.stream() {
             switch command.trimmingCharacters(in: .whitespaces) {
@@ -75,6 +83,8 @@ enum RecordingServer {
         return [
             "statuses": .object(statuses),
             "peak_in_flight": .int(await server.maxConcurrentRequests),
+            "connections": .int(server.connectionsUsed),
+            "http2_requests": .int(server.http2Requests),
             "requests": .array(requests),
         ]
     }

@@ -532,47 +532,73 @@ def section_streaming(out, tmp, rounds=5, interval_ms=10, words=120):
 # 6. Memory
 
 
-def section_memory(out, tmp, requests=10_000, hold_ms=2000, rounds=2):
-    log(f"memory ({requests:,} requests in flight)")
+def memory_runs(tmp, requests, hold_ms, rounds, tls):
+    """Skein `rounds` times and the floor once against one server: plain HTTP/1.1, or HTTPS
+    with HTTP/2 offered by ALPN (`tls`). Returns (Skein rows, floor row)."""
+    label = "HTTP/2 over TLS" if tls else "HTTP/1.1"
+    cmd = [BENCH, "server", "--latency-ms", str(hold_ms)]
+    ca_file = None
+    if tls:
+        ca_file = os.path.join(tmp, "memory-ca.pem")
+        cmd += ["--tls-certificate-out", ca_file]
     rows = []
-    floor = None
-    with kit.Server([BENCH, "server", "--latency-ms", str(hold_ms)], recording=True) as server:
+    with kit.Server(cmd, recording=True) as server:
         pipeline = os.path.join(tmp, "memory.yaml")
-        kit.fanout_pipeline(pipeline, server.url)
+        kit.fanout_pipeline(pipeline, server.url, ca_file=ca_file)
         items = os.path.join(tmp, "memory-items.json")
         kit.items_file(items, requests)
         for r in range(rounds):
             server.reset()
             store = os.path.join(tmp, f"memory-{r}.sqlite")
+            for suffix in ["", "-wal", "-shm"]:
+                if os.path.exists(store + suffix):
+                    os.remove(store + suffix)
             run = skein_run([pipeline, "--inputs", items, "--concurrency", str(requests), "--quiet", "--store", store,
-                             "--output", "json"], cwd=tmp, timeout=300).check("skein run (memory)")
+                             "--output", "json"], cwd=tmp, timeout=300).check(f"skein run (memory, {label})")
             stats = server.stats()
-            rows.append((run.rss_mb, run.wall, run.cpu, stats["peak_in_flight"], stats["statuses"].get("200", 0)))
-            log(f"  run {r + 1}/{rounds}: {run.rss_mb:.0f} MB, {run.wall:.1f}s, peak in flight {stats['peak_in_flight']}")
+            rows.append((run.rss_mb, run.wall, run.cpu, stats["peak_in_flight"], stats["connections"]))
+            log(f"  {label} run {r + 1}/{rounds}: {run.rss_mb:.0f} MB, {run.wall:.1f}s, "
+                f"peak in flight {stats['peak_in_flight']}, {stats['connections']} connections")
         # The same load through the bare AsyncHTTPClient loop: what the HTTP client costs by itself.
         server.reset()
-        run = kit.measure([BENCH, "floor", "--url", server.url, "--requests", str(requests), "--concurrency",
-                           str(requests)], env=ENV, timeout=300).check("skein-bench floor (memory)")
+        floor_cmd = [BENCH, "floor", "--url", server.url, "--requests", str(requests), "--concurrency", str(requests)]
+        if ca_file:
+            floor_cmd += ["--ca-file", ca_file]
+        run = kit.measure(floor_cmd, env=ENV, timeout=300).check(f"skein-bench floor (memory, {label})")
         stats = server.stats()
-        floor = (run.rss_mb, run.wall, run.cpu, stats["peak_in_flight"])
-        log(f"  floor: {run.rss_mb:.0f} MB, {run.wall:.1f}s, peak in flight {stats['peak_in_flight']}")
-    rss = median([x[0] for x in rows])
+        floor = (run.rss_mb, run.wall, run.cpu, stats["peak_in_flight"], stats["connections"])
+        log(f"  {label} floor: {run.rss_mb:.0f} MB, {run.wall:.1f}s, peak in flight {stats['peak_in_flight']}, "
+            f"{stats['connections']} connections")
+    return rows, floor
+
+
+def section_memory(out, tmp, requests=10_000, hold_ms=2000, rounds=2):
+    log(f"memory ({requests:,} requests in flight)")
+    results = [(False, *memory_runs(tmp, requests, hold_ms, rounds, tls=False)),
+               (True, *memory_runs(tmp, requests, hold_ms, rounds, tls=True))]
     out.append("## Memory\n")
     out.append(f"{requests:,} requests at once: one `for_each` step over {requests:,} items, "
                f"`--concurrency {requests:,}`, the server holding each request")
     out.append(f"{hold_ms / 1000:.0f} s before it answers (`skein-bench server --latency-ms {hold_ms}`, which counts "
-               "the requests it holds at once). Peak resident")
-    out.append(f"memory of the process (`wait4`); Skein {rounds} runs, and the bare AsyncHTTPClient loop "
-               "(`skein-bench floor`) once with the same")
-    out.append("load, side by side; above 512 connections both spread them over AsyncHTTPClient pools of at most 512 "
-               "(see the notes).\n")
-    out.append("| client | requests | peak in flight (server) | peak RSS | wall | CPU time | target |")
-    out.append("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
-    out.append(f"| Skein (median of {rounds}) | {requests:,} | {median([x[3] for x in rows]):,.0f} | **{rss:.0f} MB** | "
-               f"{fmt_s(median([x[1] for x in rows]))} | {fmt_s(median([x[2] for x in rows]))} | "
-               f"< 200 MB ({verdict(rss < 200)}) |")
-    out.append(f"| bare AsyncHTTPClient (floor) | {requests:,} | {floor[3]:,} | {floor[0]:.0f} MB | {fmt_s(floor[1])} | "
-               f"{fmt_s(floor[2])} | |")
+               "the requests it holds at once and the connections that")
+    out.append(f"carried them). Peak resident memory of the process (`wait4`); Skein {rounds} runs, and the bare "
+               "AsyncHTTPClient loop (`skein-bench floor`)")
+    out.append("once with the same load, side by side. Twice: over plain HTTP/1.1, one connection per request; and over "
+               "HTTPS, where the server")
+    out.append("offers HTTP/2 (ALPN) with 100 streams per connection, as the hosted APIs do (`--tls-certificate-out`, "
+               "trusted through the")
+    out.append("provider's `ca_file`). Above 100 requests at once both clients spread them over AsyncHTTPClient pools "
+               "of at most 100 (see the notes).\n")
+    out.append("| client | protocol | requests | peak in flight (server) | connections | peak RSS | wall | CPU time | target |")
+    out.append("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for tls, rows, floor in results:
+        label = "HTTP/2, TLS" if tls else "HTTP/1.1"
+        rss = median([x[0] for x in rows])
+        out.append(f"| Skein (median of {rounds}) | {label} | {requests:,} | {median([x[3] for x in rows]):,.0f} | "
+                   f"{median([x[4] for x in rows]):,.0f} | **{rss:.0f} MB** | {fmt_s(median([x[1] for x in rows]))} | "
+                   f"{fmt_s(median([x[2] for x in rows]))} | < 200 MB ({verdict(rss < 200)}) |")
+        out.append(f"| bare AsyncHTTPClient (floor) | {label} | {requests:,} | {floor[3]:,} | {floor[4]:,} | "
+                   f"{floor[0]:.0f} MB | {fmt_s(floor[1])} | {fmt_s(floor[2])} | |")
     out.append("")
 
 

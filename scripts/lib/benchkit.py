@@ -87,7 +87,7 @@ class Server:
         self.process = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                         stderr=subprocess.DEVNULL, text=True, bufsize=1)
         line = self.process.stdout.readline()
-        match = re.search(r"http://\S+", line)
+        match = re.search(r"https?://\S+", line)
         if not match:
             self.process.kill()
             raise RuntimeError(f"server did not start: {line!r}")
@@ -129,17 +129,19 @@ class Server:
 # Pipelines and datasets
 
 
-def provider_header(url, name="bench-pipeline", rpm=None, max_tokens=16):
+def provider_header(url, name="bench-pipeline", rpm=None, max_tokens=16, ca_file=None):
     lines = ["version: 1", f"name: {name}", "providers:", "  bench:", f"    base_url: {url}"]
     if rpm:
         lines.append(f"    requests_per_minute: {rpm}")
+    if ca_file:
+        lines.append(f"    ca_file: {ca_file}")
     lines += ["defaults:", "  provider: bench", "  model: test-model", "  temperature: 0.2", f"  max_tokens: {max_tokens}"]
     return lines
 
 
-def fanout_pipeline(path, url, rpm=None):
+def fanout_pipeline(path, url, rpm=None, ca_file=None):
     """One for_each step: item i asks "Summarize item i in one word." (the peers send the same)."""
-    lines = provider_header(url, "bench-fanout", rpm=rpm)
+    lines = provider_header(url, "bench-fanout", rpm=rpm, ca_file=ca_file)
     lines += [
         "inputs:",
         "  items: {type: array, items: {type: integer}}",
