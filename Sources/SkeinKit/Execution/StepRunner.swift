@@ -84,17 +84,24 @@ public final class StepRunner: Sendable {
     /// before returning it (so nothing downstream starts before the step is durable).
     func run(_ index: Int, inputs: JSONValue.JSONObject, steps: JSONValue.JSONObject, row: Int = 0) async -> StepResult {
         let startedAt = Date()
-        var result = await execute(index, inputs: inputs, steps: steps, row: row)
-        if let recording, result.status != .notRun {
-            do {
-                try await recording.store.record(StepRecord(runID: recording.runID, row: row, result: result, startedAt: startedAt))
-            } catch {
-                result = StepResult(name: result.name, status: .failed, message: Self.describe(error),
-                                    requests: result.requests, retries: result.retries, cacheHits: result.cacheHits,
-                                    duration: result.duration)
-            }
+        let result = await execute(index, inputs: inputs, steps: steps, row: row)
+        guard recording != nil, result.status != .notRun else { return result }
+        return await recordStep(result, row: row, startedAt: startedAt)
+    }
+
+    /// Records a step's result in the run's history; a store that fails turns the step into
+    /// a failure. Not inlined into `run`, whose frame every step in flight holds.
+    @inline(never)
+    func recordStep(_ result: StepResult, row: Int, startedAt: Date) async -> StepResult {
+        guard let recording else { return result }
+        do {
+            try await recording.store.record(StepRecord(runID: recording.runID, row: row, result: result, startedAt: startedAt))
+            return result
+        } catch {
+            return StepResult(
+                name: result.name, status: .failed, message: Self.describe(error), requests: result.requests,
+                retries: result.retries, cacheHits: result.cacheHits, duration: result.duration)
         }
-        return result
     }
 
     /// Runs a step. The work before the first request and the assembly of the result are
@@ -110,20 +117,37 @@ public final class StepRunner: Sendable {
         }
         do {
             guard let items = step.items else {
-                events(.stepStarted(step: step.name, items: nil))
+                emitStepStarted(step.name, items: nil)
                 let item = try await runItem(step.builder, variables: step.variables, item: nil, row: row)
                 return Self.result(of: item, name: step.name, started: started)
             }
-            events(.stepStarted(step: step.name, items: items.count))
+            emitStepStarted(step.name, items: items.count)
             return Self.result(of: try await runItems(step, items: items, row: row), name: step.name, started: started)
-        } catch is CancellationError {
-            return StepResult(name: step.name, status: .notRun, message: "interrupted", duration: ContinuousClock.now - started)
-        } catch let failure as CountedFailure {
-            return StepResult(
-                name: step.name, status: .failed, message: Self.describe(failure.error), requests: failure.requests,
-                retries: max(failure.requests - 1, 0), cacheHits: failure.cacheHits, duration: ContinuousClock.now - started)
         } catch {
-            return StepResult(name: step.name, status: .failed, message: Self.describe(error), duration: ContinuousClock.now - started)
+            return Self.result(of: error, name: step.name, started: started)
+        }
+    }
+
+    // The event and the results are built in synchronous functions that are not inlined:
+    // each `RunEvent` or `StepResult` built inline took a slot of its own in `execute`'s
+    // async frame, which every step in flight holds (every row's, in a `--batch` wave).
+    @inline(never)
+    func emitStepStarted(_ name: String, items: Int?) {
+        events(.stepStarted(step: name, items: items))
+    }
+
+    /// The result of a step whose request failed for good or was interrupted.
+    @inline(never)
+    static func result(of error: any Error, name: String, started: ContinuousClock.Instant) -> StepResult {
+        switch error {
+        case is CancellationError:
+            return StepResult(name: name, status: .notRun, message: "interrupted", duration: ContinuousClock.now - started)
+        case let failure as CountedFailure:
+            return StepResult(
+                name: name, status: .failed, message: describe(failure.error), requests: failure.requests,
+                retries: max(failure.requests - 1, 0), cacheHits: failure.cacheHits, duration: ContinuousClock.now - started)
+        default:
+            return StepResult(name: name, status: .failed, message: describe(error), duration: ContinuousClock.now - started)
         }
     }
 
@@ -224,6 +248,7 @@ public final class StepRunner: Sendable {
     }
 
     /// The result of a step of one request.
+    @inline(never)
     static func result(of item: ItemOutcome, name: String, started: ContinuousClock.Instant) -> StepResult {
         var result = StepResult(
             name: name, status: .finished, output: item.decoded.output, reasoning: item.decoded.reasoning,
@@ -236,6 +261,7 @@ public final class StepRunner: Sendable {
     }
 
     /// The result of a `for_each` step: lists in item order, usage and counts summed.
+    @inline(never)
     static func result(of outcomes: [ItemOutcome], name: String, started: ContinuousClock.Instant) -> StepResult {
         var usage: Completion.Usage?
         for outcome in outcomes {
