@@ -8,19 +8,12 @@ extension PipelineDecoder {
     /// with NIOSSL, the TLS stack that will use it, so a wrong file fails at its line rather
     /// than at the first handshake.
     mutating func resolveCertificateFile(_ written: String, at location: SourceLocation) -> String? {
-        let expanded = (written as NSString).expandingTildeInPath
-        let base = URL(fileURLWithPath: path).deletingLastPathComponent()
-        let url = expanded.hasPrefix("/") ? URL(fileURLWithPath: expanded) : base.appendingPathComponent(expanded)
-        let resolved = url.standardizedFileURL.path
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: resolved, isDirectory: &isDirectory) else {
-            error("'ca_file' '\(written)' not found (looked for \(resolved))", at: location)
-            return nil
-        }
-        if isDirectory.boolValue {
-            error("'ca_file' '\(written)' is a directory; give a PEM file of certificates", at: location)
-            return nil
-        }
+        let resolved = pathFromPipeline((written as NSString).expandingTildeInPath)
+        guard
+            requireFile(
+                resolved, written: written, what: "'ca_file'", shown: resolved,
+                directoryAdvice: "; give a PEM file of certificates", at: location)
+        else { return nil }
         let certificates = try? NIOSSLCertificate.fromPEMFile(resolved)
         guard let certificates, !certificates.isEmpty else {
             error(

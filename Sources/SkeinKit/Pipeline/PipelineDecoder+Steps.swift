@@ -261,24 +261,39 @@ extension PipelineDecoder {
 
     /// Resolves a path relative to the pipeline file; it must exist and stay inside the working directory.
     mutating func resolveFile(_ relative: String, at location: SourceLocation, what: String) -> String? {
-        let base = URL(fileURLWithPath: path).deletingLastPathComponent()
-        let url = relative.hasPrefix("/") ? URL(fileURLWithPath: relative) : base.appendingPathComponent(relative)
-        let resolved = Self.realPath(url.standardizedFileURL.path)
+        let resolved = Self.realPath(pathFromPipeline(relative))
         let root = Self.realPath(URL(fileURLWithPath: configuration.workingDirectory).standardizedFileURL.path)
         guard resolved == root || resolved.hasPrefix(root.hasSuffix("/") ? root : root + "/") else {
             error("\(what) '\(relative)' is outside the working directory; keep prompts and images inside the project", at: location)
             return nil
         }
+        let shown = Self.displayPath(resolved, workingDirectory: configuration.workingDirectory)
+        return requireFile(resolved, written: relative, what: what, shown: shown, at: location) ? resolved : nil
+    }
+
+    /// `written` taken from the pipeline file's folder; an absolute path as it is.
+    func pathFromPipeline(_ written: String) -> String {
+        let base = URL(fileURLWithPath: path).deletingLastPathComponent()
+        let url = written.hasPrefix("/") ? URL(fileURLWithPath: written) : base.appendingPathComponent(written)
+        return url.standardizedFileURL.path
+    }
+
+    /// Whether `resolved` is a file; otherwise an error at `location` that names the path
+    /// looked for (as `shown`) or says it is a directory.
+    mutating func requireFile(
+        _ resolved: String, written: String, what: String, shown: String, directoryAdvice: String = "",
+        at location: SourceLocation
+    ) -> Bool {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: resolved, isDirectory: &isDirectory) else {
-            error("\(what) '\(relative)' not found (looked for \(Self.displayPath(resolved, workingDirectory: configuration.workingDirectory)))", at: location)
-            return nil
+            error("\(what) '\(written)' not found (looked for \(shown))", at: location)
+            return false
         }
         if isDirectory.boolValue {
-            error("\(what) '\(relative)' is a directory", at: location)
-            return nil
+            error("\(what) '\(written)' is a directory\(directoryAdvice)", at: location)
+            return false
         }
-        return resolved
+        return true
     }
 
     /// The path with symbolic links resolved (`realpath`); for a path that does not exist,
