@@ -2,8 +2,13 @@ import AsyncHTTPClient
 import Foundation
 import NIOCore
 
-/// `skein-bench floor --url BASE_URL [--requests N] [--concurrency N] [--model M] [--ca-file PEM]`:
-/// the floor of the engine-overhead comparison (BENCHMARKS.md, "Engine overhead").
+/// `skein-bench floor --url BASE_URL [--requests N] [--concurrency N] [--model M] [--ca-file PEM]
+/// [--api async|futures]`: the floor of the engine-overhead comparison (BENCHMARKS.md, "Engine overhead").
+///
+/// `--api futures` sends the same requests through AsyncHTTPClient's EventLoopFuture API
+/// (`execute(request:deadline:)`, the body accumulated by the library) instead of its
+/// async/await API (`execute(_:deadline:)`, what Skein uses): the memory section measures what
+/// the async API's frames cost per request in flight.
 ///
 /// A bare AsyncHTTPClient loop against a server in another process: `concurrency` workers
 /// post the chat requests a `for_each` step of the benchmark pipeline sends (item `i` asks
@@ -25,6 +30,7 @@ enum FloorBenchmark {
             concurrency: concurrency, caFile: BenchArguments.string("--ca-file", in: args))
         let url = baseURL + "/chat/completions"
         let modelJSON = "\"" + model + "\""
+        let futures = BenchArguments.string("--api", in: args) == "futures"
 
         let start = ContinuousClock.now
         let result: Result<Int, any Error>
@@ -38,6 +44,19 @@ enum FloorBenchmark {
                         while item < requests {
                             let body =
                                 "{\"model\":\(modelJSON),\"messages\":[{\"role\":\"user\",\"content\":\"Summarize item \(item) in one word.\"}],\"temperature\":0.2,\"max_tokens\":16}"
+                            if futures {
+                                let post = try HTTPClient.Request(
+                                    url: url, method: .POST,
+                                    headers: ["content-type": "application/json", "accept": "application/json"],
+                                    body: .byteBuffer(ByteBuffer(string: body)))
+                                let response = try await client.execute(request: post, deadline: .now() + .seconds(60)).get()
+                                guard response.status == .ok else {
+                                    throw ClientBenchmark.BenchmarkFailure(message: "status \(response.status.code)")
+                                }
+                                received += response.body?.readableBytes ?? 0
+                                item += concurrency
+                                continue
+                            }
                             var post = HTTPClientRequest(url: url)
                             post.method = .POST
                             post.headers.add(name: "content-type", value: "application/json")

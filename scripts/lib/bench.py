@@ -559,17 +559,21 @@ def memory_runs(tmp, requests, hold_ms, rounds, tls):
             rows.append((run.rss_mb, run.wall, run.cpu, stats["peak_in_flight"], stats["connections"]))
             log(f"  {label} run {r + 1}/{rounds}: {run.rss_mb:.0f} MB, {run.wall:.1f}s, "
                 f"peak in flight {stats['peak_in_flight']}, {stats['connections']} connections")
-        # The same load through the bare AsyncHTTPClient loop: what the HTTP client costs by itself.
-        server.reset()
-        floor_cmd = [BENCH, "floor", "--url", server.url, "--requests", str(requests), "--concurrency", str(requests)]
-        if ca_file:
-            floor_cmd += ["--ca-file", ca_file]
-        run = kit.measure(floor_cmd, env=ENV, timeout=300).check(f"skein-bench floor (memory, {label})")
-        stats = server.stats()
-        floor = (run.rss_mb, run.wall, run.cpu, stats["peak_in_flight"], stats["connections"])
-        log(f"  {label} floor: {run.rss_mb:.0f} MB, {run.wall:.1f}s, peak in flight {stats['peak_in_flight']}, "
-            f"{stats['connections']} connections")
-    return rows, floor
+        # The same load through the bare AsyncHTTPClient loop: what the HTTP client costs by itself,
+        # through its async/await API (what Skein uses) and through its EventLoopFuture API.
+        floors = []
+        for api in ["async", "futures"]:
+            server.reset()
+            floor_cmd = [BENCH, "floor", "--url", server.url, "--requests", str(requests), "--concurrency",
+                         str(requests), "--api", api]
+            if ca_file:
+                floor_cmd += ["--ca-file", ca_file]
+            run = kit.measure(floor_cmd, env=ENV, timeout=300).check(f"skein-bench floor --api {api} (memory, {label})")
+            stats = server.stats()
+            floors.append((run.rss_mb, run.wall, run.cpu, stats["peak_in_flight"], stats["connections"]))
+            log(f"  {label} floor ({api}): {run.rss_mb:.0f} MB, {run.wall:.1f}s, peak in flight "
+                f"{stats['peak_in_flight']}, {stats['connections']} connections")
+    return rows, floors
 
 
 def section_memory(out, tmp, requests=10_000, hold_ms=2000, rounds=2):
@@ -591,15 +595,21 @@ def section_memory(out, tmp, requests=10_000, hold_ms=2000, rounds=2):
                "of at most 100 (see the notes).\n")
     out.append("| client | protocol | requests | peak in flight (server) | connections | peak RSS | wall | CPU time | target |")
     out.append("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
-    for tls, rows, floor in results:
+    for tls, rows, floors in results:
         label = "HTTP/2, TLS" if tls else "HTTP/1.1"
         rss = median([x[0] for x in rows])
         out.append(f"| Skein (median of {rounds}) | {label} | {requests:,} | {median([x[3] for x in rows]):,.0f} | "
                    f"{median([x[4] for x in rows]):,.0f} | **{rss:.0f} MB** | {fmt_s(median([x[1] for x in rows]))} | "
                    f"{fmt_s(median([x[2] for x in rows]))} | < 200 MB ({verdict(rss < 200)}) |")
-        out.append(f"| bare AsyncHTTPClient (floor) | {label} | {requests:,} | {floor[3]:,} | {floor[4]:,} | "
-                   f"{floor[0]:.0f} MB | {fmt_s(floor[1])} | {fmt_s(floor[2])} | |")
+        for name, floor in zip(["bare AsyncHTTPClient, async API (floor)", "bare AsyncHTTPClient, EventLoopFuture API"],
+                               floors):
+            out.append(f"| {name} | {label} | {requests:,} | {floor[3]:,} | {floor[4]:,} | "
+                       f"{floor[0]:.0f} MB | {fmt_s(floor[1])} | {fmt_s(floor[2])} | |")
     out.append("")
+    out.append("The floor's two rows differ only in AsyncHTTPClient's API: `execute(_:deadline:)` (async/await, which "
+               "Skein uses) keeps")
+    out.append("a chain of async frames per request inside the library; `execute(request:deadline:)` "
+               "(`skein-bench floor --api futures`) does not.\n")
 
 
 # ---------------------------------------------------------------------------------------------
