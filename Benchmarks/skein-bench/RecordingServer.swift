@@ -37,9 +37,7 @@ enum RecordingServer {
             backlog: 16_384)
         var configured = configuration
         if let certificateOut = BenchArguments.string("--tls-certificate-out", in: args) {
-            let tls = try TestServerTLS.selfSigned()
-            try tls.certificatePEM.write(toFile: certificateOut, atomically: true, encoding: .utf8)
-            configured.tls = tls
+            configured.tls = try TestServerTLS.selfSigned(certificateFile: certificateOut)
         }
         let server = try await SkeinTestServer.start(configured)
         emit("listening on \(server.baseURL)")

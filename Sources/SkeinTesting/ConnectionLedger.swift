@@ -3,7 +3,8 @@ import Synchronization
 
 /// Which connections carried requests and over which protocol: an HTTP/1.1 request arrives
 /// on the connection's channel, whose parent is the listening channel; an HTTP/2 request on a
-/// stream channel, whose parent is the connection and grandparent the listening channel. Lets a test see that a client multiplexed its requests (``SkeinTestServer/connectionsUsed``).
+/// stream channel, whose parent is the connection and grandparent the listening channel.
+/// Lets a test see that a client multiplexed its requests (``SkeinTestServer/connectionsUsed``).
 ///
 /// A lock rather than the server's actor: it is noted on every request, and a benchmark's
 /// server should not pay a hop for it.

@@ -56,13 +56,20 @@ public struct TestServerTLS: Sendable {
             certificatePEM: try certificate.serializeAsPEM().pemString, privateKeyPEM: key.pemRepresentation)
     }
 
-    /// The server side of the handshake: this certificate and key, ALPN `h2` then `http/1.1`.
+    /// A new self-signed certificate (``selfSigned(commonName:)``), its PEM written to `path`
+    /// for a client to trust: what `skein-test-server --tls-certificate-out` does.
+    public static func selfSigned(certificateFile path: String) throws -> TestServerTLS {
+        let tls = try selfSigned()
+        try tls.certificatePEM.write(toFile: path, atomically: true, encoding: .utf8)
+        return tls
+    }
+
+    /// The server side of the handshake: this certificate and key. Hummingbird's
+    /// `http2Upgrade` sets the ALPN protocols (`h2`, `http/1.1`).
     func serverConfiguration() throws -> TLSConfiguration {
         let certificate = try NIOSSLCertificate(bytes: Array(certificatePEM.utf8), format: .pem)
         let key = try NIOSSLPrivateKey(bytes: Array(privateKeyPEM.utf8), format: .pem)
-        var configuration = TLSConfiguration.makeServerConfiguration(
+        return TLSConfiguration.makeServerConfiguration(
             certificateChain: [.certificate(certificate)], privateKey: .privateKey(key))
-        configuration.applicationProtocols = ["h2", "http/1.1"]
-        return configuration
     }
 }

@@ -177,9 +177,7 @@ struct SkeinTestServerCommand: AsyncParsableCommand {
             )
         )
         if let tlsCertificateOut {
-            let tls = try TestServerTLS.selfSigned()
-            try tls.certificatePEM.write(toFile: tlsCertificateOut, atomically: true, encoding: .utf8)
-            configuration.tls = tls
+            configuration.tls = try TestServerTLS.selfSigned(certificateFile: tlsCertificateOut)
         }
         let signals = Self.terminationSignals()
         let server = try await SkeinTestServer.start(configuration)

@@ -36,14 +36,12 @@ import Testing
     }
 
     @Test func aPrivateAuthorityIsTrustedThroughCAFile() async throws {
-        let tls = try TestServerTLS.selfSigned()
+        let directory = try CLI.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try FileManager.default.createDirectory(
+            at: directory.appendingPathComponent("certs"), withIntermediateDirectories: true)
+        let tls = try TestServerTLS.selfSigned(certificateFile: directory.appendingPathComponent("certs/ca.pem").path)
         try await SkeinTestServer.withRunning(.init(tls: tls)) { server in
-            let directory = try CLI.temporaryDirectory()
-            defer { try? FileManager.default.removeItem(at: directory) }
-            try FileManager.default.createDirectory(
-                at: directory.appendingPathComponent("certs"), withIntermediateDirectories: true)
-            try tls.certificatePEM.write(
-                to: directory.appendingPathComponent("certs/ca.pem"), atomically: true, encoding: .utf8)
             let path = try Self.writePipeline(server: server, caFile: "certs/ca.pem", in: directory)
             for arguments in [[], ["--stream", "each", "--no-cache"]] {
                 let result = try await CLI.run(["run", path, "--output", "json"] + arguments, in: directory)

@@ -16,8 +16,7 @@ import Testing
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("skein-tls-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: folder) }
-        let tls = try TestServerTLS.selfSigned()
-        try tls.certificatePEM.write(to: folder.appendingPathComponent("ca.pem"), atomically: true, encoding: .utf8)
+        let tls = try TestServerTLS.selfSigned(certificateFile: folder.appendingPathComponent("ca.pem").path)
         try await SkeinTestServer.withRunning(.init(latency: latency, tls: tls)) { server in
             try await body(server, folder)
         }
