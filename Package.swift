@@ -80,7 +80,6 @@ let package = Package(
                 "SkeinKit",
                 "SkeinTesting",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
-                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Benchmarks/skein-bench"

@@ -1,5 +1,4 @@
 import AsyncHTTPClient
-import NIOSSL
 import Foundation
 import SkeinKit
 
@@ -49,11 +48,7 @@ enum BareHTTPClient {
         pool.retryConnectionEstablishment = false
         var configuration = HTTPClient.Configuration(connectionPool: pool)
         configuration.httpVersion = .automatic
-        if let caFile {
-            var tls = TLSConfiguration.makeClientConfiguration()
-            tls.additionalTrustRoots = [.file(caFile)]
-            configuration.tlsConfiguration = tls
-        }
+        if let caFile { configuration.tlsConfiguration = TrustedCertificates.configuration(caFile: caFile) }
         return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
     }
 
