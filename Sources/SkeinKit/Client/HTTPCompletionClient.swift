@@ -361,7 +361,8 @@ public final class HTTPCompletionClient: CompletionClient {
 
     // Logging and events go through synchronous functions of their own: inlined into an
     // async function, a log call's autoclosures and an event's enum value each took a slot in
-    // its async frame, which every request in flight holds (`withRetries` 3.7 → … KB).
+    // its async frame, which every request in flight holds (`withRetries`' specializations:
+    // 3.2–5.4 KB → about 0.8 KB).
     @inline(never)
     private func log(_ level: Logger.Level, _ message: @autoclosure () -> String, metadata: Logger.Metadata, attempt: Int) {
         logger?.log(level: level, "\(message())", metadata: metadata.merging(["attempt": "\(attempt)"]) { $1 })
