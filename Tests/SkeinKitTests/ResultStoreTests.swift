@@ -139,16 +139,23 @@ import Testing
         }
     }
 
+    /// One `for_each` step over `inputs.items`, asking "item <item>" for each.
+    static func forEachGraph(
+        _ server: SkeinTestServer, sourceLocation: Testing.SourceLocation = #_sourceLocation
+    ) throws -> PipelineGraph {
+        try SchedulerTests.graph("""
+              each:
+                for_each: "{{ inputs.items }}"
+                as: item
+                prompt: "item {{ item }}"
+            """, server: server, inputs: "inputs:\n  items: {type: array}", sourceLocation: sourceLocation)
+    }
+
     @Test func forEachItemsAreStoredOneByOne() async throws {
         let (store, directory) = try Self.temporaryStore()
         defer { try? FileManager.default.removeItem(at: directory) }
         try await SkeinTestServer.withRunning(.init()) { server in
-            let first = try SchedulerTests.graph("""
-                  each:
-                    for_each: "{{ inputs.items }}"
-                    as: item
-                    prompt: "item {{ item }}"
-                """, server: server, inputs: "inputs:\n  items: {type: array}")
+            let first = try Self.forEachGraph(server)
             _ = try await Self.run(first, store: store, inputs: ["items": ["x", "y"]])
             await server.resetRecords()
             // One more item: only the new one is requested, and the list keeps item order.
@@ -184,12 +191,7 @@ import Testing
         // second request once took 1.1 s to go out, slot or no slot.
         let store = SlowRecordingStore(delay: .seconds(3))
         try await SkeinTestServer.withRunning(.init()) { server in
-            let graph = try SchedulerTests.graph("""
-                  each:
-                    for_each: "{{ inputs.items }}"
-                    as: item
-                    prompt: "item {{ item }}"
-                """, server: server, inputs: "inputs:\n  items: {type: array}")
+            let graph = try Self.forEachGraph(server)
             let outcome = try await Self.run(graph, store: store, inputs: ["items": ["x", "y"]], options: .init(concurrency: 1))
             #expect(outcome.status == .succeeded)
             let arrivals = await server.requests.map(\.arrival).sorted()
