@@ -242,9 +242,7 @@ def section_overhead(out, tmp, rounds=3, requests=2000, concurrency=64):
             run = skein_run([pipeline, "--inputs", items, "--concurrency", str(concurrency), "--quiet",
                              "--store", store, "--output", "json"], cwd=tmp).check("skein run")
             assert json.loads(run.stdout)["outputs"]["count"] == requests, run.stdout[:300]
-            for suffix in ["", "-wal", "-shm"]:
-                if os.path.exists(store + suffix):
-                    os.remove(store + suffix)
+            kit.remove_files(*kit.store_files(store))
             return run, None
 
         def peer(script):
@@ -533,8 +531,9 @@ def section_streaming(out, tmp, rounds=5, interval_ms=10, words=120):
 
 
 def memory_runs(tmp, requests, hold_ms, rounds, tls):
-    """Skein `rounds` times and the floor once against one server: plain HTTP/1.1, or HTTPS
-    with HTTP/2 offered by ALPN (`tls`). Returns (Skein rows, floor row)."""
+    """Skein `rounds` times, then the floor once through each of AsyncHTTPClient's APIs, against
+    one server: plain HTTP/1.1, or HTTPS with HTTP/2 offered by ALPN (`tls`). Returns (Skein
+    rows, [async floor row, futures floor row])."""
     label = "HTTP/2 over TLS" if tls else "HTTP/1.1"
     cmd = [BENCH, "server", "--latency-ms", str(hold_ms)]
     ca_file = None
@@ -550,9 +549,7 @@ def memory_runs(tmp, requests, hold_ms, rounds, tls):
         for r in range(rounds):
             server.reset()
             store = os.path.join(tmp, f"memory-{r}.sqlite")
-            for suffix in ["", "-wal", "-shm"]:
-                if os.path.exists(store + suffix):
-                    os.remove(store + suffix)
+            kit.remove_files(*kit.store_files(store))
             run = skein_run([pipeline, "--inputs", items, "--concurrency", str(requests), "--quiet", "--store", store,
                              "--output", "json"], cwd=tmp, timeout=300).check(f"skein run (memory, {label})")
             stats = server.stats()
@@ -630,9 +627,7 @@ def live_dataset_run(tmp, server_url, size):
         count = sum(1 for _ in f)
     assert count == size, f"{count} result lines for {size} rows"
     store_mb = sum(os.path.getsize(store + s) for s in ["", "-wal"] if os.path.exists(store + s)) / 1e6
-    for path in [data, results, store, store + "-wal", store + "-shm"]:
-        if os.path.exists(path):
-            os.remove(path)
+    kit.remove_files(data, results, *kit.store_files(store))
     log(f"  {size:,} rows: {size / run.wall:,.0f} rows/s, {run.rss_mb:.0f} MB, {run.wall:.0f}s")
     return run.wall, run.cpu, run.rss_mb, store_mb
 
@@ -658,9 +653,7 @@ def batch_dataset_run(tmp, batch_rows):
             count = sum(1 for _ in f)
         assert count == batch_rows, f"{count} result lines for {batch_rows} rows"
         batches = run.stderr.count(" created at ")
-        for path in [data, results, store, store + "-wal", store + "-shm"]:
-            if os.path.exists(path):
-                os.remove(path)
+        kit.remove_files(data, results, *kit.store_files(store))
         log(f"  --batch {batch_rows:,} rows: {batch_rows / run.wall:,.0f} rows/s, {run.rss_mb:.0f} MB")
         return (batch_rows, run.wall, run.cpu, run.rss_mb, batches)
 

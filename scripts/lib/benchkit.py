@@ -236,6 +236,18 @@ def dataset_file(path, rows):
             f.write(json.dumps({"id": i, "text": text}) + "\n")
 
 
+def remove_files(*paths):
+    """Deletes the files that exist among `paths`."""
+    for path in paths:
+        if os.path.exists(path):
+            os.remove(path)
+
+
+def store_files(store):
+    """A SQLite store's files: the database, its WAL and its shared-memory index."""
+    return [store, store + "-wal", store + "-shm"]
+
+
 def write(path, lines):
     with open(path, "w") as f:
         f.write("\n".join(lines) + "\n")
