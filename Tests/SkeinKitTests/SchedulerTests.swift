@@ -122,7 +122,9 @@ import Testing
         try await SkeinTestServer.withRunning(.init(latency: .fixed(.milliseconds(50)))) { server in
             await server.addRule(ReplyRule("fail", match: .init(lastUserMessageContains: "FAIL"),
                                            action: .status(400, message: "bad prompt")))
-            await server.addRule(ReplyRule("slow", match: .init(lastUserMessageContains: "slow one"), delay: .milliseconds(400),
+            // 3 s: under the whole suite's load the failing step's 50 ms reply once arrived after
+            // a 400 ms one, and the step after the slow one started.
+            await server.addRule(ReplyRule("slow", match: .init(lastUserMessageContains: "slow one"), delay: .seconds(3),
                                            action: .text("slow reply")))
             let graph = try Self.graph("""
                   broken:
