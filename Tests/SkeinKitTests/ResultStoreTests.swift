@@ -306,6 +306,50 @@ import Testing
         #expect(try await other.cacheStats().entries == 300)
     }
 
+    /// The inserts every request makes go through SQLite's C API (`SQLiteRawStatement`): a
+    /// write that SQLite refuses (here a history row for a run that does not exist, which the
+    /// foreign key forbids) fails alone with SQLite's message, the writes committed with it
+    /// are kept, and the statement it failed in keeps working.
+    @Test func aRefusedWriteFailsAloneAndTheStatementsStayUsable() async throws {
+        let (store, directory) = try Self.temporaryStore()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let provider = ProviderConfiguration(name: "p", baseURL: "http://127.0.0.1:1/v1")
+        let runID = try await store.beginRun(RunRecord(pipelinePath: "p.yaml", pipelineSHA256: "0", inputs: [:]))
+        func record(_ index: Int, run: Int64) -> RequestRecord {
+            RequestRecord(
+                runID: run, step: "s", item: index,
+                key: RequestKey(provider: provider, request: .chat(model: "m", messages: [.user("question \(index)")])),
+                provider: provider, api: .chat, model: index.isMultiple(of: 2) ? "m" : nil,
+                completion: Completion(content: "answer \(index)", usage: .init(promptTokens: 3, completionTokens: index)),
+                error: index.isMultiple(of: 3) ? "" : nil, cached: false, attempts: 1, startedAt: Date(), duration: .zero)
+        }
+        let failures = try await withThrowingTaskGroup(of: String?.self) { group in
+            for index in 0..<40 {
+                group.addTask {
+                    do {
+                        try await store.record(record(index, run: index == 20 ? runID + 100 : runID))
+                        return nil
+                    } catch {
+                        return "\(error)"
+                    }
+                }
+            }
+            return try await group.reduce(into: [String]()) { if let failure = $1 { $0.append(failure) } }
+        }
+        #expect(failures.count == 1)
+        #expect(failures.first?.contains("FOREIGN KEY constraint failed") == true, "\(failures)")
+        try await store.record(record(40, run: runID))
+        let rows = try await store.requests(run: runID)
+        #expect(rows.count == 40)
+        #expect(Set(rows.compactMap(\.item)) == Set((0...40).filter { $0 != 20 }))
+        let row = try #require(rows.first { $0.item == 9 })
+        #expect(row.model == nil && row.error == "" && row.usage == #"{"prompt_tokens":3,"completion_tokens":9,"total_tokens":12}"#)
+        #expect(rows.first { $0.item == 10 }?.model == "m")
+        #expect(try await store.completion(for: record(20, run: runID).key) == nil)
+        #expect(try await store.completion(for: record(40, run: runID).key)?.content == "answer 40")
+        #expect(try await store.cacheStats().entries == 40)
+    }
+
     @Test func twoStoresOnOneFileWriteAtTheSameTime() async throws {
         let (first, directory) = try Self.temporaryStore()
         defer { try? FileManager.default.removeItem(at: directory) }

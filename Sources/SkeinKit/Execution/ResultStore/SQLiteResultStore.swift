@@ -203,36 +203,54 @@ public final class SQLiteResultStore: ResultStore {
     }
 
     // The hot statements below are prepared once per connection (`cachedStatement`): preparing
-    // one (parsing, and GRDB's authorizer walking it) cost more than running it.
+    // one (parsing, and GRDB's authorizer walking it) cost more than running it. The statements
+    // every request runs are bound and stepped through `SQLiteRawStatement`.
 
     public func record(_ request: RequestRecord) async throws {
         let now = Date().timeIntervalSince1970
-        let response = request.completion.map { $0.storedValue.serialized() }
-        let usage = request.completion?.usage.map { $0.jsonValue.serialized() }
+        let response = request.completion?.storedJSON
+        let usage = request.completion?.usage?.historyJSON
         try await writes.submit { db in
             if let response, !request.cached {
-                try db.cachedStatement(
-                    sql: """
-                        INSERT INTO completions (key, provider, base_url, api, model, request, response, created_at, last_used_at)
-                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                        ON CONFLICT(key) DO UPDATE SET response = excluded.response, last_used_at = excluded.last_used_at
-                        """
-                ).execute(
-                    arguments: [request.key.hex, request.provider, request.baseURL, request.api.rawValue, request.model,
-                                request.key.canonicalBody, response, now, now])
+                var insert = try SQLiteRawStatement(db, sql: """
+                    INSERT INTO completions (key, provider, base_url, api, model, request, response, created_at, last_used_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    ON CONFLICT(key) DO UPDATE SET response = excluded.response, last_used_at = excluded.last_used_at
+                    """)
+                insert.bind(request.key.hex)
+                insert.bind(request.provider)
+                insert.bind(request.baseURL)
+                insert.bind(request.api.rawValue)
+                insert.bind(request.model)
+                insert.bind(request.key.canonicalBody)
+                insert.bind(response)
+                insert.bind(now)
+                insert.bind(now)
+                try insert.execute()
             } else if request.cached {
-                try db.cachedStatement(sql: "UPDATE completions SET last_used_at = ? WHERE key = ?")
-                    .execute(arguments: [now, request.key.hex])
+                var touch = try SQLiteRawStatement(db, sql: "UPDATE completions SET last_used_at = ? WHERE key = ?")
+                touch.bind(now)
+                touch.bind(request.key.hex)
+                try touch.execute()
             }
-            try db.cachedStatement(
-                sql: """
-                    INSERT INTO run_requests (run_id, row, step, item, key, provider, model, cached, attempts, started_at, duration, error, usage)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """
-            ).execute(
-                arguments: [request.runID, request.row, request.step, request.item, request.key.hex, request.provider,
-                            request.model, request.cached, request.attempts, request.startedAt.timeIntervalSince1970,
-                            request.duration.seconds, request.error, usage])
+            var history = try SQLiteRawStatement(db, sql: """
+                INSERT INTO run_requests (run_id, row, step, item, key, provider, model, cached, attempts, started_at, duration, error, usage)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """)
+            history.bind(request.runID)
+            history.bind(request.row)
+            history.bind(request.step)
+            history.bind(request.item)
+            history.bind(request.key.hex)
+            history.bind(request.provider)
+            history.bind(request.model)
+            history.bind(request.cached)
+            history.bind(request.attempts)
+            history.bind(request.startedAt.timeIntervalSince1970)
+            history.bind(request.duration.seconds)
+            history.bind(request.error)
+            history.bind(usage)
+            try history.execute()
         }
     }
 
@@ -415,9 +433,10 @@ final class GroupCommitQueue: Sendable {
         answers.reserveCapacity(lookups.count)
         do {
             try db.inTransaction(.deferred) {
-                let statement = try db.cachedStatement(sql: "SELECT response FROM completions WHERE key = ?")
                 for lookup in lookups {
-                    answers.append(try String.fetchOne(statement, arguments: [lookup.key]))
+                    var select = try SQLiteRawStatement(db, sql: "SELECT response FROM completions WHERE key = ?")
+                    select.bind(lookup.key)
+                    answers.append(try select.text())
                 }
                 return .commit
             }
