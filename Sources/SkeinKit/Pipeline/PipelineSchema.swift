@@ -310,7 +310,7 @@ public enum PipelineSchema {
           "maximum": 100000
         },
         "requests_per_minute": {
-          "description": "A budget of requests per minute shared by every step that uses this provider; at least 1.",
+          "description": "A budget of requests per minute shared by every step that uses this provider, paced evenly at 98% of it (no bursts); at least 1.",
           "type": "integer",
           "minimum": 1
         },
