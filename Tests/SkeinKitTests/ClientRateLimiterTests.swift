@@ -84,7 +84,7 @@ import Testing
             case finish(RateBudget.Reservation, retryAfter: Double?)
         }
         var budget = RateBudget(limits: .init(requestsPerMinute: configuredRPM))
-        var random = SplitMix64(seed: 7)
+        var random = SeededGenerator(seed: 7)
         var accepted: [Double] = []
         let workers = min(workers, requests)
         var queue: [(time: Double, worker: Int, step: Step)] = (0..<workers).map { (0, $0, .reserve) }
@@ -189,15 +189,3 @@ import Testing
     }
 }
 
-/// A seeded generator, so a simulation's jitter is the same every run.
-private struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE5_E9B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}

@@ -1,17 +1,13 @@
 @testable import SkeinKit
 
-/// SplitMix64: deterministic random numbers, so the generated cases are the same on
+/// Deterministic random numbers (`SeededGenerator`), so the generated cases are the same on
 /// every run and machine (the standard library's generators are not seedable).
 struct TemplateCaseRandom {
-    var state: UInt64
+    private var generator: SeededGenerator
 
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+    init(state: UInt64) { generator = SeededGenerator(seed: state) }
+
+    mutating func next() -> UInt64 { generator.next() }
 
     mutating func below(_ count: Int) -> Int { Int(next() % UInt64(count)) }
     mutating func int(_ range: ClosedRange<Int>) -> Int { range.lowerBound + below(range.count) }
