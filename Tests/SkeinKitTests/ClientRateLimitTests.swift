@@ -29,6 +29,7 @@ import Testing
                 }
                 let elapsed = ContinuousClock.now - start
                 let rejected = await server.statusCounts[429] ?? 0
+                print("rate limit: \(rejected) of \(attempts) attempts got 429; 300 requests in \(elapsed)")
                 #expect(attempts == 300 + rejected)
                 #expect(Double(rejected) <= 0.03 * Double(attempts), "\(rejected) of \(attempts) got 429")
                 // Paced, not burst: 300 requests at 9.8 a second take 30.5 s.

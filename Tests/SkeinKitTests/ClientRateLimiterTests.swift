@@ -75,9 +75,10 @@ import Testing
     /// pace themselves with `RateBudget` as `HTTPCompletionClient` does. Each request reaches
     /// the provider 5 ms after its start plus up to `jitter` seconds more (seeded), as a
     /// loaded machine's late timers and a network's queues deliver it; replies take 50 ms.
+    /// During a `stall` the sender runs nothing: what was due goes when it ends, in order.
     private func simulate(
         configuredRPM: Int?, serverRPM: Int, window: Double = 60, requests: Int, workers: Int = 64,
-        jitter: Double = 0
+        jitter: Double = 0, stalls: [Range<Double>] = []
     ) -> (successes: Int, rejections: Int) {
         enum Step {
             case reserve, send(RateBudget.Reservation), arrive(RateBudget.Reservation)
@@ -101,6 +102,10 @@ import Testing
                 let reservation = budget.reserve(tokens: 0, at: now)
                 queue.append((reservation.start, worker, .send(reservation)))
             case .send(let reservation):
+                if let stall = stalls.first(where: { $0.contains(now) }) {
+                    queue.append((stall.upperBound, worker, step))
+                    continue
+                }
                 if let renewed = budget.revalidate(reservation, at: now) {
                     queue.append((renewed.start, worker, .send(renewed)))
                     continue
@@ -137,6 +142,16 @@ import Testing
     /// jitter. A burst on top of the rate, or pacing exactly at it, each gave 429s here.
     @Test func aWindowShorterThanAMinuteAndJitterMeetNo429s() {
         let result = simulate(configuredRPM: 600, serverRPM: 200, window: 20, requests: 300, workers: 300, jitter: 0.3)
+        #expect(result.successes == 300)
+        #expect(result.rejections == 0, "\(result)")
+    }
+
+    /// The same, with the sender stalled twice for 800 ms (8 requests due in each): sent at
+    /// once to catch up, they came on top of a full window 20 seconds later and met the limit.
+    @Test func aStalledSenderSlidesTheScheduleInsteadOfCatchingUp() {
+        let result = simulate(
+            configuredRPM: 600, serverRPM: 200, window: 20, requests: 300, workers: 300,
+            stalls: [3.0..<3.8, 11.0..<11.8])
         #expect(result.successes == 300)
         #expect(result.rejections == 0, "\(result)")
     }

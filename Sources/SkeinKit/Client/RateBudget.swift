@@ -47,6 +47,8 @@ struct RateBudget: Sendable {
     /// The share of a configured `requests_per_minute` requests are paced at: 2% of any
     /// window's budget left for jitter (at 600 a minute, 0.4 s of jitter over 20 seconds).
     static let headroom = 0.98
+    /// How late a paced request may go (at least two intervals) before the schedule slides.
+    static let lateness = 0.05
 
     init(limits: Limits) {
         self.limits = limits
@@ -102,11 +104,23 @@ struct RateBudget: Sendable {
         return Reservation(start: start, tokens: tokens, epoch: epoch)
     }
 
-    /// Checks a reservation whose start has come: if the rate dropped or a pause began
-    /// since it was made, it is replaced by a new one (its tokens handed back first).
+    /// Checks a reservation whose start has come: if the rate dropped, a pause began or the
+    /// schedule slid since it was made, it is replaced by a new one (its tokens handed back
+    /// first).
+    ///
+    /// A request that goes late (its sender stalled: a loaded machine runs timers late) slides
+    /// the schedule: the requests after it are spaced from now, not sent at once to catch up.
+    /// Caught up, they would arrive closer together than the rate, and a provider's window
+    /// twenty seconds on would count them on top of a full window's worth.
     /// - Returns: nil when it still holds.
     mutating func revalidate(_ reservation: Reservation, at now: Double) -> Reservation? {
-        guard reservation.epoch != epoch else { return nil }
+        guard reservation.epoch != epoch else {
+            if let rate = requestRate, now - reservation.start > max(2 / rate, Self.lateness) {
+                requestArrival = now + 1 / rate
+                epoch += 1
+            }
+            return nil
+        }
         if let perMinute = limits.tokensPerMinute {
             tokenArrival -= Double(max(0, reservation.tokens)) / (Double(max(1, perMinute)) / 60)
         }
