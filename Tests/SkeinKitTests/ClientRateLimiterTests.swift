@@ -203,4 +203,3 @@ import Testing
         #expect(await limiter.attemptsInFlight == 1)
     }
 }
-

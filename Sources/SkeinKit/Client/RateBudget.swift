@@ -116,8 +116,7 @@ struct RateBudget: Sendable {
     mutating func revalidate(_ reservation: Reservation, at now: Double) -> Reservation? {
         guard reservation.epoch != epoch else {
             if let rate = requestRate, now - reservation.start > max(2 / rate, Self.lateness) {
-                requestArrival = now + 1 / rate
-                epoch += 1
+                restartSchedule(at: now, rate: rate)
             }
             return nil
         }
@@ -171,10 +170,7 @@ struct RateBudget: Sendable {
             let rate = max(floor, current / 2)
             requestRate = rate
             lastDecrease = now
-            epoch += 1
-            // Every reservation not yet sent is made again at the new rate, so the
-            // schedule starts over: one interval from now.
-            requestArrival = now + 1 / rate
+            restartSchedule(at: now, rate: rate)
         }
         if let retryAfter, retryAfter > 0 {
             let resume = now + min(retryAfter, Self.longestPause)
@@ -187,6 +183,13 @@ struct RateBudget: Sendable {
                 epoch += 1
             }
         }
+    }
+
+    /// Starts the request schedule over, one interval after `now`: every reservation not
+    /// yet sent is stale and is made again when its start comes (`revalidate`).
+    private mutating func restartSchedule(at now: Double, rate: Double) {
+        requestArrival = now + 1 / rate
+        epoch += 1
     }
 
     /// The rate requests were sent at over the last ten seconds (at least one second).
