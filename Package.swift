@@ -5,6 +5,7 @@ let package = Package(
     name: "Skein",
     platforms: [.macOS(.v14)],
     products: [
+        .library(name: "SkeinCore", targets: ["SkeinCore"]),
         .library(name: "SkeinKit", targets: ["SkeinKit"]),
         .library(name: "SkeinTesting", targets: ["SkeinTesting"]),
         .executable(name: "skein", targets: ["skein"]),
@@ -27,10 +28,21 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-asn1", from: "1.7.4"),
     ],
     targets: [
+        // The pure core: diagnostics, JSON and JSON Schema, templates, the pipeline model and
+        // its loading, the graph and the plan. No HTTP, TLS, SQLite or crypto, so the fuzz
+        // targets and editor tooling link it alone (DESIGN.md section 3, "Targets").
+        .target(
+            name: "SkeinCore",
+            dependencies: [
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "OrderedCollections", package: "swift-collections"),
+            ]
+        ),
+        // The I/O: provider dialects and the transport, execution, datasets, the result store.
         .target(
             name: "SkeinKit",
             dependencies: [
-                .product(name: "Yams", package: "Yams"),
+                "SkeinCore",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "OrderedCollections", package: "swift-collections"),
                 .product(name: "DequeModule", package: "swift-collections"),
@@ -48,6 +60,7 @@ let package = Package(
         .target(
             name: "SkeinTesting",
             dependencies: [
+                "SkeinKit",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdHTTP2", package: "hummingbird"),
@@ -88,7 +101,7 @@ let package = Package(
         .testTarget(
             name: "SkeinKitTests",
             dependencies: [
-                "SkeinKit", "SkeinTesting",
+                "SkeinCore", "SkeinKit", "SkeinTesting",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
@@ -96,7 +109,7 @@ let package = Package(
         ),
         .testTarget(
             name: "SkeinCLITests",
-            dependencies: ["SkeinKit", "SkeinTesting"]
+            dependencies: ["SkeinCore", "SkeinKit", "SkeinTesting"]
         ),
     ],
     swiftLanguageModes: [.v6]

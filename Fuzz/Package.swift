@@ -1,37 +1,25 @@
 // swift-tools-version: 6.1
 // libFuzzer targets for SkeinKit's parsers (see RELIABILITY.md, "Fuzzing", and scripts/fuzz).
 //
-// This package compiles only the parts of SkeinKit the fuzz targets reach, so a fuzz build
-// does not pull in the HTTP stack or SQLite: Sources/SkeinKit here holds symlinks to
-// ../Sources/SkeinKit/{Pipeline,Template,JSON,Diagnostics,Graph} and to the few Client
-// files those folders use (SSEParser, ProviderConfiguration, SamplingParameters).
+// The fuzz targets depend on SkeinCore, the root package's pure target, by path: a fuzz build
+// compiles no HTTP stack, TLS or SQLite (DESIGN.md section 3, "Targets"). `.ci/run` builds
+// this package and runs each target briefly, so it cannot stop building unnoticed again.
 //
 // Build (scripts/fuzz does this):
-//   swift build -c release --package-path Fuzz -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library
+//   swift build -c release --package-path Fuzz -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library -Xswiftc -cross-module-optimization
 import PackageDescription
 
 let package = Package(
     name: "SkeinFuzz",
     platforms: [.macOS(.v14)],
     dependencies: [
-        .package(url: "https://github.com/jpsim/Yams", exact: "6.2.2"),
-        .package(url: "https://github.com/apple/swift-collections", exact: "1.6.0"),
+        .package(name: "Skein", path: ".."),
     ],
     targets: [
-        .target(
-            name: "SkeinKit",
-            dependencies: [
-                .product(name: "Yams", package: "Yams"),
-                .product(name: "OrderedCollections", package: "swift-collections"),
-            ],
-            // Lets the fuzz targets use specialized generics (SSEParser.consume takes
-            // `some Sequence<UInt8>`); unspecialized, most of a run is witness calls.
-            swiftSettings: [.unsafeFlags(["-cross-module-optimization"])]
-        ),
         // libFuzzer's LLVMFuzzerRunDriver, called from each target's @main.
         .target(name: "FuzzDriver"),
         // What each target does with an input; Tests/SkeinKitTests links the same file.
-        .target(name: "FuzzWork", dependencies: ["SkeinKit"]),
+        .target(name: "FuzzWork", dependencies: [.product(name: "SkeinCore", package: "Skein")]),
         .executableTarget(name: "FuzzLoader", dependencies: ["FuzzWork", "FuzzDriver"]),
         .executableTarget(name: "FuzzTemplate", dependencies: ["FuzzWork", "FuzzDriver"]),
         .executableTarget(name: "FuzzSSE", dependencies: ["FuzzWork", "FuzzDriver"]),

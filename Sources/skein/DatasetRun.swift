@@ -45,47 +45,19 @@ struct DatasetRun {
             Terminal.standardError.write("error: -o and --errors name the same file '\(resultsPath.given)'; give them different files\n")
             throw ExitCode(2)
         }
-        for (column, input) in renames where graph.pipeline.inputs[input] == nil {
-            Terminal.standardError.write("error: --map \(column)=\(input): the pipeline has no input '\(input)'"
-                + Suggestion.didYouMean(input, in: Array(graph.pipeline.inputs.keys)) + "\n")
-            throw ExitCode(2)
-        }
-        if reader.format == .csv {
-            // A CSV names its columns up front: a --map of a column it lacks is a typo.
-            for column in renames.keys where !reader.columns.contains(column) {
-                Terminal.standardError.write(
-                    "error: --map \(column)=\(renames[column] ?? ""): \(dataset) has no column '\(column)'; the columns are "
-                        + reader.columns.joined(separator: ", ") + Suggestion.didYouMean(column, in: reader.columns) + "\n")
-                throw ExitCode(2)
-            }
-            let available = Set(reader.columns.map { renames[$0] ?? $0 }).union(fixedInputs.keys)
-            let missing = graph.pipeline.inputs.values.filter { $0.isRequired && !available.contains($0.name) }.map(\.name)
-            if !missing.isEmpty {
-                Terminal.standardError.write(
-                    "error: \(dataset): no column for the required input\(missing.count == 1 ? "" : "s") "
-                        + missing.map { "'\($0)'" }.joined(separator: ", ")
-                        + "; the columns are \(reader.columns.joined(separator: ", ")) (rename one with --map COLUMN=INPUT)\n")
-                throw ExitCode(1)
-            }
+        do {
+            try reader.checkInputs(renames: renames, fixedInputs: Set(fixedInputs.keys), pipeline: graph.pipeline)
+        } catch {
+            Terminal.standardError.write("error: \(error)\n")
+            throw ExitCode(error.isUsageError ? 2 : 1)
         }
 
         let store = try command.storeOptions.open()
-        let environment = ProcessInfo.processInfo.environment
-        // In batch mode a wave holds every ready request of the window's rows.
-        let batchWindow = 10_000
-        let options = Scheduler.Options(
-            concurrency: command.batch ? batchWindow * max(graph.names.count, 1) : command.concurrency, failurePolicy: command.keepGoing ? .keepGoing : .stopOnFirstFailure,
-            streaming: false, providerOverride: command.provider, modelOverride: command.model, environment: environment,
-            cachePolicy: command.offline ? .offline : (command.noCache ? .refresh : .readWrite))
+        let session = command.session(graph: graph, streaming: false, keepsGoingOffline: false)
         var runOptions: JSONValue.JSONObject = ["dataset": .string(dataset)]
         if let shard = command.shard { runOptions["shard"] = .string(shard) }
         if command.batch { runOptions["batch"] = true }
-        if let provider = command.provider { runOptions["provider"] = .string(provider) }
-        if let model = command.model { runOptions["model"] = .string(model) }
-        let record = RunRecord(
-            pipelinePath: command.file, pipelineSHA256: sha256Hex(Data(graph.pipeline.sourceText.utf8)),
-            gitCommit: GitRevision.head(containing: command.file), inputs: .object(DatasetRunnerInputs.plain(fixedInputs)),
-            options: .object(runOptions))
+        let record = session.record(inputs: DatasetRunnerInputs.plain(fixedInputs), extraOptions: runOptions)
 
         let results = try OutputFile(output: resultsPath)
         let errors = try errorsPath.map { try OutputFile(output: $0) }
@@ -94,7 +66,7 @@ struct DatasetRun {
         let progress = DatasetProgress(total: total, live: isTerminal)
 
         let summary = try await HTTPCompletionClient.withClient(
-            configuration: .init(connectionsPerHost: max(command.concurrency, 8)), environment: environment
+            configuration: .init(connectionsPerHost: max(command.concurrency, 8)), environment: session.options.environment
         ) { http in
             let quiet = command.quiet
             let client: any CompletionClient = command.batch
@@ -104,8 +76,7 @@ struct DatasetRun {
                                    polling: .init(initialInterval: .milliseconds(Int(command.batchPoll * 1000)))),
                     onEvent: { event in if !quiet { progress.batchEvent(event) } })
                 : http
-            let scheduler = Scheduler(graph: graph, client: client, store: store, options: options)
-            let runner = DatasetRunner(scheduler: scheduler, window: command.batch ? batchWindow : nil, shard: shard)
+            let runner = DatasetRunner(scheduler: session.scheduler(client: client, store: store), shard: shard)
             let task = Task {
                 try await runner.run(
                     reader: reader, fixedInputs: fixedInputs, record: record,
@@ -129,12 +100,12 @@ struct DatasetRun {
                 throw ExitCode(1)
             }
         }
-        let rate = Double(summary.rows) / max(summary.duration.seconds, 0.001)
+        let rate = Double(summary.rows) / max(summary.duration.inSeconds, 0.001)
         var line = "\(Terminal.count(summary.rows, "row")): \(summary.succeeded) succeeded"
         if summary.failed > 0 { line += ", \(summary.failed) failed" }
         line += "; \(Terminal.count(summary.requests, "request"))"
         if summary.cacheHits > 0 { line += ", \(summary.cacheHits) from the store" }
-        line += String(format: "; %.1fs, %.1f rows/s", summary.duration.seconds, rate)
+        line += String(format: "; %.1fs, %.1f rows/s", summary.duration.inSeconds, rate)
         Terminal.standardError.write(line + "\n")
         if summary.interrupted {
             // Keep the partial files: a re-run fills in the rest from the store.
@@ -309,7 +280,7 @@ final class DatasetProgress: Sendable {
 
     private func draw() {
         let snapshot = state.withLock { $0 }
-        let elapsed = max((ContinuousClock.now - started).seconds, 0.001)
+        let elapsed = max((ContinuousClock.now - started).inSeconds, 0.001)
         let rate = Double(snapshot.rows) / elapsed
         var line = "rows \(snapshot.rows)"
         if let total, total > 0 {
@@ -332,11 +303,5 @@ final class DatasetProgress: Sendable {
         if total < 60 { return "\(total)s" }
         if total < 3600 { return "\(total / 60)m\(String(format: "%02d", total % 60))s" }
         return "\(total / 3600)h\(String(format: "%02d", (total % 3600) / 60))m"
-    }
-}
-
-extension Duration {
-    var seconds: Double {
-        Double(components.seconds) + Double(components.attoseconds) / 1e18
     }
 }

@@ -194,7 +194,7 @@ final class ProgressRenderer: Sendable {
     }
 
     static func seconds(_ duration: Duration) -> String {
-        let seconds = Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+        let seconds = duration.inSeconds
         return String(format: "%.1fs", seconds)
     }
 }

@@ -3,6 +3,7 @@ import NIOHTTP1
 import SkeinTesting
 import Testing
 
+@testable import SkeinCore
 @testable import SkeinKit
 
 /// The Anthropic Messages API: the request body, the URL and headers, whole and streamed

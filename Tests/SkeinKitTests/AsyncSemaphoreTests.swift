@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+@testable import SkeinCore
 @testable import SkeinKit
 
 /// The run's concurrency limits: at most `limit` bodies at once, waiters served in

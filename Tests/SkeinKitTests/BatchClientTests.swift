@@ -3,6 +3,7 @@ import NIOCore
 import SkeinTesting
 import Testing
 
+@testable import SkeinCore
 @testable import SkeinKit
 
 #if canImport(Glibc)

@@ -1,5 +1,6 @@
 import Testing
 
+@testable import SkeinCore
 @testable import SkeinKit
 
 /// `Completion.decodeDirectly` against the general path (`JSONValue(parsing:)` then

@@ -1,6 +1,7 @@
 import SkeinTesting
 import Testing
 
+@testable import SkeinCore
 @testable import SkeinKit
 
 /// Errors and retries against the real test server over 127.0.0.1.

@@ -2,6 +2,7 @@ import Foundation
 import NIOHTTP1
 import Testing
 
+@testable import SkeinCore
 @testable import SkeinKit
 
 @Suite struct ClientProviderErrorTests {

@@ -1,6 +1,7 @@
 import SkeinTesting
 import Testing
 
+@testable import SkeinCore
 @testable import SkeinKit
 
 /// The client's limiter against a server that enforces a real limit, in real time.

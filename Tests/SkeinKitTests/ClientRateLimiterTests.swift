@@ -1,5 +1,6 @@
 import Testing
 
+@testable import SkeinCore
 @testable import SkeinKit
 
 @Suite struct ClientRateLimiterTests {

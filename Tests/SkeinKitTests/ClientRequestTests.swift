@@ -1,6 +1,7 @@
 import NIOCore
 import Testing
 
+@testable import SkeinCore
 @testable import SkeinKit
 
 @Suite struct ClientRequestTests {

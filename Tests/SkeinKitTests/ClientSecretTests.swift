@@ -2,6 +2,7 @@ import Logging
 import SkeinTesting
 import Testing
 
+@testable import SkeinCore
 @testable import SkeinKit
 
 /// API keys never appear in errors, events or logs, whatever goes wrong.

@@ -1,6 +1,7 @@
 import SkeinTesting
 import Testing
 
+@testable import SkeinCore
 @testable import SkeinKit
 
 /// Streamed replies against the real test server: the same `Completion` as unstreamed,

@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import SkeinTesting
 import Testing
+@testable import SkeinCore
 @testable import SkeinKit
 
 /// HTTPS with a certificate from a private authority (the test server's self-signed one),

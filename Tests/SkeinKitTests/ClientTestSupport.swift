@@ -3,6 +3,7 @@ import Logging
 import SkeinTesting
 import Testing
 
+@testable import SkeinCore
 @testable import SkeinKit
 
 /// A clock that never waits: `sleep` records the duration and moves `now` on by it, so

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+@testable import SkeinCore
 @testable import SkeinKit
 
 /// The fuzz targets' work (Fuzz/Sources/Fuzz*/, RELIABILITY.md "Fuzzing") replayed in the

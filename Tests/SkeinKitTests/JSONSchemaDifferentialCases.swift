@@ -1,5 +1,6 @@
 import OrderedCollections
 
+@testable import SkeinCore
 @testable import SkeinKit
 
 /// SplitMix64: small, seeded, and the same on every platform, so a failing case can be

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 
+@testable import SkeinCore
 @testable import SkeinKit
 
 /// Compares `JSONSchema`'s verdicts with Python's `jsonschema` (the reference most schema

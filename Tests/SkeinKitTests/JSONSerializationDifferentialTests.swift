@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 
+@testable import SkeinCore
 @testable import SkeinKit
 
 /// `JSONValue.serialized` against Python's `json.dumps` (the oracle Jinja2's `tojson` and

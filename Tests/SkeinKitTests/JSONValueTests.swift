@@ -1,4 +1,5 @@
 import Testing
+@testable import SkeinCore
 @testable import SkeinKit
 
 @Suite struct JSONValueTests {

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+@testable import SkeinCore
 @testable import SkeinKit
 
 @Suite struct PipelineGraphTests {

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 
+@testable import SkeinCore
 @testable import SkeinKit
 
 /// `schema/pipeline.schema.json` (what editors check pipeline files with) agrees with the

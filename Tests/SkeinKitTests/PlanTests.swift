@@ -1,4 +1,5 @@
 import Testing
+@testable import SkeinCore
 @testable import SkeinKit
 
 /// The Plan decides what starts and what is skipped; tested as a state machine, no I/O.

@@ -1,6 +1,7 @@
 import Foundation
 import SkeinTesting
 import Testing
+@testable import SkeinCore
 @testable import SkeinKit
 
 /// The result store through the scheduler, against a real SkeinTesting server: requests

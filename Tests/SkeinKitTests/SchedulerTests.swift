@@ -1,6 +1,7 @@
 import Foundation
 import SkeinTesting
 import Testing
+@testable import SkeinCore
 @testable import SkeinKit
 
 /// `skein run` semantics through the library, against a real SkeinTesting server on 127.0.0.1.

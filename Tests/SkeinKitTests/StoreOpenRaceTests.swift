@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+@testable import SkeinCore
 @testable import SkeinKit
 
 /// Found while running the suite under the sanitizers (RELIABILITY.md, "Sanitizers"): two

@@ -1,4 +1,5 @@
 import Testing
+@testable import SkeinCore
 @testable import SkeinKit
 
 /// The stored forms are written straight to bytes (`Completion.storedJSON`,

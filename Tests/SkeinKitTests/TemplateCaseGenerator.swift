@@ -1,3 +1,4 @@
+@testable import SkeinCore
 @testable import SkeinKit
 
 /// Deterministic random numbers (`SeededGenerator`), so the generated cases are the same on

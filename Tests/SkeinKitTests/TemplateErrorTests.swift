@@ -1,5 +1,6 @@
 import Testing
 
+@testable import SkeinCore
 @testable import SkeinKit
 
 /// Pins the text and location of template errors, syntax and runtime alike.

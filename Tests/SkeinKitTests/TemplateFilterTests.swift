@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 
+@testable import SkeinCore
 @testable import SkeinKit
 
 @Suite struct TemplateFilterTests {

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 
+@testable import SkeinCore
 @testable import SkeinKit
 
 /// Renders generated templates with Skein and with Jinja2 (through

@@ -1,9 +1,9 @@
 // What each fuzz target does with one input, and the checks beyond "no crash": compiled into
 // the fuzz targets (Fuzz/Package.swift, target FuzzWork) and, through a symlink, into
 // SkeinKitTests, whose FuzzRegressionTests replay the committed corpus with the same work.
-// Only SkeinKit's public API is used, since the fuzz package builds SkeinKit without testing.
+// Only SkeinCore's public API is used, since the fuzz package builds SkeinCore without testing.
 import Foundation
-import SkeinKit
+import SkeinCore
 
 public enum FuzzWork {
     // MARK: loader

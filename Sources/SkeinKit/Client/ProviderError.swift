@@ -189,7 +189,7 @@ extension ProviderError {
     }
 
     static func seconds(_ duration: Duration) -> String {
-        let seconds = Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+        let seconds = duration.inSeconds
         if seconds == seconds.rounded() { return "\(Int(seconds)) s" }
         return "\((seconds * 1000).rounded() / 1000) s"
     }

@@ -124,7 +124,7 @@ actor RateLimiter {
     var attemptsInFlight: Int { inFlight }
 
     private func seconds(_ duration: Duration) -> Double {
-        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+        duration.inSeconds
     }
 }
 

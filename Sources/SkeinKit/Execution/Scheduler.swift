@@ -7,31 +7,8 @@ import OrderedCollections
 /// A class, not a struct, so that the async frames of runs and dataset rows in flight hold
 /// a reference to it, not a copy of its graph and options.
 public final class Scheduler: Sendable {
-    public struct Options: Sendable {
-        /// Requests in flight at once, across all steps (`--concurrency`).
-        public var concurrency: Int
-        public var failurePolicy: Plan.FailurePolicy
-        public var streaming: Bool
-        public var providerOverride: String?
-        public var modelOverride: String?
-        public var environment: [String: String]
-        /// How the store is used (`--no-cache`, `--offline`); ignored without a store.
-        public var cachePolicy: CachePolicy
-
-        public init(
-            concurrency: Int = 16, failurePolicy: Plan.FailurePolicy = .stopOnFirstFailure, streaming: Bool = false,
-            providerOverride: String? = nil, modelOverride: String? = nil,
-            environment: [String: String] = ProcessInfo.processInfo.environment, cachePolicy: CachePolicy = .readWrite
-        ) {
-            self.concurrency = concurrency
-            self.failurePolicy = failurePolicy
-            self.streaming = streaming
-            self.providerOverride = providerOverride
-            self.modelOverride = modelOverride
-            self.environment = environment
-            self.cachePolicy = cachePolicy
-        }
-    }
+    /// The run's choices; see `RunSession.Options`.
+    public typealias Options = RunSession.Options
 
     /// The outcome of a run.
     public struct Outcome: Sendable {
@@ -53,17 +30,25 @@ public final class Scheduler: Sendable {
         public var failedSteps: [StepResult] { results.values.filter { $0.status == .failed } }
     }
 
-    public let graph: PipelineGraph
+    /// The run's configuration, worked out once.
+    public let session: RunSession
+    public var graph: PipelineGraph { session.graph }
+    public var options: Options { session.options }
     public let client: any CompletionClient
-    public let options: Options
     /// Where results are looked up and recorded; nil runs without cache or history.
     public let store: (any ResultStore)?
 
-    public init(graph: PipelineGraph, client: any CompletionClient, store: (any ResultStore)? = nil, options: Options = Options()) {
-        self.graph = graph
+    public init(session: RunSession, client: any CompletionClient, store: (any ResultStore)? = nil) {
+        self.session = session
         self.client = client
         self.store = store
-        self.options = options
+    }
+
+    /// A scheduler with a session of its own (see `RunSession`).
+    public convenience init(
+        graph: PipelineGraph, client: any CompletionClient, store: (any ResultStore)? = nil, options: Options = Options()
+    ) {
+        self.init(session: RunSession(graph: graph, options: options), client: client, store: store)
     }
 
     /// Runs every step and evaluates the outputs.
@@ -81,13 +66,11 @@ public final class Scheduler: Sendable {
         let started = clock.now
         var recording: StepRunner.Recording?
         if let store {
-            let record = record ?? RunRecord(
-                pipelinePath: graph.pipeline.path, pipelineSHA256: sha256Hex(Data(graph.pipeline.sourceText.utf8)),
-                inputs: .object(inputs))
+            let record = record ?? session.record(inputs: inputs, extraOptions: [:], gitCommit: .some(nil))
             do {
                 recording = StepRunner.Recording(store: store, runID: try await store.beginRun(record))
             } catch {
-                return Outcome(status: .failed, results: [:], outputs: [:], outputErrors: [StepRunner.describe(error)],
+                return Outcome(status: .failed, results: [:], outputs: [:], outputErrors: [StepFailure.from(error).description],
                                duration: clock.now - started)
             }
         }
@@ -100,7 +83,7 @@ public final class Scheduler: Sendable {
                     recording.runID, status: outcome.status.rawValue,
                     outputs: outcome.status == .succeeded ? .object(outcome.outputs) : nil, endedAt: Date())
             } catch {
-                outcome.outputErrors.append(StepRunner.describe(error))
+                outcome.outputErrors.append(StepFailure.from(error).description)
                 if outcome.status == .succeeded { outcome.status = .failed }
             }
         }
@@ -110,13 +93,10 @@ public final class Scheduler: Sendable {
     /// The step runner of a run: one per run, shared by every dataset row, so that all
     /// rows share the global request limit.
     func makeRunner(recording: StepRunner.Recording?, events: @escaping @Sendable (RunEvent) -> Void) -> StepRunner {
-        let resolver = ProviderResolver(
-            pipeline: graph.pipeline, providerOverride: options.providerOverride, modelOverride: options.modelOverride,
-            environment: options.environment)
-        return StepRunner(
-            graph: graph, client: client, resolver: resolver,
+        StepRunner(
+            graph: graph, client: client, resolver: session.resolver,
             configuration: .init(streaming: options.streaming, environment: options.environment, cachePolicy: options.cachePolicy),
-            requestLimit: AsyncSemaphore(limit: options.concurrency), structuredSupport: StructuredOutputSupport(),
+            requestLimit: AsyncSemaphore(limit: session.requestLimit), structuredSupport: StructuredOutputSupport(),
             recording: recording, events: events)
     }
 
@@ -155,7 +135,7 @@ public final class Scheduler: Sendable {
                 do {
                     outputs[name] = try template.evaluate(TemplateContext(variables))
                 } catch {
-                    outputErrors.append("output '\(name)': \(StepRunner.describe(error))")
+                    outputErrors.append("output '\(name)': \(StepFailure.from(error).description)")
                 }
             }
         }
@@ -228,7 +208,7 @@ final class RowRun {
                 let name = graph.names[index]
                 let blockerName = graph.names[blocker]
                 let why = results[blockerName]?.status == .failed ? "failed" : "was skipped"
-                let result = StepResult(name: name, status: .skipped, message: "'\(blockerName)' \(why)")
+                let result = StepResult(name: name, status: .skipped, note: "'\(blockerName)' \(why)")
                 results[name] = result
                 steps[name] = result.templateValue
                 events(.stepEnded(result))

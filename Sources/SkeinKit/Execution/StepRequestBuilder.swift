@@ -27,7 +27,7 @@ public final class StepRequestBuilder: Sendable {
     /// the system message) for providers marked `structured_outputs: json_object` and for
     /// Anthropic providers (whose API has no response format), `json_schema` otherwise.
     public var initialStructuredMode: StructuredMode {
-        provider.kind == .anthropic || provider.structuredOutputs == .jsonObject ? .jsonObject : .jsonSchema
+        !provider.dialect.takesResponseFormat || provider.structuredOutputs == .jsonObject ? .jsonObject : .jsonSchema
     }
 
     /// The request for one item (or the single request of a step without `for_each`): a
@@ -50,9 +50,12 @@ public final class StepRequestBuilder: Sendable {
         let sampling = step.step.sampling.overlaying(defaults.sampling)
         var extra = defaults.extra ?? [:]
         for (key, value) in step.step.extra ?? [:] { extra[key] = value }
-        let isAnthropic = provider.kind == .anthropic
+        let dialect = provider.dialect
+        // Without a response format (the Messages API), structured output is asked for in
+        // the system prompt, as in the `json_object` fallback.
+        let promptsForFormat = !dialect.takesResponseFormat
         if step.step.api == .completion {
-            if isAnthropic {
+            if !dialect.hasLegacyCompletions {
                 throw Diagnostic.error(
                     "step '\(step.name)' has 'api: completion', but provider '\(provider.name)' has type anthropic, "
                         + "whose Messages API has no legacy completions; drop 'api: completion' or use an "
@@ -69,19 +72,19 @@ public final class StepRequestBuilder: Sendable {
         switch step.step.output {
         case .text: break
         case .json:
-            if isAnthropic {
+            if promptsForFormat {
                 Self.addToSystem("Reply with only JSON, no other text.", in: &messages)
             } else {
                 responseFormat = ["type": "json_object"]
             }
         case .schema(let schema, _):
-            switch isAnthropic ? .jsonObject : structuredMode {
+            switch promptsForFormat ? .jsonObject : structuredMode {
             case .jsonSchema:
                 responseFormat = ["type": "json_schema", "json_schema": ["name": .string(step.name), "schema": schema, "strict": true]]
             case .jsonObject:
                 // llama.cpp's server constrains the reply to `schema` inside json_object;
                 // other servers ignore it and rely on the schema in the system message.
-                if !isAnthropic { responseFormat = ["type": "json_object", "schema": schema] }
+                if !promptsForFormat { responseFormat = ["type": "json_object", "schema": schema] }
                 Self.addToSystem(
                     "Reply with only a JSON object that conforms to this JSON Schema:\n" + schema.serialized(), in: &messages)
             }
@@ -100,18 +103,9 @@ public final class StepRequestBuilder: Sendable {
                 return ["type": "function", "function": .object(function)]
             })
         }
-        if isAnthropic {
-            return .messages(
-                model: model, messages: messages, sampling: sampling, tools: tools, toolChoice: step.step.toolChoice,
-                extra: extra, stream: stream)
-        }
-        var toolChoice = step.step.toolChoice
-        if case .string(let name)? = toolChoice, !["auto", "none", "required"].contains(name) {
-            toolChoice = ["type": "function", "function": ["name": .string(name)]]
-        }
-        return .chat(
+        return dialect.chatRequest(ChatRequest(
             model: model, messages: messages, sampling: sampling, responseFormat: responseFormat, tools: tools,
-            toolChoice: toolChoice, extra: extra, stream: stream)
+            toolChoice: step.step.toolChoice, extra: extra, stream: stream))
     }
 
     /// Appends an instruction to the first system message, or adds one before the others.

@@ -18,8 +18,12 @@ public struct StepResult: Sendable, Hashable {
     public var usage: Completion.Usage?
     public var model: JSONValue
     public var finishReason: JSONValue
-    /// Why the step failed or was skipped.
-    public var message: String?
+    /// Why the step failed, as a value to switch on; nil unless `status` is `.failed`.
+    public var failure: StepFailure?
+    /// Why the step was skipped or not run (`'when' is false`, a dependency that failed).
+    public var note: String?
+    /// Why the step failed or was skipped, as text: the failure's description, or the note.
+    public var message: String? { failure?.description ?? note }
     /// HTTP requests made (attempts included) and retries.
     public var requests: Int
     public var retries: Int
@@ -30,7 +34,7 @@ public struct StepResult: Sendable, Hashable {
     public init(
         name: String, status: StepStatus, output: JSONValue = .null, reasoning: JSONValue = .null,
         toolCalls: JSONValue = .array([]), usage: Completion.Usage? = nil, model: JSONValue = .null,
-        finishReason: JSONValue = .null, message: String? = nil, requests: Int = 0, retries: Int = 0,
+        finishReason: JSONValue = .null, failure: StepFailure? = nil, note: String? = nil, requests: Int = 0, retries: Int = 0,
         cacheHits: Int = 0, duration: Duration = .zero
     ) {
         self.name = name
@@ -41,7 +45,8 @@ public struct StepResult: Sendable, Hashable {
         self.usage = usage
         self.model = model
         self.finishReason = finishReason
-        self.message = message
+        self.failure = failure
+        self.note = note
         self.requests = requests
         self.retries = retries
         self.cacheHits = cacheHits

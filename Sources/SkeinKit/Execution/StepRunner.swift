@@ -99,7 +99,7 @@ public final class StepRunner: Sendable {
             return result
         } catch {
             return StepResult(
-                name: result.name, status: .failed, message: Self.describe(error), requests: result.requests,
+                name: result.name, status: .failed, failure: StepFailure.from(error), requests: result.requests,
                 retries: result.retries, cacheHits: result.cacheHits, duration: result.duration)
         }
     }
@@ -141,13 +141,14 @@ public final class StepRunner: Sendable {
     static func result(of error: any Error, name: String, started: ContinuousClock.Instant) -> StepResult {
         switch error {
         case is CancellationError:
-            return StepResult(name: name, status: .notRun, message: "interrupted", duration: ContinuousClock.now - started)
+            return StepResult(name: name, status: .notRun, note: "interrupted", duration: ContinuousClock.now - started)
         case let failure as CountedFailure:
             return StepResult(
-                name: name, status: .failed, message: describe(failure.error), requests: failure.requests,
+                name: name, status: .failed, failure: StepFailure(.provider(failure.error), item: failure.item),
+                requests: failure.requests,
                 retries: max(failure.requests - 1, 0), cacheHits: failure.cacheHits, duration: ContinuousClock.now - started)
         default:
-            return StepResult(name: name, status: .failed, message: describe(error), duration: ContinuousClock.now - started)
+            return StepResult(name: name, status: .failed, failure: StepFailure.from(error), duration: ContinuousClock.now - started)
         }
     }
 
@@ -189,7 +190,7 @@ public final class StepRunner: Sendable {
             if let when = compiled.when {
                 let value = try when.evaluate(TemplateContext(variables))
                 if !Template.isTruthy(value) {
-                    return .done(StepResult(name: name, status: .skipped, message: "'when' is false",
+                    return .done(StepResult(name: name, status: .skipped, note: "'when' is false",
                                             duration: ContinuousClock.now - started))
                 }
             }
@@ -208,7 +209,7 @@ public final class StepRunner: Sendable {
             return .run(PreparedStep(name: name, builder: builder, variables: variables, items: items, variable: variable,
                                      limit: limit))
         } catch {
-            return .done(StepResult(name: name, status: .failed, message: Self.describe(error),
+            return .done(StepResult(name: name, status: .failed, failure: StepFailure.from(error),
                                     duration: ContinuousClock.now - started))
         }
     }
@@ -289,16 +290,9 @@ public final class StepRunner: Sendable {
         var error: ProviderError
         var requests: Int
         var cacheHits: Int
-    }
-
-    static func describe(_ error: any Error) -> String {
-        if let failure = error as? CountedFailure { return failure.error.description }
-        // Without "error: ": the failure is reported as "step 'x' failed: …" already.
-        if let diagnostic = error as? Diagnostic {
-            return diagnostic.location.map { "\($0): \(diagnostic.message)" } ?? diagnostic.message
-        }
-        if let diagnostics = error as? DiagnosticsError { return diagnostics.description }
-        return String(describing: error)
+        /// Always nil today: a provider's error reads the same for every item (kept so the
+        /// typed failure can say which item once the message does).
+        var item: Int? { nil }
     }
 
     struct ItemOutcome: Sendable {
@@ -402,9 +396,9 @@ public final class StepRunner: Sendable {
             try await recordRequest(
                 request, key: key, builder: builder, item: item, row: row, completion: nil, error: error.description,
                 cached: false, attempts: error.attempts, startedAt: startedAt, duration: clock.now - began)
-            if mode == .jsonSchema && Self.rejectsJSONSchema(error) && builder.step.outputSchema != nil {
-                // Seen on llama-cpp-python's server: HTTP 500 "Input should be 'text' or
-                // 'json_object'". Remember it for the provider and ask again with json_object.
+            if mode == .jsonSchema && builder.provider.dialect.refusesJSONSchema(error) && builder.step.outputSchema != nil {
+                // The provider does not take `json_schema` (its dialect reads that from the
+                // error). Remember it for the provider and ask again with json_object.
                 structuredSupport.markRejectsJSONSchema(builder.provider.name)
                 requests += error.attempts
                 return nil
@@ -451,17 +445,11 @@ public final class StepRunner: Sendable {
     }
 
     static func offlineFailure(item: Int?) -> StepFailure {
-        StepFailure(
-            message: (item.map { "item \($0): " } ?? "")
-                + "no stored result for this request (--offline); run without --offline to call the provider")
+        StepFailure(.offlineMiss, item: item)
     }
 
     static func repairFailure(_ invalid: ReplyDecoder.Invalid, item: Int?, hasSchema: Bool) -> StepFailure {
-        StepFailure(
-            message: (item.map { "item \($0): " } ?? "") + "the reply does not match the output "
-                + (hasSchema ? "schema" : "format (JSON)") + " after one repair attempt:\n"
-                + invalid.problems.map { "  " + $0 }.joined(separator: "\n")
-                + "\nreply: " + ReplyDecoder.shorten(invalid.reply, limit: 500))
+        StepFailure(.invalidReply(violations: invalid.problems, reply: invalid.reply, hasSchema: hasSchema), item: item)
     }
 
     /// The stored reply for a request, when the policy allows it. A step with a schema
@@ -496,19 +484,6 @@ public final class StepRunner: Sendable {
             model: request.model, completion: completion, error: error, cached: cached,
             attempts: attempts, startedAt: startedAt, duration: duration))
     }
-
-    static func rejectsJSONSchema(_ error: ProviderError) -> Bool {
-        guard let status = error.status, [400, 422, 500].contains(status) else { return false }
-        let message = error.message.lowercased()
-        return message.contains("json_schema") || message.contains("'text' or 'json_object'")
-            || message.contains("response_format")
-    }
-}
-
-/// A step's failure that is not about a place in the file (the CLI adds the step's location).
-struct StepFailure: Error, Sendable, CustomStringConvertible {
-    var message: String
-    var description: String { message }
 }
 
 /// Providers found at run time to reject `response_format: json_schema`. A lock, not an

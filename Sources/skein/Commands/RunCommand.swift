@@ -142,12 +142,12 @@ struct RunCommand: AsyncParsableCommand {
             Terminal.standardError.write("error: \(error)\n")
             throw ExitCode(1)
         }
-        let environment = ProcessInfo.processInfo.environment
-        let resolver = ProviderResolver(pipeline: graph.pipeline, providerOverride: provider, modelOverride: model, environment: environment)
+        let progressMode: ProgressRenderer.Mode = quiet ? .quiet : (stream == nil && Terminal.isTerminal(2) ? .live : .lines)
+        let session = session(graph: graph, streaming: stream != nil || progressMode == .live)
 
         if dryRun {
             do {
-                let requests = try DryRun(graph: graph, resolver: resolver).requests(inputs: inputs, environment: environment)
+                let requests = try session.dryRun.requests(inputs: inputs, environment: session.options.environment)
                 try emit(DryRunPrinter.render(requests, format: output), to: outputTarget)
             } catch let diagnostic as Diagnostic {
                 Diagnostics.report([diagnostic], sourceText: graph.pipeline.sourceText, file: file)
@@ -156,29 +156,15 @@ struct RunCommand: AsyncParsableCommand {
             return
         }
 
-        let progress = ProgressRenderer(
-            steps: graph.names, mode: quiet ? .quiet : (stream == nil && Terminal.isTerminal(2) ? .live : .lines),
-            streamStep: stream, color: Terminal.usesColor)
+        let progress = ProgressRenderer(steps: graph.names, mode: progressMode, streamStep: stream, color: Terminal.usesColor)
         let tracer = trace.map { _ in TraceRecorder() }
         let tally = ItemTally()
         let store = try storeOptions.open()
-        // Offline, every missing reply is worth naming: keep going past the first.
-        let options = Scheduler.Options(
-            concurrency: concurrency, failurePolicy: keepGoing || offline ? .keepGoing : .stopOnFirstFailure,
-            streaming: stream != nil || progress.mode == .live, providerOverride: provider, modelOverride: model,
-            environment: environment, cachePolicy: offline ? .offline : (noCache ? .refresh : .readWrite))
-        var runOptions = JSONValue.JSONObject()
-        if let provider { runOptions["provider"] = .string(provider) }
-        if let model { runOptions["model"] = .string(model) }
-        if noCache { runOptions["cache"] = "refresh" }
-        if offline { runOptions["cache"] = "offline" }
-        let record = RunRecord(
-            pipelinePath: file, pipelineSHA256: sha256Hex(Data(graph.pipeline.sourceText.utf8)),
-            gitCommit: GitRevision.head(containing: file), inputs: .object(inputs), options: .object(runOptions))
+        let record = session.record(inputs: inputs)
         let outcome = try await HTTPCompletionClient.withClient(
-            configuration: .init(connectionsPerHost: max(concurrency, 8)), environment: environment
+            configuration: .init(connectionsPerHost: max(concurrency, 8)), environment: session.options.environment
         ) { client in
-            let scheduler = Scheduler(graph: graph, client: client, store: store, options: options)
+            let scheduler = session.scheduler(client: client, store: store)
             let runTask = Task {
                 await scheduler.run(inputs: inputs, record: record) { event in
                     progress.handle(event)
@@ -208,8 +194,8 @@ struct RunCommand: AsyncParsableCommand {
                 Diagnostics.report([diagnostic], sourceText: graph.pipeline.sourceText, file: file)
             }
             for problem in outcome.outputErrors { Terminal.standardError.write("error: \(problem)\n") }
-            if offline, outcome.failedSteps.contains(where: { $0.message?.contains("--offline") == true }) {
-                let missing = outcome.failedSteps.filter { $0.message?.contains("--offline") == true }.map(\.name)
+            if offline, outcome.failedSteps.contains(where: { $0.failure?.isOfflineMiss == true }) {
+                let missing = outcome.failedSteps.filter { $0.failure?.isOfflineMiss == true }.map(\.name)
                 Terminal.standardError.write("offline: no stored result for \(missing.joined(separator: ", "))\n")
             }
             if output == .json { try emit(ResultPrinter.render(outcome, pipeline: graph.pipeline, format: output), to: outputTarget) }
@@ -233,6 +219,21 @@ struct RunCommand: AsyncParsableCommand {
             Terminal.standardError.write(message + "\n")
             throw ExitCode(130)
         }
+    }
+
+    /// The run's session: the flags, resolved once, for the scheduler, the dataset runner and
+    /// the dry run.
+    /// - Parameter keepsGoingOffline: offline, every missing reply is worth naming, so the run
+    ///   keeps going past the first (a dataset row stops at its first failure all the same).
+    func session(graph: PipelineGraph, streaming: Bool, keepsGoingOffline: Bool = true) -> RunSession {
+        RunSession(
+            graph: graph, pipelinePath: file,
+            options: .init(
+                concurrency: concurrency,
+                failurePolicy: keepGoing || (offline && keepsGoingOffline) ? .keepGoing : .stopOnFirstFailure,
+                streaming: streaming, providerOverride: provider, modelOverride: model,
+                environment: ProcessInfo.processInfo.environment,
+                cachePolicy: offline ? .offline : (noCache ? .refresh : .readWrite), batch: batch))
     }
 
     /// Inputs from `--inputs` first, then each `-i` (which wins).

@@ -179,12 +179,7 @@ struct RunsCommand: AsyncParsableCommand {
         return out
     }
 
-    /// A stored JSON value for people: text as it is, anything else as pretty JSON.
-    static func displayText(_ json: String) -> String {
-        guard let value = try? JSONValue(parsing: json) else { return json }
-        if case .string(let text) = value { return text }
-        return value.serialized(.pretty)
-    }
+    static func displayText(_ json: String) -> String { RunDiff.displayText(json) }
 
     static func shorten(_ text: String, _ limit: Int) -> String {
         let flat = text.replacingOccurrences(of: "\n", with: "⏎")
@@ -264,76 +259,34 @@ struct RunsCommand: AsyncParsableCommand {
     }
 
     static func diffText(_ a: SQLiteResultStore.RunDetail, _ b: SQLiteResultStore.RunDetail) -> String {
+        let diff = RunDiff(old: a, new: b)
         var out = "run \(a.summary.id) → run \(b.summary.id)"
         if a.summary.pipelinePath != b.summary.pipelinePath {
             out += " (\(a.summary.pipelinePath) → \(b.summary.pipelinePath))"
         } else {
             out += " (\(a.summary.pipelinePath)"
-            out += a.summary.pipelineSHA256 == b.summary.pipelineSHA256 ? ", file unchanged)" : ", file changed)"
+            out += diff.isFileChanged ? ", file changed)" : ", file unchanged)"
         }
         out += "\n"
-        if a.inputs != b.inputs { out += "inputs changed\n" }
-        struct Key: Hashable { var row: Int; var step: String }
-        let before = Dictionary(a.steps.map { (Key(row: $0.row, step: $0.step), $0) }, uniquingKeysWith: { _, last in last })
-        let after = Dictionary(b.steps.map { (Key(row: $0.row, step: $0.step), $0) }, uniquingKeysWith: { _, last in last })
-        var order: [Key] = []
-        var seen = Set<Key>()
-        for step in a.steps + b.steps {
-            let key = Key(row: step.row, step: step.step)
-            if seen.insert(key).inserted { order.append(key) }
-        }
-        var changed = 0
+        if diff.isInputsChanged { out += "inputs changed\n" }
         var details = ""
         var rows: [[String]] = []
-        for key in order {
-            let name = key.row == 0 ? key.step : "row \(key.row) \(key.step)"
-            switch (before[key], after[key]) {
-            case (let old?, let new?):
-                if old.output == new.output && old.status == new.status {
-                    rows.append(["same", name, new.cacheHits > 0 && new.requests == 0 ? "(from the store)" : ""])
-                } else {
-                    changed += 1
-                    let status = old.status == new.status ? "" : "\(old.status) → \(new.status)"
-                    rows.append(["changed", name, status])
-                    details += "── \(name)\n" + lineDiff(old.output.map(displayText) ?? old.message ?? "", new.output.map(displayText) ?? new.message ?? "")
-                }
-            case (_?, nil): changed += 1; rows.append(["only in \(a.summary.id)", name, ""])
-            case (nil, _?): changed += 1; rows.append(["only in \(b.summary.id)", name, ""])
-            case (nil, nil): break
+        for entry in diff.entries {
+            let name = entry.key.row == 0 ? entry.key.step : "row \(entry.key.row) \(entry.key.step)"
+            switch entry.change {
+            case .same(let fromStore):
+                rows.append(["same", name, fromStore ? "(from the store)" : ""])
+            case .changed(let oldStatus, let newStatus, let old, let new):
+                rows.append(["changed", name, oldStatus == newStatus ? "" : "\(oldStatus) → \(newStatus)"])
+                details += "── \(name)\n" + LineDiff.text(old, new)
+            case .onlyInOld: rows.append(["only in \(a.summary.id)", name, ""])
+            case .onlyInNew: rows.append(["only in \(b.summary.id)", name, ""])
             }
         }
+        let changed = diff.changedCount
         out += table(rows).split(separator: "\n").map { "  " + $0 }.joined(separator: "\n") + "\n"
         out += changed == 0 ? "no step output changed\n" : "\(Terminal.count(changed, "step")) changed\n"
         if !details.isEmpty { out += "\n" + details }
-        return out
-    }
-
-    /// A line diff of two texts: `-` lines only in the old, `+` lines only in the new,
-    /// unchanged lines as context (Swift's `CollectionDifference`).
-    static func lineDiff(_ old: String, _ new: String) -> String {
-        let oldLines = old.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
-        let newLines = new.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
-        let difference = newLines.difference(from: oldLines)
-        var removed = Set<Int>()
-        var inserted = Set<Int>()
-        for change in difference {
-            switch change {
-            case .remove(let offset, _, _): removed.insert(offset)
-            case .insert(let offset, _, _): inserted.insert(offset)
-            }
-        }
-        var out = ""
-        var i = 0, j = 0
-        while i < oldLines.count || j < newLines.count {
-            if i < oldLines.count && removed.contains(i) {
-                out += "- \(oldLines[i])\n"; i += 1
-            } else if j < newLines.count && inserted.contains(j) {
-                out += "+ \(newLines[j])\n"; j += 1
-            } else {
-                if j < newLines.count { out += "  \(newLines[j])\n" }
-                i += 1; j += 1
-            }
-        }
         return out
     }
 }

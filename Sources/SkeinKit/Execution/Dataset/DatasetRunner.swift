@@ -59,9 +59,12 @@ public struct DatasetRunner: Sendable {
     public let window: Int
     public let shard: Shard
 
+    /// - Parameters:
+    ///   - window: rows held at once; by default the session's (`RunSession.datasetWindow`,
+    ///     the batch window for `--batch`), else four per request in flight, at least 256.
     public init(scheduler: Scheduler, window: Int? = nil, shard: Shard = .all) {
         self.scheduler = scheduler
-        self.window = window ?? max(256, scheduler.options.concurrency * 4)
+        self.window = window ?? scheduler.session.datasetWindow ?? max(256, scheduler.options.concurrency * 4)
         self.shard = shard
     }
 
@@ -83,9 +86,8 @@ public struct DatasetRunner: Sendable {
         let graph = scheduler.graph
         var recording: StepRunner.Recording?
         if let store = scheduler.store {
-            let record = record ?? RunRecord(
-                pipelinePath: graph.pipeline.path, pipelineSHA256: sha256Hex(Data(graph.pipeline.sourceText.utf8)),
-                inputs: .object([:]), options: ["dataset": .string(reader.path)])
+            let record = record ?? scheduler.session.record(
+                inputs: [:], extraOptions: ["dataset": .string(reader.path)], gitCommit: .some(nil))
             recording = StepRunner.Recording(store: store, runID: try await store.beginRun(record))
         }
         let runner = scheduler.makeRunner(recording: recording, events: events)

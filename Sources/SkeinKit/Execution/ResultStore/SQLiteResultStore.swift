@@ -247,7 +247,7 @@ public final class SQLiteResultStore: ResultStore {
             history.bind(request.cached)
             history.bind(request.attempts)
             history.bind(request.startedAt.timeIntervalSince1970)
-            history.bind(request.duration.seconds)
+            history.bind(request.duration.inSeconds)
             history.bind(request.error)
             history.bind(usage)
             try history.execute()
@@ -266,7 +266,7 @@ public final class SQLiteResultStore: ResultStore {
                     """
             ).execute(
                 arguments: [step.runID, step.row, result.name, result.status.rawValue, output, result.message,
-                            step.startedAt.timeIntervalSince1970, result.duration.seconds, result.requests, result.retries,
+                            step.startedAt.timeIntervalSince1970, result.duration.inSeconds, result.requests, result.retries,
                             result.cacheHits, usage])
         }
     }
@@ -446,13 +446,5 @@ final class GroupCommitQueue: Sendable {
             return
         }
         for (lookup, answer) in zip(lookups, answers) { lookup.continuation.resume(returning: answer) }
-    }
-}
-
-extension Duration {
-    /// The duration in seconds, as a Double.
-    var seconds: Double {
-        let (seconds, attoseconds) = components
-        return Double(seconds) + Double(attoseconds) / 1e18
     }
 }

@@ -75,8 +75,6 @@ public struct Plan: Sendable, Hashable {
     /// True when no step is running and nothing more will start.
     public var isDone: Bool { !states.contains(.running) && (isStopping || !states.contains(.waiting)) }
 
-    public var runningCount: Int { states.filter { $0 == .running }.count }
-
     private mutating func resolve(_ step: Int, as state: State) -> [Action] {
         states[step] = state
         var actions: [Action] = []

@@ -35,18 +35,18 @@ extension JSONValue {
 
 /// The parser behind `JSONValue(parsing:)`; internal so that `Completion.decodeDirectly`
 /// can read a reply with the same rules without building the whole tree.
-struct JSONParser {
-    let bytes: UnsafeBufferPointer<UInt8>
+package struct JSONParser {
+    package let bytes: UnsafeBufferPointer<UInt8>
     let maximumDepth: Int
-    var index = 0
+    package var index = 0
     var depth = 0
 
-    init(bytes: UnsafeBufferPointer<UInt8>, maximumDepth: Int) {
+    package init(bytes: UnsafeBufferPointer<UInt8>, maximumDepth: Int) {
         self.bytes = bytes
         self.maximumDepth = maximumDepth
     }
 
-    func fail(_ message: String) -> JSONValue.ParseError {
+    package func fail(_ message: String) -> JSONValue.ParseError {
         JSONValue.ParseError(message: message, offset: index)
     }
 
@@ -60,7 +60,7 @@ struct JSONParser {
         return value
     }
 
-    mutating func skipWhitespace() {
+    package mutating func skipWhitespace() {
         while index < bytes.count {
             switch bytes[index] {
             case 0x20, 0x0A, 0x0D, 0x09: index += 1
@@ -69,7 +69,7 @@ struct JSONParser {
         }
     }
 
-    mutating func parseValue() throws -> JSONValue {
+    package mutating func parseValue() throws -> JSONValue {
         guard index < bytes.count else { throw fail("unexpected end of JSON") }
         switch bytes[index] {
         case UInt8(ascii: "{"): return try parseObject()
@@ -85,7 +85,7 @@ struct JSONParser {
 
     /// Checks the value here as `parseValue` would, with the same errors, without building
     /// it: no containers, and no strings unless they hold escapes.
-    mutating func skipValue() throws {
+    package mutating func skipValue() throws {
         guard index < bytes.count else { throw fail("unexpected end of JSON") }
         switch bytes[index] {
         case UInt8(ascii: "{"):
@@ -156,7 +156,7 @@ struct JSONParser {
     /// quote, and `value` each value, which it must consume. The separators, the depth
     /// bound and their errors are the parser's, for every reader of objects: building a
     /// `JSONValue`, skipping a value, or decoding a reply directly.
-    mutating func forEachMember<Key>(
+    package mutating func forEachMember<Key>(
         key readKey: (inout JSONParser) throws -> Key, value: (inout JSONParser, Key) throws -> Void
     ) throws {
         try enter()
@@ -182,7 +182,7 @@ struct JSONParser {
 
     /// Walks the array at `index` (its `[`), calling `element` at each element, which it
     /// must consume.
-    mutating func forEachElement(_ element: (inout JSONParser) throws -> Void) throws {
+    package mutating func forEachElement(_ element: (inout JSONParser) throws -> Void) throws {
         try enter()
         defer { depth -= 1 }
         index += 1

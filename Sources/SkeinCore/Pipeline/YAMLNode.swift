@@ -9,7 +9,7 @@ import Yams
 /// refuses past `maximumNodes`; it also refuses nesting deeper than `maximumDepth`.
 /// Scalars are resolved with the YAML 1.2 core schema (so `no`, `on`, `yes` stay strings,
 /// unlike Yams' default YAML 1.1 resolver).
-indirect enum YAMLNode: Sendable {
+package indirect enum YAMLNode: Sendable {
     case scalar(YAMLScalar)
     case mapping([(key: YAMLScalar, value: YAMLNode)], SourceLocation)
     case sequence([YAMLNode], SourceLocation)
@@ -42,7 +42,7 @@ indirect enum YAMLNode: Sendable {
 }
 
 /// A scalar: its text, its resolved value and how it was written.
-struct YAMLScalar: Sendable {
+package struct YAMLScalar: Sendable {
     enum Style: Sendable { case plain, singleQuoted, doubleQuoted, literal, folded }
 
     var text: String
@@ -66,10 +66,10 @@ public struct YAMLLimits: Sendable, Hashable {
     }
 }
 
-enum YAMLReader {
+package enum YAMLReader {
     /// Parses YAML text into located nodes.
     /// - Throws: `Diagnostic` for syntax errors, duplicate keys, excessive nesting or alias expansion.
-    static func read(_ text: String, file: String, limits: YAMLLimits) throws -> YAMLNode? {
+    package static func read(_ text: String, file: String, limits: YAMLLimits) throws -> YAMLNode? {
         if text.utf8.count > limits.maximumFileSize {
             let mib = Double(text.utf8.count) / Double(1 << 20)
             throw Diagnostic.error(
@@ -367,7 +367,7 @@ enum YAMLReader {
 
 extension YAMLNode {
     /// The node as a JSON value (for `extra`, schemas, defaults, tool parameters).
-    var jsonValue: JSONValue {
+    package var jsonValue: JSONValue {
         switch self {
         case .scalar(let scalar): return scalar.value
         case .sequence(let items, _): return .array(items.map(\.jsonValue))

@@ -39,6 +39,9 @@ public struct BatchClient: Sendable {
     /// The client whose pool, environment, retry policy and clock the calls use.
     public let client: HTTPCompletionClient
 
+    /// The client's transport: keys, every pool, retries and the clock, as live requests use them.
+    var transport: ProviderTransport { client.transport }
+
     public init(client: HTTPCompletionClient) {
         self.client = client
     }
@@ -274,7 +277,7 @@ public struct BatchClient: Sendable {
         _ id: String, provider: ProviderConfiguration, polling: Polling = .standard,
         onUpdate: (@Sendable (BatchJob) -> Void)? = nil
     ) async throws -> BatchJob {
-        let clock = client.clock
+        let clock = transport.clock
         let start = clock.now()
         var interval = polling.initialInterval
         while true {
@@ -312,24 +315,24 @@ public struct BatchClient: Sendable {
     // MARK: - Requests
 
     private func apiKey(_ provider: ProviderConfiguration) -> String? {
-        (try? client.requireAPIKey(provider)) ?? nil
+        (try? transport.requireAPIKey(provider)) ?? nil
     }
 
     /// The call for a Batch API request: the provider's batch base URL, its headers and key.
     private func call(
         _ method: HTTPMethod, _ path: String, body: ByteBuffer?, contentType: String, accept: String,
         provider: ProviderConfiguration
-    ) throws -> HTTPCompletionClient.Call {
+    ) throws -> ProviderTransport.Call {
         guard provider.kind == .openai else {
             throw ProviderError.unsupportedAPI(provider: provider.name, kind: provider.kind.rawValue)
         }
-        let apiKey = try client.requireAPIKey(provider)
-        var headers = client.headers(for: provider, apiKey: apiKey, streaming: false)
+        let apiKey = try transport.requireAPIKey(provider)
+        var headers = transport.headers(for: provider, apiKey: apiKey, streaming: false)
         headers.replaceOrAdd(name: "content-type", value: contentType)
         headers.replaceOrAdd(name: "accept", value: accept)
-        return HTTPCompletionClient.Call(
+        return ProviderTransport.Call(
             url: Self.batchBaseURL(for: provider) + path, method: method, provider: provider, apiKey: apiKey,
-            headers: headers, body: body, timeout: client.configuration.timeout)
+            headers: headers, body: body, timeout: transport.configuration.timeout)
     }
 
     /// Sends a request whose reply is a JSON object, with retries.
@@ -341,13 +344,13 @@ public struct BatchClient: Sendable {
     ) async throws -> JSONValue {
         let call = try call(
             method, path, body: body, contentType: contentType, accept: "application/json", provider: provider)
-        return try await client.withRetries(
-            policy: client.configuration.retryPolicy, metadata: metadata(provider, operation), events: nil
+        return try await transport.withRetries(
+            policy: transport.configuration.retryPolicy, metadata: metadata(provider, operation), events: nil
         ) { _ in
             let status: Int
             let reply: ByteBuffer
             do {
-                (status, reply) = try await client.fetch(call)
+                (status, reply) = try await transport.fetch(call)
             } catch {
                 throw adjusted(
                     error, provider: provider, operation: operation,
@@ -372,20 +375,18 @@ public struct BatchClient: Sendable {
         let call = try call(
             .GET, "/files/\(Self.pathComponent(id))/content", body: nil, contentType: "application/json",
             accept: "*/*", provider: provider)
-        try await client.withRetries(
-            policy: client.configuration.retryPolicy, metadata: metadata(provider, operation), events: nil
+        try await transport.withRetries(
+            policy: transport.configuration.retryPolicy, metadata: metadata(provider, operation), events: nil
         ) { _ in
             let response: HTTPClientResponse
             do {
-                response = try await client.httpClient.execute(
-                    call.httpRequest, deadline: .now() + TimeAmount(call.timeout), logger: nil)
+                response = try await transport.execute(call, deadline: .now() + TimeAmount(call.timeout))
             } catch {
-                throw adjusted(
-                    client.transportError(error, call: call), provider: provider, operation: operation)
+                throw adjusted(error, provider: provider, operation: operation)
             }
             guard (200..<300).contains(Int(response.status.code)) else {
                 throw adjusted(
-                    try await client.error(for: response, call: call), provider: provider, operation: operation)
+                    try await transport.error(for: response, call: call), provider: provider, operation: operation)
             }
             try begin()
             var pieces = response.body.makeAsyncIterator()
@@ -395,7 +396,7 @@ public struct BatchClient: Sendable {
                     piece = try await pieces.next()
                 } catch {
                     throw adjusted(
-                        client.transportError(error, call: call), provider: provider, operation: operation)
+                        transport.transportError(error, call: call), provider: provider, operation: operation)
                 }
                 guard let piece else { return }
                 try consume(piece)

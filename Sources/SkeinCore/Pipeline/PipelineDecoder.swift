@@ -4,7 +4,7 @@ import OrderedCollections
 /// Turns the YAML tree into a `Pipeline`, collecting a diagnostic for every structural
 /// problem (unknown keys with did-you-mean, wrong types, out-of-range values, missing
 /// required keys, bad prompt files) and carrying on, so one run reports them all.
-struct PipelineDecoder {
+package struct PipelineDecoder {
     let path: String
     let text: String
     let configuration: PipelineLoader.Configuration
@@ -397,7 +397,7 @@ struct PipelineDecoder {
         return result
     }
 
-    static func matches(_ value: JSONValue, _ type: InputDeclaration.InputType) -> Bool {
+    package static func matches(_ value: JSONValue, _ type: InputDeclaration.InputType) -> Bool {
         switch (type, value) {
         case (.string, .string), (.boolean, .bool), (.array, .array), (.object, .object), (.integer, .int): return true
         case (.number, .int), (.number, .double): return true
@@ -406,7 +406,7 @@ struct PipelineDecoder {
         }
     }
 
-    static func article(_ word: String) -> String {
+    package static func article(_ word: String) -> String {
         ["a", "e", "i", "o", "u"].contains(word.first.map(String.init) ?? "") ? "an \(word)" : "a \(word)"
     }
 

@@ -1,7 +1,7 @@
 /// What values mean to templates: Python's (and so Jinja2's) truthiness, equality,
 /// ordering, arithmetic and `str()`, over `JSONValue`. Integers are 64-bit: where
 /// Python would grow a big integer, Skein reports an overflow.
-enum TemplateOperators {
+package enum TemplateOperators {
     /// The text a value renders as: strings as they are, numbers and booleans as Python
     /// prints them (`3`, `0.5`, `1e+20`, `True`), null as `None`; lists and objects as
     /// compact JSON (Jinja2 would print Python's repr, `['a', 'b']`).
@@ -48,7 +48,7 @@ enum TemplateOperators {
     }
 
     /// Appends an integer's decimal digits (without building a `String`).
-    static func appendDecimal(_ int: Int, to output: inout [UInt8]) {
+    package static func appendDecimal(_ int: Int, to output: inout [UInt8]) {
         if int >= 0 && int < 10 { return output.append(UInt8(ascii: "0") + UInt8(int)) }
         // Digits from the last, into a buffer on the stack, then one append: appending
         // byte by byte checks the array's capacity and uniqueness at every digit.

@@ -42,8 +42,9 @@ public struct PipelineGraph: Sendable {
             for dependency in deps { dependents[dependency].append(step) }
         }
 
-        // Kahn's algorithm with a min-heap-free approach: process in file order by
-        // scanning a ready queue that is kept sorted as steps become ready.
+        // Kahn's algorithm over a FIFO ready queue: the steps with no dependencies first, in
+        // file order, then each step as its last dependency is taken off the queue. The
+        // order is a topological order, not file order.
         var remaining = builder.dependencies.map(\.count)
         var ready = (0..<count).filter { remaining[$0] == 0 }
         var order: [Int] = []

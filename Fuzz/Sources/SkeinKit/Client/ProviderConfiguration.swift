@@ -1,1 +1,0 @@
-../../../../Sources/SkeinKit/Client/ProviderConfiguration.swift

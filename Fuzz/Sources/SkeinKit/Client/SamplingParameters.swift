@@ -1,1 +1,0 @@
-../../../../Sources/SkeinKit/Client/SamplingParameters.swift
