@@ -74,6 +74,26 @@ import Testing
 
     /// Without the `ca_file`, the handshake rejects the certificate: one attempt (another
     /// would meet the same certificate), a code of its own, and a hint that names `ca_file`.
+    /// The loader only sees that the file has a PEM block (it has no TLS stack); a block that
+    /// is not a certificate is refused by SkeinKit before any request, naming the file.
+    @Test func aCAFileWhoseBlockIsNotACertificateFailsBeforeAnyRequest() async throws {
+        try await Self.withTLSServer { server, folder in
+            try "-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydGlmaWNhdGU=\n-----END CERTIFICATE-----\n"
+                .write(to: folder.appendingPathComponent("ca.pem"), atomically: true, encoding: .utf8)
+            let provider = try Self.pipelineProvider(server, folder: folder)
+            try await HTTPCompletionClient.withClient(environment: [:]) { client in
+                do {
+                    _ = try await client.complete(.chat(model: "m", messages: [.user("hi")]), provider: provider)
+                    Issue.record("a request went out with an unreadable ca_file")
+                } catch let error as ProviderError {
+                    #expect(error.code == "TLS_CA_FILE_INVALID")
+                    #expect(error.message.contains("ca.pem"))
+                }
+            }
+            #expect(await server.requests.isEmpty)
+        }
+    }
+
     @Test func anUntrustedCertificateFailsAtOnceAndNamesTheFix() async throws {
         try await Self.withTLSServer { server, folder in
             var provider = try Self.pipelineProvider(server, folder: folder)

@@ -134,6 +134,7 @@ final class ProviderTransport: Sendable {
                 message: "the base URL \(problem)", hint: "Check the provider's base_url (or OPENAI_BASE_URL).",
                 isRetryable: false)
         }
+        if let caFile = provider.caFile { try TrustedCertificates.check(caFile: caFile, provider: provider.name) }
         checkedBaseURLs.withLock { _ = $0.insert(provider.baseURL) }
     }
 

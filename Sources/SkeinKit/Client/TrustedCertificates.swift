@@ -12,6 +12,26 @@ import Synchronization
 public enum TrustedCertificates {
     private static let configurations = Mutex<[String: TLSConfiguration]>([:])
 
+    private static let checked = Mutex<Set<String>>([])
+
+    /// Parses the file's certificates with NIOSSL, the TLS stack that will use them, once per
+    /// file. The loader (pure, in SkeinCore) only checked that the file holds a PEM block;
+    /// a block that is not a certificate fails here, before any request, rather than as a
+    /// handshake error.
+    /// - Throws: `ProviderError` (`TLS_CA_FILE_INVALID`) naming the file.
+    static func check(caFile: String, provider: String) throws(ProviderError) {
+        if checked.withLock({ $0.contains(caFile) }) { return }
+        let certificates = try? NIOSSLCertificate.fromPEMFile(caFile)
+        guard let certificates, !certificates.isEmpty else {
+            throw ProviderError(
+                kind: .connectionFailed, provider: provider, code: "TLS_CA_FILE_INVALID",
+                message: "the ca_file '\(caFile)' holds no certificate the TLS stack can read",
+                hint: "Give the provider's ca_file a PEM file of certificates ('-----BEGIN CERTIFICATE-----' blocks).",
+                isRetryable: false)
+        }
+        _ = checked.withLock { $0.insert(caFile) }
+    }
+
     public static func configuration(caFile: String) -> TLSConfiguration {
         configurations.withLock { cache in
             if let known = cache[caFile] { return known }
