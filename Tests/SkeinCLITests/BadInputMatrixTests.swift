@@ -19,13 +19,14 @@ import Testing
     /// Runs `skein` with a pipeline whose steps use a fresh test server configured by `setup`.
     static func withServer(
         _ configuration: SkeinTestServer.Configuration = .init(), body: String, arguments: [String] = [],
-        environment: [String: String] = [:], apiKeyEnvironment: String = "null",
+        environment: [String: String] = [:], apiKeyEnvironment: String = "null", providerSettings: [String: String] = [:],
         setup: @escaping @Sendable (SkeinTestServer) async -> Void = { _ in }
     ) -> @Sendable (URL) async throws -> CLI.Result {
         { directory in
             try await SkeinTestServer.withRunning(configuration) { server in
                 await setup(server)
-                let path = try CLI.writePipeline(body, server: server, in: directory, apiKeyEnvironment: apiKeyEnvironment)
+                let path = try CLI.writePipeline(
+                    body, server: server, in: directory, apiKeyEnvironment: apiKeyEnvironment, providerSettings: providerSettings)
                 return try await CLI.run(["run", path] + arguments, in: directory, environment: environment)
             }
         }
@@ -106,8 +107,10 @@ import Testing
              }),
         Case(name: "Unknown model (404)", exit: 1, expect: "skein models",
              run: withServer(.init(rejectsUnknownModels: true), body: "steps:\n  a:\n    prompt: hi\n    model: no-such-model\n")),
-        Case(name: "429 storm (retries exhausted)", exit: 1, expect: "RATE_LIMIT_EXCEEDED",
-             run: withServer(body: "steps:\n  a:\n    prompt: hi\n    retries: 1\n") { server in
+        // A 429 is retried for the provider's rate_limit_patience, not the step's retries; when
+        // that runs out the error says what to set.
+        Case(name: "429 storm (patience spent)", exit: 1, expect: "past rate_limit_patience (1.5 s)",
+             run: withServer(body: "steps:\n  a:\n    prompt: hi\n    retries: 1\n", providerSettings: ["rate_limit_patience": "1.5s"]) { server in
                  await server.addRule(ReplyRule("storm", match: .init(), action: .rateLimited(retryAfter: .milliseconds(10))))
              }),
         Case(name: "Server errors (500 on every attempt)", exit: 1, expect: "500",
@@ -213,9 +216,10 @@ import Testing
              run: withServer(body: "steps:\n  a:\n    prompt: hi\n    retries: 0\n") { server in
                  await server.addRule(ReplyRule("empty", match: .init(), action: .raw(status: 200, body: #"{"id":"x","choices":[]}"#, contentType: "application/json")))
              }),
+        // A 500, not a 503: a 503 is back-pressure, retried for the provider's patience.
         Case(name: "A failed step counts its attempts", exit: 1, expect: "2 requests, 1 retry",
              run: withServer(body: "steps:\n  a:\n    prompt: hi\n    retries: 1\n") { server in
-                 await server.addRule(ReplyRule("down", match: .init(), action: .status(503, message: "overloaded")))
+                 await server.addRule(ReplyRule("down", match: .init(), action: .status(500, message: "overloaded")))
              }),
         Case(name: "-o names a directory", exit: 1, expect: "is a directory",
              run: withServer(body: oneStep, arguments: ["-o", "."])),

@@ -90,8 +90,9 @@ struct CLI {
 
     /// A pipeline file in `directory` whose steps use the test server as provider `test`.
     static func writePipeline(_ body: String, server: SkeinTestServer, in directory: URL, name: String = "p.yaml",
-                              apiKeyEnvironment: String = "null") throws -> String
+                              apiKeyEnvironment: String = "null", providerSettings: [String: String] = [:]) throws -> String
     {
+        let settings = providerSettings.sorted { $0.key < $1.key }.map { "\n    \($0.key): \($0.value)" }.joined()
         let text = """
             version: 1
             defaults:
@@ -100,7 +101,7 @@ struct CLI {
             providers:
               test:
                 base_url: \(server.baseURL)
-                api_key_env: \(apiKeyEnvironment)
+                api_key_env: \(apiKeyEnvironment)\(settings)
             \(body)
             """
         let path = directory.appendingPathComponent(name).path

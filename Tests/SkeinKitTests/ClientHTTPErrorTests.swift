@@ -82,7 +82,9 @@ import Testing
     @Test func retriesStopAtMaxRetriesWithTheLastError() async throws {
         let clock = ClientRecordingClock()
         try await withClientAndServer(clock: clock) { server, client in
-            await server.addRule(ReplyRule(action: .status(503, message: "still down")))
+            // A 500, not a 503: back-pressure (429, 503) is retried for the provider's patience
+            // instead (`backPressureIsRetriedPastMaxRetriesUntilThePatienceRunsOut`).
+            await server.addRule(ReplyRule(action: .status(500, message: "still down")))
             let events = ClientEventLog()
             do {
                 _ = try await client.complete(
@@ -95,6 +97,39 @@ import Testing
             #expect(await server.requests.count == 4)
             #expect(clock.sleeps == [.milliseconds(500), .seconds(1), .seconds(2)])
             #expect(events.retryDelays == [.milliseconds(500), .seconds(1), .seconds(2)])
+        }
+    }
+
+    /// A provider shedding load answers 429 and 503 whatever the client does: those are
+    /// retried past the step's `retries` (here the default 3) for as long as the provider's
+    /// `rate_limit_patience` lasts, and when it runs out the error says what to set.
+    @Test func backPressureIsRetriedPastMaxRetriesUntilThePatienceRunsOut() async throws {
+        let clock = ClientRecordingClock()
+        try await withClientAndServer(clock: clock) { server, client in
+            var provider = clientTestProvider(server)
+            await server.addRule(ReplyRule(times: 6, action: .rateLimited(retryAfter: .none)))
+            let completion = try await client.complete(clientChat("a"), provider: provider)
+            #expect(completion.attempts == 7)
+            #expect(await server.requests.count == 7)
+
+            provider.rateLimitPatience = .seconds(30)
+            await server.setRules([ReplyRule(action: .status(503, message: "overloaded"))])
+            let error = try await expectProviderError(client, clientChat("b"), provider: provider)
+            // Waits of 0.5, 1, 2, 4, 8, 8 s fit in 30 s; the next 8 s would not.
+            #expect(error.attempts == 7)
+            #expect(error.message.contains("answered 503 (overloaded) 7 times over 23.5 s"))
+            #expect(error.message.contains("past rate_limit_patience (30 s)"))
+            #expect(error.hint?.contains("requests_per_minute") == true)
+        }
+    }
+
+    @Test func retriesZeroSendsABackPressuredRequestOnce() async throws {
+        try await withClientAndServer { server, client in
+            await server.addRule(ReplyRule(action: .rateLimited(retryAfter: .none)))
+            let error = try await expectProviderError(
+                client, clientChat("a"), provider: clientTestProvider(server), retryPolicy: .never)
+            #expect(error.kind == .rateLimited)
+            #expect(await server.requests.count == 1)
         }
     }
 

@@ -26,6 +26,29 @@ import Testing
         #expect(RetryPolicy(jitter: 1).backoff(beforeRetry: 3, random: 0.5) == .seconds(1))
     }
 
+    @Test func backPressureIsBoundedByPatienceNotByCount() {
+        let patience: Duration = .seconds(20)
+        // Past maxRetries (3), a 429 is still retried while the wait fits in the patience.
+        #expect(policy.delay(beforeRetry: 6, after: failure(), random: 0, elapsed: .seconds(10), patience: patience) == .seconds(8))
+        #expect(policy.delay(beforeRetry: 6, after: failure(), random: 0, elapsed: .seconds(13), patience: patience) == nil)
+        #expect(policy.delay(beforeRetry: 9, after: failure(retryAfter: .seconds(1)), random: 0, elapsed: .seconds(18),
+                             patience: patience) == .seconds(1))
+        // A wait longer than the policy honours is not waited for, patience or not.
+        #expect(policy.delay(beforeRetry: 1, after: failure(retryAfter: .seconds(600)), random: 0, elapsed: .zero,
+                             patience: .seconds(3600)) == nil)
+        #expect(!policy.isOutOfPatience(after: failure(retryAfter: .seconds(600))))
+        #expect(policy.isOutOfPatience(after: failure()))
+        // retries: 0 sends once, even on a 429.
+        #expect(RetryPolicy.never.delay(beforeRetry: 1, after: failure(), random: 0, elapsed: .zero, patience: patience) == nil)
+        // Other errors keep their count: a 500 stops after maxRetries.
+        let serverError = ProviderError(kind: .serverError, provider: "p", status: 500, message: "m", isRetryable: true)
+        #expect(policy.delay(beforeRetry: 4, after: serverError, random: 0, elapsed: .zero, patience: patience) == nil)
+        #expect(policy.delay(beforeRetry: 3, after: serverError, random: 0, elapsed: .zero, patience: patience) == .seconds(2))
+        let overloaded = ProviderError(kind: .modelNotAvailable, provider: "p", status: 503, message: "m", isRetryable: true)
+        #expect(overloaded.isBackPressure)
+        #expect(!serverError.isBackPressure)
+    }
+
     @Test func stopsAfterMaxRetriesAndForFinalErrors() {
         #expect(policy.delay(beforeRetry: 3, after: failure(), random: 0) == .seconds(2))
         #expect(policy.delay(beforeRetry: 4, after: failure(), random: 0) == nil)

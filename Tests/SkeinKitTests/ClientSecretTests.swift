@@ -18,7 +18,9 @@ import Testing
         let environment = ["TEST_API_KEY": Self.key, "OTHER_KEY": Self.key + "-wrong"]
         try await withClientAndServer(.init(requiredAPIKey: Self.key), environment: environment, logger: logger) {
             server, client in
-            let provider = clientTestProvider(server, keyVariable: "TEST_API_KEY")
+            var provider = clientTestProvider(server, keyVariable: "TEST_API_KEY")
+            // The 429 rule answers every attempt: a short patience ends its retries.
+            provider.rateLimitPatience = .milliseconds(300)
             let echo = "Incorrect API key provided: \(Self.key)"
             let rules: [(ReplyRule.Action, Bool)] = [
                 (.status(401, message: echo, code: "INVALID_API_KEY"), false),

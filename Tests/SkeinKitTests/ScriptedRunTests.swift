@@ -206,6 +206,31 @@ import Testing
         #expect(outcome.results["shout"]?.requests == 3)
     }
 
+    /// A failed `for_each` step counts every item's requests, not only the failing item's
+    /// (the summary line said "4 requests" for a step that had made about 270).
+    @Test func aFailedForEachStepCountsTheRequestsOfEveryItem() async throws {
+        let graph = try Self.graph("""
+            inputs:
+              words: {type: array}
+            steps:
+              each:
+                for_each: "{{ inputs.words }}"
+                as: word
+                prompt: "{{ word }}"
+            """)
+        var exhausted = Self.notFound("scripted-model")
+        exhausted.attempts = 3
+        let client = ScriptedCompletionClient(rules: [
+            .init(.promptContains("bad"), reply: .delayed(.milliseconds(300), .failure(exhausted)))
+        ], fallback: .text("fine"))
+        let outcome = await RunSession(graph: graph).scheduler(client: client, store: nil)
+            .run(inputs: ["words": ["a", "b", "bad", "c"]])
+        let result = try #require(outcome.results["each"])
+        #expect(result.status == .failed)
+        #expect(result.requests == 6)
+        #expect(result.retries == 2)
+    }
+
     @Test func aRefusedJSONSchemaFallsBackToJSONObjectThroughTheDialect() async throws {
         let graph = try Self.graph("""
             steps:

@@ -24,7 +24,7 @@ package struct PipelineDecoder {
     static let defaultsKeys =
         ["provider", "model", "extra", "reasoning", "retries", "timeout", "max_concurrency", "cache"] + samplingKeys
     static let providerKeys = [
-        "type", "base_url", "api_key_env", "max_concurrency", "requests_per_minute", "tokens_per_minute",
+        "type", "base_url", "api_key_env", "max_concurrency", "requests_per_minute", "tokens_per_minute", "rate_limit_patience",
         "structured_outputs", "headers", "ca_file",
     ]
     static let inputKeys = [
@@ -321,6 +321,7 @@ package struct PipelineDecoder {
                 case "max_concurrency": provider.maxConcurrency = integer(value, key: key, range: 1...100_000, rangeText: "at least 1")
                 case "requests_per_minute": provider.requestsPerMinute = integer(value, key: key, range: 1...Int.max, rangeText: "at least 1")
                 case "tokens_per_minute": provider.tokensPerMinute = integer(value, key: key, range: 1...Int.max, rangeText: "at least 1")
+                case "rate_limit_patience": provider.rateLimitPatience = duration(value, key: key)
                 case "structured_outputs":
                     if let mode = enumeration(value, key: key, as: ProviderConfiguration.StructuredOutputMode.self) {
                         provider.structuredOutputs = mode

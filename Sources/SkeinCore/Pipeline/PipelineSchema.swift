@@ -319,6 +319,10 @@ public enum PipelineSchema {
           "type": "integer",
           "minimum": 1
         },
+        "rate_limit_patience": {
+          "$ref": "#/$defs/duration",
+          "description": "How long a request keeps being retried while this provider answers 429 (rate limited) or 503/529 (overloaded), whatever the step's retries: seconds or text with a unit (90, 30s, 10m); default 10m, at most 24h."
+        },
         "structured_outputs": {
           "description": "How the provider takes structured-output requests: json_schema (response_format json_schema, falling back when refused) or json_object (json_object plus the schema in the prompt).",
           "enum": ["json_schema", "json_object"]

@@ -39,11 +39,20 @@ public struct ProviderConfiguration: Sendable, Hashable {
     /// server behind TLS, a company proxy). An absolute path; the pipeline's `ca_file` is
     /// resolved against the pipeline file.
     public var caFile: String?
+    /// How long a request keeps being retried while the provider answers 429 (rate limited)
+    /// or 503/529 (overloaded): such answers say "not now", not "no", so they are retried for
+    /// this long whatever the step's `retries`; nil for `defaultRateLimitPatience`.
+    public var rateLimitPatience: Duration?
+
+    /// Ten minutes: long enough to wait out a provider's per-minute window several times, short
+    /// enough that a run against a provider that will not serve it ends the same hour.
+    public static let defaultRateLimitPatience: Duration = .seconds(600)
 
     public init(
         name: String, kind: Kind = .openai, baseURL: String, apiKeyEnvironmentVariable: String? = nil,
         maxConcurrency: Int? = nil, requestsPerMinute: Int? = nil, tokensPerMinute: Int? = nil,
-        structuredOutputs: StructuredOutputMode = .jsonSchema, headers: [String: String] = [:], caFile: String? = nil
+        structuredOutputs: StructuredOutputMode = .jsonSchema, headers: [String: String] = [:], caFile: String? = nil,
+        rateLimitPatience: Duration? = nil
     ) {
         self.name = name
         self.kind = kind
@@ -57,6 +66,7 @@ public struct ProviderConfiguration: Sendable, Hashable {
         self.structuredOutputs = structuredOutputs
         self.headers = headers
         self.caFile = caFile
+        self.rateLimitPatience = rateLimitPatience
     }
 
     /// The built-in providers. `openai` reads its base URL from `OPENAI_BASE_URL` when set.

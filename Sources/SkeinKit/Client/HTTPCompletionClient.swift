@@ -130,7 +130,7 @@ public final class HTTPCompletionClient: CompletionClient {
         let tokens = provider.tokensPerMinute == nil ? 0 : request.estimatedTokens
         let metadata = logger == nil ? [:] : Self.metadata(request, provider: provider)
         return try await transport.withRetries(
-            policy: retryPolicy ?? configuration.retryPolicy, metadata: metadata, events: events
+            policy: retryPolicy ?? configuration.retryPolicy, provider: provider, metadata: metadata, events: events
         ) { attempt in
             try await self.attempt(attempt, call: call, streaming: request.isStreaming, limiter: limiter, tokens: tokens, events: events)
         }
@@ -192,7 +192,7 @@ public final class HTTPCompletionClient: CompletionClient {
             url: url, method: .GET, provider: provider, apiKey: apiKey,
             headers: transport.headers(for: provider, apiKey: apiKey, streaming: false), body: nil, timeout: configuration.timeout)
         return try await transport.withRetries(
-            policy: configuration.retryPolicy, metadata: ["provider": "\(provider.name)"], events: nil
+            policy: configuration.retryPolicy, provider: provider, metadata: ["provider": "\(provider.name)"], events: nil
         ) { _ in
             let (status, body) = try await self.transport.fetch(call)
             guard let json = try? JSONValue(parsing: body.readableBytesView), let models = ModelInfo.decodeList(json)

@@ -188,6 +188,23 @@ extension ProviderError {
             isRetryable: false)
     }
 
+    /// Says that the provider refused for longer than its `rate_limit_patience`, and what to
+    /// set so the run can go through.
+    mutating func spentPatience(provider: String, answers: Int, waited: Duration, patience: Duration) {
+        let what = kind == .rateLimited ? "429 (rate limited)" : "\(status.map(String.init) ?? "") (overloaded)"
+        message += "; answered \(what) \(answers) time\(answers == 1 ? "" : "s") over \(Self.seconds(waited)), "
+            + "past rate_limit_patience (\(Self.seconds(patience)))"
+        hint = "Provider '\(provider)' kept refusing for longer than its rate_limit_patience. Set its requests_per_minute "
+            + "(or tokens_per_minute) to its real limit so Skein paces under it, lower --concurrency or its "
+            + "max_concurrency, or raise rate_limit_patience; then run again (finished steps come from the store)."
+    }
+
+    /// A retryable answer that means "not now": 429 (rate limited), 503 or 529 (overloaded).
+    /// Retried for the provider's `rate_limit_patience` rather than a count of retries.
+    public var isBackPressure: Bool {
+        isRetryable && (kind == .rateLimited || status == 503 || status == 529 || code == "overloaded_error")
+    }
+
     static func seconds(_ duration: Duration) -> String {
         let seconds = duration.inSeconds
         if seconds == seconds.rounded() { return "\(Int(seconds)) s" }

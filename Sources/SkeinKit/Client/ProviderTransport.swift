@@ -159,19 +159,31 @@ final class ProviderTransport: Sendable {
     }
 
     /// Runs `operation` until it succeeds, fails for good, or the policy says stop.
+    /// - Parameter provider: whose `rate_limit_patience` bounds the retries of 429s and 503s.
     func withRetries<Value: Sendable>(
-        policy: RetryPolicy, metadata: Logger.Metadata, events: (@Sendable (ClientEvent) -> Void)?,
-        operation: (Int) async throws -> Value
+        policy: RetryPolicy, provider: ProviderConfiguration, metadata: Logger.Metadata,
+        events: (@Sendable (ClientEvent) -> Void)?, operation: (Int) async throws -> Value
     ) async throws -> Value {
         var attempt = 1
+        var backPressure = 0
+        let started = clock.now()
+        let patience = provider.rateLimitPatience ?? ProviderConfiguration.defaultRateLimitPatience
         while true {
             do {
                 if logger != nil { log(.debug, "sending", metadata: metadata, attempt: attempt) }
                 return try await operation(attempt)
             } catch var error as ProviderError {
-                guard let delay = policy.delay(beforeRetry: attempt, after: error, random: random()) else {
+                if error.isBackPressure { backPressure += 1 }
+                let elapsed = clock.now() - started
+                guard
+                    let delay = policy.delay(
+                        beforeRetry: attempt, after: error, random: random(), elapsed: elapsed, patience: patience)
+                else {
                     if logger != nil { log(.debug, "failed: \(error)", metadata: metadata, attempt: attempt) }
                     error.attempts = attempt
+                    if policy.isOutOfPatience(after: error) {
+                        error.spentPatience(provider: provider.name, answers: backPressure, waited: elapsed, patience: patience)
+                    }
                     throw error
                 }
                 if logger != nil {

@@ -48,6 +48,38 @@ public struct RetryPolicy: Sendable, Hashable {
         return backoff(beforeRetry: retry, random: random)
     }
 
+    /// How long to wait before retry number `retry`, or nil when not to retry, for a
+    /// request that has been tried for `elapsed` so far.
+    ///
+    /// Back-pressure (429 rate limited, 503 or 529 overloaded) says "not now", not "no": it
+    /// is retried for as long as the provider's `patience` lasts, whatever `maxRetries` says
+    /// (past three retries the waits stay at `maxDelay`, or what the provider asks for), so a
+    /// run against a limit it was not told of finishes instead of failing on the fourth 429.
+    /// `maxRetries: 0` still sends each request once. Other errors are retried `maxRetries`
+    /// times, as `delay(beforeRetry:after:random:)` says.
+    public func delay(
+        beforeRetry retry: Int, after error: ProviderError, random: Double, elapsed: Duration, patience: Duration
+    ) -> Duration? {
+        guard error.isBackPressure, maxRetries > 0, retry >= 1 else {
+            return delay(beforeRetry: retry, after: error, random: random)
+        }
+        let wait: Duration
+        if let retryAfter = error.retryAfter {
+            guard retryAfter <= maxRetryAfter else { return nil }
+            wait = max(.zero, retryAfter)
+        } else {
+            wait = backoff(beforeRetry: retry, random: random)
+        }
+        guard elapsed + wait <= patience else { return nil }
+        return wait
+    }
+
+    /// Whether giving up on `error` was the patience running out (back-pressure that was
+    /// being retried), rather than an error that is never retried or a wait that is too long.
+    func isOutOfPatience(after error: ProviderError) -> Bool {
+        error.isBackPressure && maxRetries > 0 && (error.retryAfter.map { $0 <= maxRetryAfter } ?? true)
+    }
+
     /// The exponential backoff before retry number `retry`, jittered by `random` in 0..<1.
     public func backoff(beforeRetry retry: Int, random: Double) -> Duration {
         let exponent = min(max(0, retry - 1), 30)

@@ -146,7 +146,7 @@ public final class StepRunner: Sendable {
             return StepResult(
                 name: name, status: .failed, failure: StepFailure(.provider(failure.error), item: failure.item),
                 requests: failure.requests,
-                retries: max(failure.requests - 1, 0), cacheHits: failure.cacheHits, duration: ContinuousClock.now - started)
+                retries: failure.retries ?? max(failure.requests - 1, 0), cacheHits: failure.cacheHits, duration: ContinuousClock.now - started)
         default:
             return StepResult(name: name, status: .failed, failure: StepFailure.from(error), duration: ContinuousClock.now - started)
         }
@@ -240,9 +240,13 @@ public final class StepRunner: Sendable {
             }
             while next < window { start(&group) }
             var outcomes = [ItemOutcome?](repeating: nil, count: items.count)
-            while let (position, outcome) = try await group.next() {
-                outcomes[position] = outcome
-                if next < items.count { start(&group) }
+            do {
+                while let (position, outcome) = try await group.next() {
+                    outcomes[position] = outcome
+                    if next < items.count { start(&group) }
+                }
+            } catch let failure as CountedFailure {
+                throw Self.stepFailure(failure, finished: outcomes)
             }
             return outcomes.compactMap { $0 }
         }
@@ -284,12 +288,27 @@ public final class StepRunner: Sendable {
             requests: requests, retries: max(requests - fresh, 0), cacheHits: cacheHits, duration: ContinuousClock.now - started)
     }
 
+    /// A `for_each` step's failure counts every item's requests: those of the items that
+    /// finished before it as well as the failing one's (the summary line said "4 requests" for
+    /// a step that had made 270).
+    @inline(never)
+    static func stepFailure(_ failure: CountedFailure, finished: [ItemOutcome?]) -> CountedFailure {
+        let done = finished.compactMap { $0 }
+        let requests = done.reduce(failure.requests) { $0 + $1.requests }
+        let fresh = done.filter { $0.cacheHits == 0 }.count + (failure.requests > 0 ? 1 : 0)
+        return CountedFailure(
+            error: failure.error, requests: requests, cacheHits: done.reduce(failure.cacheHits) { $0 + $1.cacheHits },
+            retries: max(requests - fresh, 0))
+    }
+
     /// A request that failed for good, with the attempts it took: the step's counts in the
     /// run's summary and history include them (a failed step counted 0 requests).
     struct CountedFailure: Error {
         var error: ProviderError
         var requests: Int
         var cacheHits: Int
+        /// Retries among `requests`; nil for one request's (all but its first attempt).
+        var retries: Int? = nil
         /// Always nil today: a provider's error reads the same for every item (kept so the
         /// typed failure can say which item once the message does).
         var item: Int? { nil }

@@ -345,7 +345,7 @@ public struct BatchClient: Sendable {
         let call = try call(
             method, path, body: body, contentType: contentType, accept: "application/json", provider: provider)
         return try await transport.withRetries(
-            policy: transport.configuration.retryPolicy, metadata: metadata(provider, operation), events: nil
+            policy: transport.configuration.retryPolicy, provider: provider, metadata: metadata(provider, operation), events: nil
         ) { _ in
             let status: Int
             let reply: ByteBuffer
@@ -376,7 +376,7 @@ public struct BatchClient: Sendable {
             .GET, "/files/\(Self.pathComponent(id))/content", body: nil, contentType: "application/json",
             accept: "*/*", provider: provider)
         try await transport.withRetries(
-            policy: transport.configuration.retryPolicy, metadata: metadata(provider, operation), events: nil
+            policy: transport.configuration.retryPolicy, provider: provider, metadata: metadata(provider, operation), events: nil
         ) { _ in
             let response: HTTPClientResponse
             do {
