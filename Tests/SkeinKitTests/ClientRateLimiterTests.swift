@@ -77,10 +77,15 @@ import Testing
     /// the provider 5 ms after its start plus up to `jitter` seconds more (seeded), as a
     /// loaded machine's late timers and a network's queues deliver it; replies take 50 ms.
     /// During a `stall` the sender runs nothing: what was due goes when it ends, in order.
+    ///
+    /// `shedding` is a provider that answers that share of first attempts with 429 whatever
+    /// the rate (half with `Retry-After: 1`, half without, then retried after the client's
+    /// backoff), as a busy provider sheds load; `adaptive: false` is a client that only
+    /// retries (no `RateBudget`), the baseline issue 21 measures against.
     private func simulate(
         configuredRPM: Int?, serverRPM: Int, window: Double = 60, requests: Int, workers: Int = 64,
-        jitter: Double = 0, stalls: [Range<Double>] = []
-    ) -> (successes: Int, rejections: Int) {
+        jitter: Double = 0, stalls: [Range<Double>] = [], shedding: Double = 0, adaptive: Bool = true
+    ) -> (successes: Int, rejections: Int, makespan: Double) {
         enum Step {
             case reserve, send(RateBudget.Reservation), arrive(RateBudget.Reservation)
             case finish(RateBudget.Reservation, retryAfter: Double?)
@@ -93,6 +98,8 @@ import Testing
         var remaining = requests - workers
         var successes = 0
         var rejections = 0
+        var makespan = 0.0
+        var retried = Set<Int>()  // workers whose current request is a retry
         let latency = 0.05
         while !queue.isEmpty {
             // The earliest event; of equal times, the first queued.
@@ -100,14 +107,14 @@ import Testing
             let (now, worker, step) = queue.remove(at: next)
             switch step {
             case .reserve:
-                let reservation = budget.reserve(tokens: 0, at: now)
+                let reservation = adaptive ? budget.reserve(tokens: 0, at: now) : .init(start: now, tokens: 0, epoch: 0)
                 queue.append((reservation.start, worker, .send(reservation)))
             case .send(let reservation):
                 if let stall = stalls.first(where: { $0.contains(now) }) {
                     queue.append((stall.upperBound, worker, step))
                     continue
                 }
-                if let renewed = budget.revalidate(reservation, at: now) {
+                if adaptive, let renewed = budget.revalidate(reservation, at: now) {
                     queue.append((renewed.start, worker, .send(renewed)))
                     continue
                 }
@@ -115,7 +122,12 @@ import Testing
                 queue.append((now + delay, worker, .arrive(reservation)))
             case .arrive(let reservation):
                 accepted.removeAll { $0 <= now - window }
-                if accepted.count < serverRPM {
+                if shedding > 0, !retried.contains(worker), Double.random(in: 0..<1, using: &random) < shedding {
+                    // Shed: half the 429s say Retry-After: 1, half say nothing (-1: the
+                    // client's own first backoff, 0.5 s).
+                    let hint: Double = Bool.random(using: &random) ? 1 : -1
+                    queue.append((now + latency, worker, .finish(reservation, retryAfter: hint)))
+                } else if accepted.count < serverRPM {
                     accepted.append(now)
                     queue.append((now + latency, worker, .finish(reservation, retryAfter: nil)))
                 } else {
@@ -124,18 +136,46 @@ import Testing
                 }
             case .finish(let reservation, let retryAfter?):
                 rejections += 1
-                budget.recordRateLimit(sentAt: reservation.start, retryAfter: retryAfter, at: now)
-                queue.append((now + retryAfter, worker, .reserve))
-            case .finish:
+                retried.insert(worker)
+                if adaptive {
+                    budget.recordRateLimit(sentAt: reservation.start, retryAfter: retryAfter > 0 ? retryAfter : nil, at: now)
+                }
+                queue.append((now + (retryAfter > 0 ? retryAfter : 0.5), worker, .reserve))
+            case .finish(let reservation, nil):
                 successes += 1
-                budget.recordSuccess(estimatedTokens: 0, actualTokens: nil)
+                retried.remove(worker)
+                makespan = max(makespan, now)
+                if adaptive { budget.recordSuccess(estimatedTokens: 0, actualTokens: nil, sentAt: reservation.start, at: now) }
                 if remaining > 0 {
                     remaining -= 1
                     queue.append((now, worker, .reserve))
                 }
             }
         }
-        return (successes, rejections)
+        return (successes, rejections, makespan)
+    }
+
+    /// Issue 21's first case in simulated time: 600 requests, 16 at once, no limit declared
+    /// or enforced, 30% of first attempts shed with 429. Halving on every round with a 429
+    /// took the rate to the floor (188 s for 60 requests against a real server); now the
+    /// decreases are undone once they are seen not to lower the share of 429s, and the run
+    /// takes about what retrying alone does.
+    @Test func loadSheddingDoesNotCollapseTheRate() {
+        let adaptive = simulate(configuredRPM: nil, serverRPM: 1_000_000, requests: 600, workers: 16, shedding: 0.3)
+        let retryOnly = simulate(
+            configuredRPM: nil, serverRPM: 1_000_000, requests: 600, workers: 16, shedding: 0.3, adaptive: false)
+        #expect(adaptive.successes == 600)
+        #expect(retryOnly.successes == 600)
+        #expect(adaptive.makespan <= retryOnly.makespan * 1.5, "adaptive \(adaptive) against retry-only \(retryOnly)")
+        print("load shedding, 600 requests: adaptive \(adaptive), retry-only \(retryOnly)")
+    }
+
+    /// The same shedding on top of a declared rate: the paced rate is kept, not halved away.
+    @Test func loadSheddingUnderADeclaredRateKeepsThePace() {
+        let adaptive = simulate(configuredRPM: 1200, serverRPM: 1_000_000, requests: 600, workers: 16, shedding: 0.3)
+        let ideal = 600.0 / (1200 * RateBudget.headroom / 60)
+        #expect(adaptive.successes == 600)
+        #expect(adaptive.makespan <= ideal * 1.5, "\(adaptive), ideal \(ideal) s")
     }
 
     /// `ClientRateLimitTests`' figures in simulated time: 300 requests at once, paced at 600

@@ -21,6 +21,18 @@
 /// up to the paced rate. A provider with no configured rate runs
 /// unpaced until its first 429, then starts from half the rate it was observed sending at
 /// and is unpaced again once it climbs back there.
+///
+/// A decrease is kept only while it helps. A provider that sheds load answers a share of
+/// requests 429 whatever the client's rate; halving then changes nothing but the throughput,
+/// and halving on every round collapsed a run to a request every few seconds (issue 21).
+/// So each round (the requests sent between two decreases) keeps its 429 share and its
+/// successes per second, and when a round after a decrease has neither a lower 429 share
+/// (less than a quarter lower) nor the same throughput (its successes fell with the rate),
+/// the 429s are load shedding, not a limit: the decrease is undone and 429s stop moving
+/// the rate (each request's own backoff and `Retry-After` carry it), until the share rises
+/// well above what it was. Under a real limit the throughput holds at the limit as the
+/// rate falls (or the share falls), so the decreases go on as TCP's do: one per round.
+/// A round with at least 90% 429s (a provider's window spent) always decreases.
 struct RateBudget: Sendable {
     struct Limits: Sendable, Hashable {
         var requestsPerMinute: Int?
@@ -38,6 +50,31 @@ struct RateBudget: Sendable {
     /// Start times of the latest requests, oldest first, to observe the rate sent at.
     private var recentStarts: [Double] = []
     private static let recentStartsKept = 256
+    /// The outcomes, by when their request was sent, of the round since the last decrease.
+    private var round = Round()
+    /// The round before the last decrease, and the rate it ran at (nil: unpaced).
+    private var previousRound: (round: Round, rate: Double?, ceiling: Double?)?
+    /// Set once the 429s are found not to depend on the rate: the 429 share then.
+    private(set) var sheddingShare: Double?
+
+    struct Round: Sendable {
+        var start = -Double.infinity
+        var firstSend = Double.infinity
+        var lastOutcome = -Double.infinity
+        var successes = 0
+        var limited = 0
+        var outcomes: Int { successes + limited }
+        var share: Double { outcomes == 0 ? 0 : Double(limited) / Double(outcomes) }
+        /// Successes per second over the round so far.
+        var throughput: Double {
+            let span = lastOutcome - max(start, firstSend)
+            return span > 0 ? Double(successes) / span : 0
+        }
+    }
+
+    /// The fewest outcomes a round is judged on, unless most of them are 429s.
+    static let fewestToJudge = 12
+
     /// How far ahead of its rate the token budget may run, in seconds of tokens.
     static let tokenBurst = 1.0
     /// The fewest recent requests an unpaced provider's rate is estimated from.
@@ -128,9 +165,14 @@ struct RateBudget: Sendable {
     }
 
     /// A request got a reply; its real token count replaces the estimate.
-    mutating func recordSuccess(estimatedTokens: Int, actualTokens: Int?) {
+    mutating func recordSuccess(estimatedTokens: Int, actualTokens: Int?, sentAt: Double? = nil, at now: Double? = nil) {
         if let perMinute = limits.tokensPerMinute, let actualTokens {
             tokenArrival += Double(actualTokens - estimatedTokens) / (Double(max(1, perMinute)) / 60)
+        }
+        if let sentAt, sentAt >= round.start {
+            round.successes += 1
+            round.firstSend = min(round.firstSend, sentAt)
+            round.lastOutcome = max(round.lastOutcome, now ?? sentAt)
         }
         guard let rate = requestRate, let ceiling else { return }
         // With a configured rate, a 429 says that rate is too much for now: creep back (a
@@ -145,11 +187,14 @@ struct RateBudget: Sendable {
         if rate + step < ceiling {
             requestRate = rate + step
         } else if limits.requestsPerMinute == nil {
-            // Back where it was when the 429s began: unpaced again.
+            // Back where it was when the 429s began: unpaced again, and the chain of
+            // decreases is over.
             requestRate = nil
             self.ceiling = nil
+            previousRound = nil
         } else {
             requestRate = ceiling
+            previousRound = nil
         }
     }
 
@@ -160,18 +205,52 @@ struct RateBudget: Sendable {
     ///   - retryAfter: the wait the response asked for, in seconds.
     ///   - now: the current time.
     mutating func recordRateLimit(sentAt: Double, retryAfter: Double?, at now: Double) {
+        if sentAt >= round.start {
+            round.limited += 1
+            round.firstSend = min(round.firstSend, sentAt)
+            round.lastOutcome = max(round.lastOutcome, now)
+        }
+        if let sheddingShare {
+            // Load shedding: 429s do not move the rate, and a `Retry-After` is the retried
+            // request's own business, until the share climbs well past what shedding gave.
+            guard round.outcomes >= Self.fewestToJudge * 4, round.share > sheddingShare + 0.25 else {
+                if round.outcomes >= Self.fewestToJudge * 8 { round = Round(start: now) }
+                return
+            }
+            self.sheddingShare = nil
+            previousRound = nil
+        }
         // Unpaced and only a few requests seen: too little to estimate a rate from; the
         // retry's own backoff is enough.
         let isEstimable = requestRate != nil || recentStarts.count(where: { $0 >= now - 10 }) >= Self.fewestToEstimate
+        var decreased = false
         if sentAt >= lastDecrease && isEstimable {
-            let current = requestRate ?? observedRate(at: now)
-            if ceiling == nil { ceiling = current }
-            let floor = max(1.0 / 60, (ceiling ?? current) / 64)
-            let rate = max(floor, current / 2)
-            requestRate = rate
-            lastDecrease = now
-            restartSchedule(at: now, rate: rate)
+            if let previous = previousRound {
+                // After a decrease, the next one waits for evidence: a judged round, or a
+                // window clearly spent.
+                if isShedding(after: previous.round) {
+                    // The decreases did not help: back to the rate before them, and 429s
+                    // stop moving it (each request's backoff and Retry-After carry it).
+                    configure()
+                    sheddingShare = round.share
+                    round = Round(start: now)
+                    previousRound = nil
+                    restartSchedule(at: now, rate: requestRate)
+                    return
+                }
+                if round.outcomes >= Self.fewestToJudge || (round.limited >= 3 && round.share >= 0.9) {
+                    decrease(at: now)
+                    decreased = true
+                }
+            } else {
+                // The first 429 of a chain: decrease at once, as TCP does on its first loss.
+                decrease(at: now)
+                decreased = true
+            }
         }
+        // A pause for everyone only when the 429s are judged to be a limit (the first of a
+        // chain, or a decrease): under load shedding it stalled every request for one's sake.
+        guard decreased || previousRound == nil else { return }
         if let retryAfter, retryAfter > 0 {
             let resume = now + min(retryAfter, Self.longestPause)
             if requestRate != nil, resume > requestArrival {
@@ -185,10 +264,33 @@ struct RateBudget: Sendable {
         }
     }
 
+    /// Halves the rate (from the rate observed, when unpaced), at least to the floor, and
+    /// starts a new round.
+    private mutating func decrease(at now: Double) {
+        previousRound = (round, requestRate, ceiling)
+        round = Round(start: now)
+        let current = requestRate ?? observedRate(at: now)
+        if ceiling == nil { ceiling = current }
+        let floor = max(1.0 / 60, (ceiling ?? current) / 64)
+        let rate = max(floor, current / 2)
+        requestRate = rate
+        lastDecrease = now
+        restartSchedule(at: now, rate: rate)
+    }
+
+    /// Whether the round since the last decrease shows the decrease did not help: enough
+    /// outcomes to tell, not a spent window (under 90% 429s), a 429 share not a quarter
+    /// lower than before, and successes per second that fell with the rate (under a limit
+    /// they hold at the limit).
+    private func isShedding(after previous: Round) -> Bool {
+        round.outcomes >= Self.fewestToJudge && round.share < 0.9 && round.share >= previous.share * 0.75
+            && round.throughput <= previous.throughput * 0.75
+    }
+
     /// Starts the request schedule over, one interval after `now`: every reservation not
     /// yet sent is stale and is made again when its start comes (`revalidate`).
-    private mutating func restartSchedule(at now: Double, rate: Double) {
-        requestArrival = now + 1 / rate
+    private mutating func restartSchedule(at now: Double, rate: Double?) {
+        requestArrival = rate.map { now + 1 / $0 } ?? -.infinity
         epoch += 1
     }
 

@@ -100,7 +100,8 @@ actor RateLimiter {
     func release(_ permit: Permit, outcome: Outcome) {
         switch outcome {
         case .success(let tokens):
-            budget.recordSuccess(estimatedTokens: permit.estimatedTokens, actualTokens: tokens)
+            budget.recordSuccess(
+                estimatedTokens: permit.estimatedTokens, actualTokens: tokens, sentAt: permit.start, at: seconds(now()))
         case .rateLimited(let retryAfter):
             budget.recordRateLimit(
                 sentAt: permit.start, retryAfter: retryAfter.map(seconds), at: seconds(now()))
