@@ -63,6 +63,11 @@ enum Summary {
         let input = results.reduce(0) { $0 + ($1.usage?.promptTokens ?? 0) }
         let output = results.reduce(0) { $0 + ($1.usage?.completionTokens ?? 0) }
         let cached = results.reduce(0) { $0 + ($1.usage?.cachedTokens ?? 0) }
+        // Where the provider reported no usage, a sum of the known counts would be a
+        // confident understatement: say what is counted and what is unknown instead.
+        let answered = results.filter { $0.status == .finished && $0.requests + $0.cacheHits > 0 }
+        let unreported = answered.filter { $0.usage == nil }.count
+        let countedFromStream = answered.contains { $0.usage?.isCountedFromStream == true }
         let failed = results.filter { $0.status == .failed }.count
         let skipped = results.filter { $0.status == .skipped }.count
         var parts = ["\(Terminal.count(ran, "step")) run"]
@@ -72,9 +77,26 @@ enum Summary {
         let stored = results.reduce(0) { $0 + $1.cacheHits }
         if stored > 0 { parts.append("\(stored) from the store") }
         parts.append(Terminal.count(retries, "retry").replacingOccurrences(of: "retrys", with: "retries"))
-        parts.append("tokens \(input) in / \(output) out (\(cached) cached)")
+        parts.append(
+            tokens(input: input, output: output, cached: cached, inputUnknown: unreported > 0 || countedFromStream,
+                   outputUnknown: unreported > 0, countedFromStream: countedFromStream))
         parts.append(ProgressRenderer.seconds(outcome.duration))
         return parts.joined(separator: ", ")
+    }
+
+    /// `tokens 12 in / 34 out (0 cached)`; where some count is unknown, `unknown` (none
+    /// known) or `at least N`, and a note when the output was counted from the stream.
+    static func tokens(
+        input: Int, output: Int, cached: Int, inputUnknown: Bool, outputUnknown: Bool, countedFromStream: Bool
+    ) -> String {
+        func count(_ value: Int, unknown: Bool) -> String {
+            unknown ? (value == 0 ? "unknown" : "at least \(value)") : "\(value)"
+        }
+        var notes: [String] = []
+        if countedFromStream { notes.append("output counted from the stream, the provider reported no usage") }
+        notes.append("\(cached) cached")
+        return "tokens \(count(input, unknown: inputUnknown)) in / \(count(output, unknown: outputUnknown)) out ("
+            + notes.joined(separator: "; ") + ")"
     }
 }
 
