@@ -3,8 +3,8 @@ import Synchronization
 
 /// Prints a run's results to stdout.
 ///
-/// Text: each output as `name:` then its value (text as it is, other values as indented
-/// JSON); a pipeline without `outputs:` prints every finished step's output instead.
+/// Text: each output as `name:` then its value (text as it is, a list of texts as `- `
+/// items, other values as indented JSON); a pipeline without `outputs:` prints every finished step's output instead.
 /// JSON: one object, `{"status", "outputs", "steps": {name: {status, output, usage, ...}}}`,
 /// so `skein run p.yaml --output json | jq .outputs.summary` works.
 enum ResultPrinter {
@@ -36,11 +36,23 @@ enum ResultPrinter {
                 out += "\(name):\n"
                 switch value {
                 case .string(let text): out += indent(text) + "\n"
+                case .array(let items) where !items.isEmpty && items.allSatisfy({ $0.stringValue != nil }):
+                    // A list of texts (a for_each step's replies): each as text, not as JSON
+                    // with its line breaks escaped.
+                    for item in items { out += bullet(item.stringValue ?? "") + "\n" }
                 default: out += indent(value.serialized(.pretty)) + "\n"
                 }
             }
             return out
         }
+    }
+
+    /// `  - first line`, the lines after it under the first one's text.
+    static func bullet(_ text: String) -> String {
+        let lines = text.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: "\n", omittingEmptySubsequences: false)
+        return lines.enumerated().map { index, line in
+            index == 0 ? "  - " + line : (line.isEmpty ? "" : "    " + line)
+        }.joined(separator: "\n")
     }
 
     static func indent(_ text: String) -> String {
