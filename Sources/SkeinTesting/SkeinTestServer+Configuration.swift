@@ -32,6 +32,9 @@ extension SkeinTestServer {
         /// Cut default text replies to `max_tokens` words (finish reason `length`). Off by default,
         /// so that an echo always carries the whole prompt.
         public var honorsMaxTokens: Bool
+        /// Send the usage chunk a stream asks for with `stream_options.include_usage`. Off, the
+        /// server behaves like llama-cpp-python's, whose streams never carry usage.
+        public var sendsStreamUsage: Bool
         /// Random faults injected into completion requests that no rule answered.
         public var faults: FaultConfiguration
         /// Seed of the generator behind latency ranges and faults.
@@ -74,6 +77,7 @@ extension SkeinTestServer {
             rejectsJSONSchema: Bool = false,
             requiredAPIKey: String? = nil,
             honorsMaxTokens: Bool = false,
+            sendsStreamUsage: Bool = true,
             faults: FaultConfiguration = .init(),
             seed: UInt64 = 0,
             recordsBodies: Bool = true,
@@ -96,6 +100,7 @@ extension SkeinTestServer {
             self.rejectsJSONSchema = rejectsJSONSchema
             self.requiredAPIKey = requiredAPIKey
             self.honorsMaxTokens = honorsMaxTokens
+            self.sendsStreamUsage = sendsStreamUsage
             self.faults = faults
             self.seed = seed
             self.recordsBodies = recordsBodies

@@ -108,7 +108,8 @@ extension TestServerResponder {
                 return await jsonResponse(
                     status: 200, body: shape.body(for: generated, choiceCount: request.choiceCount), id: id)
             }
-            let events = shape.chunks(for: generated, includesUsage: request.includesUsage).map(SSEWriter.dataEvent)
+            let events = shape.chunks(
+                for: generated, includesUsage: request.includesUsage && configuration.sendsStreamUsage).map(SSEWriter.dataEvent)
             return stream(SSEWriter(events: events, ending: .done, interval: configuration.tokenInterval), id: id)
 
         case .error(let status, let error, let headers):

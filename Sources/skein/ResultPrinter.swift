@@ -3,8 +3,8 @@ import Synchronization
 
 /// Prints a run's results to stdout.
 ///
-/// Text: each output as `name:` then its value (text as it is, other values as indented
-/// JSON); a pipeline without `outputs:` prints every finished step's output instead.
+/// Text: each output as `name:` then its value (text as it is, a list of texts as `- `
+/// items, other values as indented JSON); a pipeline without `outputs:` prints every finished step's output instead.
 /// JSON: one object, `{"status", "outputs", "steps": {name: {status, output, usage, ...}}}`,
 /// so `skein run p.yaml --output json | jq .outputs.summary` works.
 enum ResultPrinter {
@@ -36,11 +36,23 @@ enum ResultPrinter {
                 out += "\(name):\n"
                 switch value {
                 case .string(let text): out += indent(text) + "\n"
+                case .array(let items) where !items.isEmpty && items.allSatisfy({ $0.stringValue != nil }):
+                    // A list of texts (a for_each step's replies): each as text, not as JSON
+                    // with its line breaks escaped.
+                    for item in items { out += bullet(item.stringValue ?? "") + "\n" }
                 default: out += indent(value.serialized(.pretty)) + "\n"
                 }
             }
             return out
         }
+    }
+
+    /// `  - first line`, the lines after it under the first one's text.
+    static func bullet(_ text: String) -> String {
+        let lines = text.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: "\n", omittingEmptySubsequences: false)
+        return lines.enumerated().map { index, line in
+            index == 0 ? "  - " + line : (line.isEmpty ? "" : "    " + line)
+        }.joined(separator: "\n")
     }
 
     static func indent(_ text: String) -> String {
@@ -63,6 +75,11 @@ enum Summary {
         let input = results.reduce(0) { $0 + ($1.usage?.promptTokens ?? 0) }
         let output = results.reduce(0) { $0 + ($1.usage?.completionTokens ?? 0) }
         let cached = results.reduce(0) { $0 + ($1.usage?.cachedTokens ?? 0) }
+        // Where the provider reported no usage, a sum of the known counts would be a
+        // confident understatement: say what is counted and what is unknown instead.
+        let answered = results.filter { $0.status == .finished && $0.requests + $0.cacheHits > 0 }
+        let unreported = answered.filter { $0.usage == nil }.count
+        let countedFromStream = answered.contains { $0.usage?.isCountedFromStream == true }
         let failed = results.filter { $0.status == .failed }.count
         let skipped = results.filter { $0.status == .skipped }.count
         var parts = ["\(Terminal.count(ran, "step")) run"]
@@ -72,9 +89,26 @@ enum Summary {
         let stored = results.reduce(0) { $0 + $1.cacheHits }
         if stored > 0 { parts.append("\(stored) from the store") }
         parts.append(Terminal.count(retries, "retry").replacingOccurrences(of: "retrys", with: "retries"))
-        parts.append("tokens \(input) in / \(output) out (\(cached) cached)")
+        parts.append(
+            tokens(input: input, output: output, cached: cached, inputUnknown: unreported > 0 || countedFromStream,
+                   outputUnknown: unreported > 0, countedFromStream: countedFromStream))
         parts.append(ProgressRenderer.seconds(outcome.duration))
         return parts.joined(separator: ", ")
+    }
+
+    /// `tokens 12 in / 34 out (0 cached)`; where some count is unknown, `unknown` (none
+    /// known) or `at least N`, and a note when the output was counted from the stream.
+    static func tokens(
+        input: Int, output: Int, cached: Int, inputUnknown: Bool, outputUnknown: Bool, countedFromStream: Bool
+    ) -> String {
+        func count(_ value: Int, unknown: Bool) -> String {
+            unknown ? (value == 0 ? "unknown" : "at least \(value)") : "\(value)"
+        }
+        var notes: [String] = []
+        if countedFromStream { notes.append("output counted from the stream, the provider reported no usage") }
+        notes.append("\(cached) cached")
+        return "tokens \(count(input, unknown: inputUnknown)) in / \(count(output, unknown: outputUnknown)) out ("
+            + notes.joined(separator: "; ") + ")"
     }
 }
 

@@ -183,6 +183,32 @@ import Testing
         }
     }
 
+    /// llama-cpp-python's server sends no usage in a stream, even when asked: the output is
+    /// counted from the streamed chunks and the input said to be unknown, never "0 in / 0 out",
+    /// the same in the summary, `--output json`, the stored run and a re-run from the store.
+    @Test func aStreamWithoutUsageIsCountedNotReportedAsZero() async throws {
+        try await SkeinTestServer.withRunning(.init(sendsStreamUsage: false)) { server in
+            let directory = try CLI.temporaryDirectory()
+            defer { try? FileManager.default.removeItem(at: directory) }
+            let path = try CLI.writePipeline(Self.hello, server: server, in: directory)
+            let result = try await CLI.run(["run", path, "--stream", "hello", "--output", "json"], in: directory)
+            #expect(result.status == 0, "\(result.stderr)")
+            #expect(
+                result.stderr.contains(
+                    "tokens unknown in / 3 out (output counted from the stream, the provider reported no usage; 0 cached)"),
+                "\(result.stderr)")
+            let counted: JSONValue = ["prompt_tokens": nil, "completion_tokens": 3, "total_tokens": nil, "counted_from_stream": true]
+            let json = try JSONValue(parsing: result.stdout)
+            #expect(json["steps"]?["hello"]?["usage"] == counted)
+            let shown = try await CLI.run(["runs", "show", "last", "--format", "json"], in: directory)
+            #expect(try JSONValue(parsing: shown.stdout)["steps"]?.arrayValue?.first?["usage"] == counted, "\(shown.stdout)")
+            // From the store: the same counts, still marked.
+            let again = try await CLI.run(["run", path, "--output", "json"], in: directory)
+            #expect(again.stderr.contains("tokens unknown in / 3 out (output counted from the stream"), "\(again.stderr)")
+            #expect(try JSONValue(parsing: again.stdout)["steps"]?["hello"]?["usage"] == counted)
+        }
+    }
+
     @Test func missingInputFailsBeforeAnyRequest() async throws {
         try await SkeinTestServer.withRunning(.init()) { server in
             let directory = try CLI.temporaryDirectory()

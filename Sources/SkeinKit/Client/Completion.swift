@@ -17,22 +17,38 @@ public struct Completion: Sendable, Hashable {
         public var parsedArguments: JSONValue? { try? JSONValue(parsing: arguments) }
     }
 
-    /// Token counts as the provider reported them.
+    /// Token counts as the provider reported them, or as Skein counted them from a stream
+    /// that carried none (``isCountedFromStream``).
     public struct Usage: Sendable, Hashable {
         public var promptTokens: Int
         public var completionTokens: Int
         public var totalTokens: Int
         /// Prompt tokens served from the provider's prompt cache (`prompt_tokens_details.cached_tokens`).
         public var cachedTokens: Int?
+        /// The provider reported no usage (llama-cpp-python's server never does in a stream,
+        /// even when asked): `completionTokens` is the number of streamed chunks that carried
+        /// text (one per token from llama.cpp), and the prompt's count is unknown, so
+        /// `promptTokens` is 0 and `totalTokens` the output alone here, both null in the JSON forms.
+        public var isCountedFromStream: Bool
 
         /// Counts are clamped to `0...maximumCount`: a server that reports a negative count or
         /// `Int.max` (a buggy proxy) would otherwise overflow the sums in the run's summary,
         /// which trapped, and kept trapping on every run that read the reply from the store.
-        public init(promptTokens: Int, completionTokens: Int, totalTokens: Int? = nil, cachedTokens: Int? = nil) {
+        public init(
+            promptTokens: Int, completionTokens: Int, totalTokens: Int? = nil, cachedTokens: Int? = nil,
+            isCountedFromStream: Bool = false
+        ) {
             self.promptTokens = Usage.clamped(promptTokens)
             self.completionTokens = Usage.clamped(completionTokens)
             self.totalTokens = Usage.clamped(totalTokens ?? self.promptTokens + self.completionTokens)
             self.cachedTokens = cachedTokens.map(Usage.clamped)
+            self.isCountedFromStream = isCountedFromStream
+        }
+
+        /// The usage of a stream that reported none: `chunks` chunks carried text, the prompt's
+        /// count is unknown.
+        public static func countedFromStream(chunks: Int) -> Usage {
+            Usage(promptTokens: 0, completionTokens: chunks, totalTokens: chunks, isCountedFromStream: true)
         }
 
         /// 2^40 tokens: more than any request can use, and a million rows of it still sum
@@ -44,13 +60,17 @@ public struct Completion: Sendable, Hashable {
         /// Adds two counts from JSON, saturating instead of overflowing.
         static func sum(_ counts: Int...) -> Int { counts.reduce(0) { clamped($0 + clamped($1)) } }
 
-        /// `{"prompt_tokens", "completion_tokens", "total_tokens", "cached_tokens"?}`.
+        /// `{"prompt_tokens", "completion_tokens", "total_tokens", "cached_tokens"?}`; counted
+        /// from a stream: `{"prompt_tokens": null, "completion_tokens", "total_tokens": null,
+        /// "counted_from_stream": true}`.
         public var jsonValue: JSONValue {
             var object: JSONValue.JSONObject = [
-                "prompt_tokens": .int(promptTokens), "completion_tokens": .int(completionTokens),
-                "total_tokens": .int(totalTokens),
+                "prompt_tokens": isCountedFromStream ? .null : .int(promptTokens),
+                "completion_tokens": .int(completionTokens),
+                "total_tokens": isCountedFromStream ? .null : .int(totalTokens),
             ]
             if let cachedTokens { object["cached_tokens"] = .int(cachedTokens) }
+            if isCountedFromStream { object["counted_from_stream"] = true }
             return .object(object)
         }
     }

@@ -172,7 +172,9 @@ public final class HTTPCompletionClient: CompletionClient {
             ProviderTransport.send(.attemptStarted(attempt: attempt), to: events)
             var completion = try await perform(call, streaming: streaming, events: events)
             completion.attempts = attempt
-            await limiter.release(permit, outcome: .success(tokens: completion.usage?.totalTokens))
+            // A count made from the stream lacks the prompt: the limiter keeps its estimate.
+            let reported = completion.usage.flatMap { $0.isCountedFromStream ? nil : $0.totalTokens }
+            await limiter.release(permit, outcome: .success(tokens: reported))
             return completion
         } catch let error as ProviderError {
             await limiter.release(

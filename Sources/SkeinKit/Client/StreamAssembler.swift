@@ -18,7 +18,8 @@ protocol StreamAssembling {
 ///
 /// Tool calls arrive in pieces keyed by `index`: the first carries `id` and `name`, later
 /// ones more of the `arguments` text. Usage comes in a last chunk with no choices when
-/// the request asked for it (`stream_options.include_usage`).
+/// the request asked for it (`stream_options.include_usage`); a stream without it (such
+/// as llama-cpp-python's, which ignores the option) gets a usage counted from its chunks.
 struct StreamAssembler: StreamAssembling {
     private struct PartialToolCall {
         var id: String?
@@ -35,6 +36,9 @@ struct StreamAssembler: StreamAssembling {
     private var finishReason: String?
     private var model: String?
     private var usage: Completion.Usage?
+    /// Chunks that carried text, reasoning or tool-call arguments: the output's token count
+    /// where the provider reports none (llama.cpp's server sends one chunk per token).
+    private var textChunks = 0
     /// `data: [DONE]` arrived.
     private(set) var isDone = false
 
@@ -95,6 +99,7 @@ struct StreamAssembler: StreamAssembling {
             }
             if let reason = choice["finish_reason"]?.stringValue { finishReason = reason }
         }
+        if !events.isEmpty { textChunks += 1 }
         return events
     }
 
@@ -130,7 +135,8 @@ struct StreamAssembler: StreamAssembling {
                     Completion.ToolCall(id: $0.id ?? "call_\(index)", name: $0.name, arguments: $0.arguments)
                 }
             },
-            finishReason: finishReason, model: model, usage: usage, attempts: attempts)
+            finishReason: finishReason, model: model, usage: usage ?? .countedFromStream(chunks: textChunks),
+            attempts: attempts)
     }
 
     static func excerpt(_ text: String) -> String {

@@ -54,7 +54,7 @@ public struct ProviderResolver: Sendable {
         if let model = step.model { return model.value }
         if let model = defaults.model { return model.value }
         // The local server ignores the model name; give it the alias it serves.
-        if provider.name == "local" { return "gemma-3-270m" }
+        if provider.name == "local" { return "smollm2-135m-instruct" }
         throw Diagnostic.error(
             "step '\(step.name)' has no model; set 'model' on the step or under 'defaults', or pass --model",
             at: step.location)

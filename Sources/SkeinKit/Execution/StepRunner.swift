@@ -275,7 +275,8 @@ public final class StepRunner: Sendable {
                 promptTokens: (usage?.promptTokens ?? 0) + itemUsage.promptTokens,
                 completionTokens: (usage?.completionTokens ?? 0) + itemUsage.completionTokens,
                 totalTokens: (usage?.totalTokens ?? 0) + itemUsage.totalTokens,
-                cachedTokens: (usage?.cachedTokens ?? itemUsage.cachedTokens).map { $0 + (usage == nil ? 0 : itemUsage.cachedTokens ?? 0) })
+                cachedTokens: (usage?.cachedTokens ?? itemUsage.cachedTokens).map { $0 + (usage == nil ? 0 : itemUsage.cachedTokens ?? 0) },
+                isCountedFromStream: (usage?.isCountedFromStream ?? false) || itemUsage.isCountedFromStream)
         }
         let requests = outcomes.reduce(0) { $0 + $1.requests }
         let cacheHits = outcomes.reduce(0) { $0 + $1.cacheHits }

@@ -58,11 +58,11 @@ extension Completion.Usage {
     /// when it is nil.
     func write(to out: inout [UInt8], cachedTokensKey: StaticString?) {
         StoredJSON.literal(#"{"prompt_tokens":"#, &out)
-        TemplateOperators.appendDecimal(promptTokens, to: &out)
+        if isCountedFromStream { StoredJSON.literal("null", &out) } else { TemplateOperators.appendDecimal(promptTokens, to: &out) }
         StoredJSON.literal(#","completion_tokens":"#, &out)
         TemplateOperators.appendDecimal(completionTokens, to: &out)
         StoredJSON.literal(#","total_tokens":"#, &out)
-        TemplateOperators.appendDecimal(totalTokens, to: &out)
+        if isCountedFromStream { StoredJSON.literal("null", &out) } else { TemplateOperators.appendDecimal(totalTokens, to: &out) }
         if let cachedTokens {
             if let cachedTokensKey {
                 StoredJSON.literal(",\"", &out)
@@ -75,6 +75,7 @@ extension Completion.Usage {
                 out.append(UInt8(ascii: "}"))
             }
         }
+        if isCountedFromStream { StoredJSON.literal(#","counted_from_stream":true"#, &out) }
         out.append(UInt8(ascii: "}"))
     }
 }

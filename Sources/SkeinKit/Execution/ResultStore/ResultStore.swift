@@ -141,10 +141,11 @@ extension Completion {
         object["choices"] = .array([.object(choice)])
         if let usage {
             var usageObject = JSONValue.JSONObject()
-            usageObject["prompt_tokens"] = .int(usage.promptTokens)
+            usageObject["prompt_tokens"] = usage.isCountedFromStream ? .null : .int(usage.promptTokens)
             usageObject["completion_tokens"] = .int(usage.completionTokens)
-            usageObject["total_tokens"] = .int(usage.totalTokens)
+            usageObject["total_tokens"] = usage.isCountedFromStream ? .null : .int(usage.totalTokens)
             if let cached = usage.cachedTokens { usageObject["prompt_tokens_details"] = ["cached_tokens": .int(cached)] }
+            if usage.isCountedFromStream { usageObject["counted_from_stream"] = true }
             object["usage"] = .object(usageObject)
         }
         return .object(object)
@@ -152,7 +153,10 @@ extension Completion {
 
     /// Reads a stored completion back (`attempts` is 0: no request was made).
     public init?(storedValue: JSONValue) {
-        guard let completion = Completion.decode(storedValue, attempts: 0) else { return nil }
+        guard var completion = Completion.decode(storedValue, attempts: 0) else { return nil }
+        // Skein's own mark, which no provider sends: read here rather than by the decoders
+        // of live replies.
+        if storedValue["usage"]?["counted_from_stream"] == true { completion.usage?.isCountedFromStream = true }
         self = completion
     }
 }
