@@ -4,7 +4,8 @@
 // This package compiles only the parts of SkeinKit the fuzz targets reach, so a fuzz build
 // does not pull in the HTTP stack or SQLite: Sources/SkeinKit here holds symlinks to
 // ../Sources/SkeinKit/{Pipeline,Template,JSON,Diagnostics,Graph} and to the few Client
-// files those folders use (SSEParser, ProviderConfiguration, SamplingParameters).
+// files those folders use (SSEParser, ProviderConfiguration, SamplingParameters), and
+// Sources/CYAML links to ../Sources/CYAML (Debian's libyaml, as the main package uses it).
 //
 // Build (scripts/fuzz does this):
 //   swift build -c release --package-path Fuzz -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library
@@ -14,14 +15,14 @@ let package = Package(
     name: "SkeinFuzz",
     platforms: [.macOS(.v14)],
     dependencies: [
-        .package(url: "https://github.com/jpsim/Yams", exact: "6.2.2"),
         .package(url: "https://github.com/apple/swift-collections", exact: "1.6.0"),
     ],
     targets: [
+        .systemLibrary(name: "CYAML", path: "Sources/CYAML", pkgConfig: "yaml-0.1", providers: [.apt(["libyaml-dev"])]),
         .target(
             name: "SkeinKit",
             dependencies: [
-                .product(name: "Yams", package: "Yams"),
+                "CYAML",
                 .product(name: "OrderedCollections", package: "swift-collections"),
             ],
             // Lets the fuzz targets use specialized generics (SSEParser.consume takes
