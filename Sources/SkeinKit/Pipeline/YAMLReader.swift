@@ -8,8 +8,8 @@ internal import CYAML
 /// at the node that goes too deep (libyaml's parser is iterative too, so ten thousand `[`
 /// cost nothing before that), and an alias is counted as the nodes it stands for, against
 /// the node budget, before it is added (an alias bomb is refused when its first oversized
-/// alias is met, at the node the budget runs out on). The counting is the old converter's:
-/// every node once per place it appears, mapping keys included, in document order.
+/// alias is met, at the node the budget runs out on). Every node counts once per place it
+/// appears, mapping keys included, in document order.
 ///
 /// Refused, each at its line and column: libyaml's own errors (with where the construct
 /// they are about starts, as a note), a second document, an alias that names no anchor
