@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import SkeinKit
 
 /// The YAML reader (`YAMLReader`, libyaml's events composed by Skein): what it refuses and
@@ -37,64 +38,72 @@ import Testing
                 "prompt": five
             version: 2
             """
-        #expect(Self.problems(text) == [
-            "p.yaml:6:5: error: duplicate key 'prompt' (first defined at line 4)",
-            "p.yaml:4:5: note: 'prompt' first defined here",
-            "p.yaml:9:3: error: duplicate key 'a' (first defined at line 3)",
-            "p.yaml:3:3: note: 'a' first defined here",
-            "p.yaml:11:5: error: duplicate key 'prompt' (first defined at line 10)",
-            "p.yaml:10:5: note: 'prompt' first defined here",
-            "p.yaml:12:5: error: duplicate key 'prompt' (first defined at line 10)",
-            "p.yaml:10:5: note: 'prompt' first defined here",
-            "p.yaml:13:1: error: duplicate key 'version' (first defined at line 1)",
-            "p.yaml:1:1: note: 'version' first defined here",
-        ])
+        #expect(
+            Self.problems(text) == [
+                "p.yaml:6:5: error: duplicate key 'prompt' (first defined at line 4)",
+                "p.yaml:4:5: note: 'prompt' first defined here",
+                "p.yaml:9:3: error: duplicate key 'a' (first defined at line 3)",
+                "p.yaml:3:3: note: 'a' first defined here",
+                "p.yaml:11:5: error: duplicate key 'prompt' (first defined at line 10)",
+                "p.yaml:10:5: note: 'prompt' first defined here",
+                "p.yaml:12:5: error: duplicate key 'prompt' (first defined at line 10)",
+                "p.yaml:10:5: note: 'prompt' first defined here",
+                "p.yaml:13:1: error: duplicate key 'version' (first defined at line 1)",
+                "p.yaml:1:1: note: 'version' first defined here",
+            ])
     }
 
     /// Past a few keys the reader looks keys up in a table instead of scanning: the same answers.
     @Test func duplicatesAreFoundInLargeMappings() {
         let keys = (0..<50).map { "k\($0): v" }
         let text = (keys + ["k3: again", "k49: again", "k50: new", "k50: again"]).joined(separator: "\n") + "\n"
-        #expect(Self.problems(text) == [
-            "p.yaml:51:1: error: duplicate key 'k3' (first defined at line 4)",
-            "p.yaml:4:1: note: 'k3' first defined here",
-            "p.yaml:52:1: error: duplicate key 'k49' (first defined at line 50)",
-            "p.yaml:50:1: note: 'k49' first defined here",
-            "p.yaml:54:1: error: duplicate key 'k50' (first defined at line 53)",
-            "p.yaml:53:1: note: 'k50' first defined here",
-        ])
+        #expect(
+            Self.problems(text) == [
+                "p.yaml:51:1: error: duplicate key 'k3' (first defined at line 4)",
+                "p.yaml:4:1: note: 'k3' first defined here",
+                "p.yaml:52:1: error: duplicate key 'k49' (first defined at line 50)",
+                "p.yaml:50:1: note: 'k49' first defined here",
+                "p.yaml:54:1: error: duplicate key 'k50' (first defined at line 53)",
+                "p.yaml:53:1: note: 'k50' first defined here",
+            ])
     }
 
     /// The same key in different mappings is no duplicate; reported duplicates come before the
     /// error that ends the reading.
     @Test func duplicatesBeforeASyntaxErrorAreReportedWithIt() {
         let text = "a: {x: 1, y: 2}\nb: {x: 1, x: 2}\nc: \"unclosed\n"
-        #expect(Self.problems(text) == [
-            "p.yaml:2:11: error: duplicate key 'x' (first defined at line 2)",
-            "p.yaml:2:5: note: 'x' first defined here",
-            "p.yaml:4:1: error: invalid YAML: found unexpected end of stream while scanning a quoted scalar",
-            "p.yaml:3:4: note: the quoted scalar starts here",
-        ])
+        #expect(
+            Self.problems(text) == [
+                "p.yaml:2:11: error: duplicate key 'x' (first defined at line 2)",
+                "p.yaml:2:5: note: 'x' first defined here",
+                "p.yaml:4:1: error: invalid YAML: found unexpected end of stream while scanning a quoted scalar",
+                "p.yaml:3:4: note: the quoted scalar starts here",
+            ])
     }
 
     /// A refusal stops the building, not the reading: what says more about the file and comes
     /// later (libyaml's errors, an alias in a key) is reported instead; duplicate keys with it.
     @Test func aRefusalStopsTheBuildingNotTheReading() {
-        let bomb = "a0: &a0 [x, x, x, x, x, x, x, x, x]\n" + (1..<6).map { level in
-            "a\(level): &a\(level) [" + Array(repeating: "*a\(level - 1)", count: 9).joined(separator: ", ") + "]\n"
-        }.joined()
-        #expect(Self.problems(bomb + "b: {*a1 : v}\n") == [
-            "p.yaml:7:5: error: YAML alias '*a1' in a mapping key; aliases may only stand for values"
-        ])
-        #expect(Self.problems(bomb + "b: \"unclosed\n") == [
-            "p.yaml:8:1: error: invalid YAML: found unexpected end of stream while scanning a quoted scalar",
-            "p.yaml:7:4: note: the quoted scalar starts here",
-        ])
-        #expect(Self.problems("a: 1\n<<: {b: 2}\nc: 1\na: 2\n") == [
-            "p.yaml:2:1: error: YAML merge keys ('<<') are not supported; write the keys out or use defaults:",
-            "p.yaml:4:1: error: duplicate key 'a' (first defined at line 1)",
-            "p.yaml:1:1: note: 'a' first defined here",
-        ])
+        let bomb =
+            "a0: &a0 [x, x, x, x, x, x, x, x, x]\n"
+            + (1..<6).map { level in
+                "a\(level): &a\(level) [" + Array(repeating: "*a\(level - 1)", count: 9).joined(separator: ", ") + "]\n"
+            }.joined()
+        #expect(
+            Self.problems(bomb + "b: {*a1 : v}\n") == [
+                "p.yaml:7:5: error: YAML alias '*a1' in a mapping key; aliases may only stand for values"
+            ])
+        #expect(
+            Self.problems(bomb + "b: \"unclosed\n") == [
+                "p.yaml:8:1: error: invalid YAML: found unexpected end of stream while scanning a quoted scalar",
+                "p.yaml:7:4: note: the quoted scalar starts here",
+            ])
+        #expect(
+            Self.problems("a: 1\n<<: {b: 2}\nc: 1\na: 2\n") == [
+                "p.yaml:2:1: error: YAML merge keys ('<<') are not supported; write the keys out or use defaults:",
+                "p.yaml:4:1: error: duplicate key 'a' (first defined at line 1)",
+                "p.yaml:1:1: note: 'a' first defined here",
+            ])
         // Past the lookahead (8 × the depth limit) the reading stops with the refusal.
         let deep = "a: " + String(repeating: "[", count: 600) + "\n" + "b: *nowhere\n"
         #expect(Self.problems(deep) == ["p.yaml:1:68: error: YAML is nested too deeply (more than 64 levels)"])
@@ -120,9 +129,10 @@ import Testing
         // and 66,430 nodes; node 8,309 is a4's list, so a4's first alias (*a3) would pass the
         // budget of 10,000. Its 1,692nd node is in its third *a2, that one's first *a1, that
         // one's fifth *a0: the 9th node of a0's list, the eighth x, at line 1, column 31.
-        #expect(problems == [
-            "p.yaml:1:31: error: YAML aliases expand to more than 10000 nodes; refusing to expand them (an alias bomb?)"
-        ])
+        #expect(
+            problems == [
+                "p.yaml:1:31: error: YAML aliases expand to more than 10000 nodes; refusing to expand them (an alias bomb?)"
+            ])
     }
 
     /// An alias is checked against the budget before it is added, and the refusal names the
@@ -140,11 +150,13 @@ import Testing
         let copy = past / 21, offset = past % 21
         #expect(copy == 4 && offset == 17)  // the 17th item of the fifth copy
         let column = try #require(text.range(of: "i17,")).lowerBound.utf16Offset(in: text) + 1
-        #expect(Self.problems(text, limits: limits) == [
-            "p.yaml:1:\(column): error: YAML aliases expand to more than 126 nodes; refusing to expand them (an alias bomb?)"
-        ])
+        #expect(
+            Self.problems(text, limits: limits) == [
+                "p.yaml:1:\(column): error: YAML aliases expand to more than 126 nodes; refusing to expand them (an alias bomb?)"
+            ])
         // Four copies fit.
-        #expect(Self.problems("a: &a [\(items.joined(separator: ", "))]\nb: [*a, *a, *a, *a]\n", limits: limits).isEmpty)
+        #expect(
+            Self.problems("a: &a [\(items.joined(separator: ", "))]\nb: [*a, *a, *a, *a]\n", limits: limits).isEmpty)
     }
 
     /// 10,000 levels, in flow and in block style, are refused at the 65th level as the reader
@@ -183,36 +195,41 @@ import Testing
 
     @Test func aTabInIndentationIsLocatedExactly() {
         let text = "version: 1\nsteps:\n  a:\n\tprompt: x\n"
-        #expect(Self.problems(text) == [
-            "p.yaml:4:1: error: invalid YAML: found character that cannot start any token while scanning for the next token"
-        ])
+        #expect(
+            Self.problems(text) == [
+                "p.yaml:4:1: error: invalid YAML: found character that cannot start any token while scanning for the next token"
+            ])
     }
 
     @Test func anUnclosedQuoteIsLocatedAtTheEndWithItsStartAsANote() {
         let text = "version: 1\nsteps:\n  a:\n    prompt: 'never closed\n    model: m\n"
-        #expect(Self.problems(text) == [
-            "p.yaml:6:1: error: invalid YAML: found unexpected end of stream while scanning a quoted scalar",
-            "p.yaml:4:13: note: the quoted scalar starts here",
-        ])
+        #expect(
+            Self.problems(text) == [
+                "p.yaml:6:1: error: invalid YAML: found unexpected end of stream while scanning a quoted scalar",
+                "p.yaml:4:13: note: the quoted scalar starts here",
+            ])
     }
 
     // MARK: What the loader refuses
 
     @Test func aSecondDocumentIsRefusedWhereItStarts() {
-        #expect(Self.problems("version: 1\n---\nsteps: {}\n") == [
-            "p.yaml:2:1: error: invalid YAML: a second document; a pipeline file holds one YAML document",
-            "p.yaml:1:1: note: the first document starts here",
-        ])
-        #expect(Self.problems("# a comment\n--- {a: 1}\n...\n--- {b: 2}\n") == [
-            "p.yaml:4:1: error: invalid YAML: a second document; a pipeline file holds one YAML document",
-            "p.yaml:2:1: note: the first document starts here",
-        ])
+        #expect(
+            Self.problems("version: 1\n---\nsteps: {}\n") == [
+                "p.yaml:2:1: error: invalid YAML: a second document; a pipeline file holds one YAML document",
+                "p.yaml:1:1: note: the first document starts here",
+            ])
+        #expect(
+            Self.problems("# a comment\n--- {a: 1}\n...\n--- {b: 2}\n") == [
+                "p.yaml:4:1: error: invalid YAML: a second document; a pipeline file holds one YAML document",
+                "p.yaml:2:1: note: the first document starts here",
+            ])
     }
 
     @Test func mergeKeysNonScalarKeysAndUnknownAliasesAreRefused() {
-        #expect(Self.problems("base: &b {x: 1}\nc:\n  <<: *b\n") == [
-            "p.yaml:3:3: error: YAML merge keys ('<<') are not supported; write the keys out or use defaults:"
-        ])
+        #expect(
+            Self.problems("base: &b {x: 1}\nc:\n  <<: *b\n") == [
+                "p.yaml:3:3: error: YAML merge keys ('<<') are not supported; write the keys out or use defaults:"
+            ])
         #expect(Self.problems("a:\n  [x, y]: 1\n") == ["p.yaml:2:3: error: mapping keys must be plain strings"])
         #expect(Self.problems("a: *nowhere\n") == ["p.yaml:1:4: error: invalid YAML: found undefined alias"])
         // An anchor counts from where its node ends: a list cannot hold itself.
@@ -230,8 +247,11 @@ import Testing
         #expect(root.jsonValue == ["a": "yes", "b": 31, "c": "12", "d": "12", "e": nil, "f": "text\n"])
         guard case .mapping(let pairs, let location) = root else { Issue.record("not a mapping"); return }
         #expect(location == SourceLocation(file: "p.yaml", line: 1, column: 1))
-        #expect(pairs.map { "\($0.key.location.line):\($0.key.location.column) \($0.value.location.line):\($0.value.location.column)" }
-                    == ["1:1 1:4", "2:1 2:4", "3:1 3:4", "4:1 4:4", "5:1 5:4", "6:1 6:4"])
+        #expect(
+            pairs.map {
+                "\($0.key.location.line):\($0.key.location.column) \($0.value.location.line):\($0.value.location.column)"
+            }
+                == ["1:1 1:4", "2:1 2:4", "3:1 3:4", "4:1 4:4", "5:1 5:4", "6:1 6:4"])
     }
 
     @Test func aFileWithNoDocumentIsNil() throws {

@@ -29,9 +29,11 @@ enum YAMLReader {
         let size = text.utf8.count
         if size > limits.maximumFileSize {
             let mib = Double(size) / Double(1 << 20)
-            throw DiagnosticsError([.error(
-                "file is \(String(format: "%.1f", mib)) MiB; pipeline files are limited to \(limits.maximumFileSize >> 20) MiB",
-                at: SourceLocation(file: file, line: 1, column: 1))])
+            throw DiagnosticsError([
+                .error(
+                    "file is \(String(format: "%.1f", mib)) MiB; pipeline files are limited to \(limits.maximumFileSize >> 20) MiB",
+                    at: SourceLocation(file: file, line: 1, column: 1))
+            ])
         }
         if size == 0 { return nil }
         var composer = Composer(file: file, limits: limits, budget: max(limits.maximumNodes, size))
@@ -313,9 +315,12 @@ enum YAMLReader {
                     if let anchor = frame.anchor { anchors[anchor] = Self.standIn(frame.location) }
                     return nil
                 }
-                let node: YAMLNode = frame.isMapping ? .mapping(frame.pairs, frame.location) : .sequence(frame.items, frame.location)
+                let node: YAMLNode =
+                    frame.isMapping ? .mapping(frame.pairs, frame.location) : .sequence(frame.items, frame.location)
                 add(node, count: frame.count, height: frame.height)
-                if let anchor = frame.anchor { anchors[anchor] = Anchored(node: node, count: frame.count, height: frame.height) }
+                if let anchor = frame.anchor {
+                    anchors[anchor] = Anchored(node: node, count: frame.count, height: frame.height)
+                }
                 return nil
             default:
                 return nil
@@ -324,7 +329,9 @@ enum YAMLReader {
 
         /// What an anchor names once nothing is built any more: only that it exists matters.
         private static func standIn(_ location: SourceLocation) -> Anchored {
-            Anchored(node: .scalar(YAMLScalar(text: "", value: .null, style: .plain, location: location)), count: 1, height: 0)
+            Anchored(
+                node: .scalar(YAMLScalar(text: "", value: .null, style: .plain, location: location)), count: 1,
+                height: 0)
         }
 
         /// Counts a node that is not a key and checks the limits before it is built.
@@ -338,7 +345,9 @@ enum YAMLReader {
         }
 
         private func budgetRefusal(at location: SourceLocation) -> Diagnostic {
-            .error("YAML aliases expand to more than \(budget) nodes; refusing to expand them (an alias bomb?)", at: location)
+            .error(
+                "YAML aliases expand to more than \(budget) nodes; refusing to expand them (an alias bomb?)",
+                at: location)
         }
 
         private func depthRefusal(at location: SourceLocation) -> Diagnostic {
@@ -350,14 +359,16 @@ enum YAMLReader {
         private mutating func addKey(_ scalar: YAMLScalar) {
             if scalar.style == .plain && scalar.text == "<<" && refusal == nil {
                 refusal = .error(
-                    "YAML merge keys ('<<') are not supported; write the keys out or use defaults:", at: scalar.location)
+                    "YAML merge keys ('<<') are not supported; write the keys out or use defaults:", at: scalar.location
+                )
             }
             visited += 1
             let top = stack.count - 1
             if let first = stack[top].firstOccurrence(of: scalar.text, at: scalar.location) {
-                duplicates.append(.error(
-                    "duplicate key '\(scalar.text)' (first defined at line \(first.line))", at: scalar.location,
-                    notes: [.note("'\(scalar.text)' first defined here", at: first)]))
+                duplicates.append(
+                    .error(
+                        "duplicate key '\(scalar.text)' (first defined at line \(first.line))", at: scalar.location,
+                        notes: [.note("'\(scalar.text)' first defined here", at: first)]))
             }
             var key = scalar
             key.value = .string(scalar.text)
