@@ -20,7 +20,7 @@ import Testing
             server, client in
             var provider = clientTestProvider(server, keyVariable: "TEST_API_KEY")
             // The 429 rule answers every attempt: a short patience ends its retries.
-            provider.rateLimitPatience = .milliseconds(300)
+            provider.rateLimitPatience = .milliseconds(20)
             let echo = "Incorrect API key provided: \(Self.key)"
             let rules: [(ReplyRule.Action, Bool)] = [
                 (.status(401, message: echo, code: "INVALID_API_KEY"), false),

@@ -26,9 +26,9 @@ import Testing
     // MARK: Findings
 
     /// Found by the loader target (a 10 s timeout): an alias bomb used as a mapping key.
-    /// Yams hashed the key, aliases expanded, to check for duplicate keys: `skein validate`
-    /// ran for minutes on these 452 bytes. The fix refuses aliases in keys before Yams
-    /// composes the document (`YAMLReader.refuseAliasesInKeys`).
+    /// Yams, which composed the YAML then, hashed the key, aliases expanded, to check for
+    /// duplicate keys: `skein validate` ran for minutes on these 452 bytes. Keys are names,
+    /// so the reader refuses an alias anywhere in a key as it meets it (`YAMLReader`).
     @Test func aliasBombInAMappingKeyIsRefusedQuickly() throws {
         let url = Self.corpus.appendingPathComponent("loader/timeout-alias-in-key-b8b43b19dbd4")
         let text = try String(contentsOf: url, encoding: .utf8)

@@ -27,6 +27,8 @@ import Testing
         "deep-nesting.yaml": "nesting depth is a limit of the YAML reader; 'extra' takes any mapping",
         "duplicate-keys.yaml":
             "a duplicate key is a YAML error; the parser keeps one value before any schema sees the data",
+        "duplicate-keys-several.yaml":
+            "duplicate keys are YAML errors; the parser keeps one value of each before any schema sees the data",
         "provider-bad-ca-file.yaml":
             "whether a ca_file exists and holds PEM certificates is a fact of the disk, not of the document",
         "prompt-file-escape.yaml":

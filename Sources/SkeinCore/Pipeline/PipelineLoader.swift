@@ -60,8 +60,8 @@ public struct PipelineLoader: Sendable {
         let root: YAMLNode?
         do {
             root = try YAMLReader.read(text, file: path, limits: configuration.limits)
-        } catch let diagnostic as Diagnostic {
-            return Result(pipeline: nil, diagnostics: [diagnostic])
+        } catch let error as DiagnosticsError {
+            return Result(pipeline: nil, diagnostics: error.diagnostics)
         } catch {
             return Result(pipeline: nil, diagnostics: [.error("\(error)", at: SourceLocation(file: path, line: 1, column: 1))])
         }

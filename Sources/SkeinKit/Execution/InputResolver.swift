@@ -105,12 +105,7 @@ public struct InputResolver: Sendable {
         } catch {
             throw DiagnosticsError([.error("inputs file: \(error)")])
         }
-        let root: YAMLNode?
-        do {
-            root = try YAMLReader.read(text, file: path, limits: YAMLLimits())
-        } catch let diagnostic as Diagnostic {
-            throw DiagnosticsError([diagnostic])
-        }
+        let root = try YAMLReader.read(text, file: path, limits: YAMLLimits())
         guard case .object(let object)? = root?.jsonValue else {
             throw DiagnosticsError([.error("inputs file '\(path)' must be a mapping of input names to values",
                                            at: SourceLocation(file: path, line: 1, column: 1))])
