@@ -8,7 +8,11 @@ import Synchronization
 /// JSON: one object, `{"status", "outputs", "steps": {name: {status, output, usage, ...}}}`,
 /// so `skein run p.yaml --output json | jq .outputs.summary` works.
 enum ResultPrinter {
-    static func render(_ outcome: Scheduler.Outcome, pipeline: Pipeline, format: RunCommand.OutputFormat) -> String {
+    /// - Parameter width: wrap text output to this many columns (a terminal's); nil leaves
+    ///   lines as they are (a pipe or a file gets the text as the model wrote it).
+    static func render(
+        _ outcome: Scheduler.Outcome, pipeline: Pipeline, format: RunCommand.OutputFormat, width: Int? = nil
+    ) -> String {
         switch format {
         case .json:
             var steps = JSONValue.JSONObject()
@@ -43,8 +47,42 @@ enum ResultPrinter {
                 default: out += indent(value.serialized(.pretty)) + "\n"
                 }
             }
-            return out
+            return width.map { wrap(out, width: $0) } ?? out
         }
+    }
+
+    /// Text wrapped at word boundaries to `width` columns, for a terminal that would
+    /// otherwise break lines mid-word. A wrapped line's continuation is indented like the
+    /// line's text (under the text of a `- ` item); a word longer than the width stays whole.
+    /// JSON (an output that is not text) is left as it is.
+    static func wrap(_ text: String, width: Int) -> String {
+        guard width >= 20 else { return text }
+        return text.split(separator: "\n", omittingEmptySubsequences: false).map { line -> String in
+            guard line.count > width else { return String(line) }
+            let leading = line.prefix { $0 == " " }
+            let rest = line.dropFirst(leading.count)
+            // JSON, as `indent(value.serialized(.pretty))` prints it: never re-flowed.
+            if rest.first == "{" || rest.first == "[" || rest.first == "\"" { return String(line) }
+            let hanging = String(repeating: " ", count: leading.count + (rest.hasPrefix("- ") ? 2 : 0))
+            var lines: [String] = []
+            var current = String(leading)
+            var currentWidth = current.count
+            var hasWord = false
+            for word in rest.split(separator: " ", omittingEmptySubsequences: false) {
+                if hasWord && currentWidth + 1 + word.count > width {
+                    lines.append(current)
+                    current = hanging + word
+                    currentWidth = hanging.count + word.count
+                } else {
+                    if hasWord { current += " "; currentWidth += 1 }
+                    current += word
+                    currentWidth += word.count
+                }
+                hasWord = true
+            }
+            lines.append(current)
+            return lines.joined(separator: "\n")
+        }.joined(separator: "\n")
     }
 
     /// `  - first line`, the lines after it under the first one's text.

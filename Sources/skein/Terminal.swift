@@ -56,6 +56,14 @@ enum Terminal {
 
     static func isTerminal(_ fd: Int32) -> Bool { isatty(fd) == 1 }
 
+    /// The columns of the terminal on `fd`, or nil when it is not a terminal.
+    static func columns(_ fd: Int32) -> Int? {
+        guard isTerminal(fd) else { return nil }
+        var size = winsize()
+        guard ioctl(fd, UInt(TIOCGWINSZ), &size) == 0, size.ws_col > 0 else { return nil }
+        return Int(size.ws_col)
+    }
+
     /// Colour only on a terminal and when NO_COLOR is not set (https://no-color.org).
     static var usesColor: Bool {
         ProcessInfo.processInfo.environment["NO_COLOR"].map { $0.isEmpty } ?? true && isTerminal(2)

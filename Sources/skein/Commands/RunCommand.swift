@@ -186,7 +186,9 @@ struct RunCommand: AsyncParsableCommand {
         }
         switch outcome.status {
         case .succeeded:
-            try emit(ResultPrinter.render(outcome, pipeline: graph.pipeline, format: output), to: outputTarget)
+            // On a terminal, text is wrapped at word boundaries rather than broken mid-word.
+            let width = outputTarget == nil ? Terminal.columns(STDOUT_FILENO) : nil
+            try emit(ResultPrinter.render(outcome, pipeline: graph.pipeline, format: output, width: width), to: outputTarget)
         case .failed:
             for failed in outcome.failedSteps {
                 let location = graph.pipeline.steps[failed.name]?.location
