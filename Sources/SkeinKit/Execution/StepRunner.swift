@@ -144,7 +144,7 @@ public final class StepRunner: Sendable {
             return StepResult(name: name, status: .notRun, note: "interrupted", duration: ContinuousClock.now - started)
         case let failure as CountedFailure:
             return StepResult(
-                name: name, status: .failed, failure: StepFailure(.provider(failure.error), item: failure.item),
+                name: name, status: .failed, failure: StepFailure(.provider(failure.error)),
                 requests: failure.requests,
                 retries: failure.retries ?? max(failure.requests - 1, 0), cacheHits: failure.cacheHits, duration: ContinuousClock.now - started)
         default:
@@ -310,9 +310,6 @@ public final class StepRunner: Sendable {
         var cacheHits: Int
         /// Retries among `requests`; nil for one request's (all but its first attempt).
         var retries: Int? = nil
-        /// Always nil today: a provider's error reads the same for every item (kept so the
-        /// typed failure can say which item once the message does).
-        var item: Int? { nil }
     }
 
     struct ItemOutcome: Sendable {
