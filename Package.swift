@@ -39,11 +39,15 @@ let package = Package(
                 .product(name: "OrderedCollections", package: "swift-collections"),
             ]
         ),
+        // Process start for tools that run: fork and exec with PR_SET_PDEATHSIG, which
+        // neither Foundation's Process nor posix_spawn can set (see spawn.c).
+        .target(name: "CSkeinSpawn"),
         // The I/O: provider dialects and the transport, execution, datasets, the result store.
         .target(
             name: "SkeinKit",
             dependencies: [
                 "SkeinCore",
+                "CSkeinSpawn",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "OrderedCollections", package: "swift-collections"),
                 .product(name: "DequeModule", package: "swift-collections"),

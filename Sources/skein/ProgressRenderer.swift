@@ -84,6 +84,21 @@ final class ProgressRenderer: Sendable {
             case .retry(_, let item, let attempt, let delay, let message):
                 view.retries += 1
                 lines.append(paint("↻", .yellow) + " \(name)\(item.map { "[\($0)]" } ?? "") attempt \(attempt) failed, retrying in \(Self.seconds(delay)): \(message)")
+            case .turnFinished(_, let item, _, _, _):
+                if name == streamStep { streamText += streamPiece(&state, item: item, text: "\n", isReasoning: false) }
+            case .toolStarted(_, let item, _, let tool, _, let arguments):
+                if name == streamStep {
+                    streamText += streamPiece(
+                        &state, item: item, text: paint("→ \(tool)", .blue) + " " + Self.clipped(arguments.serialized()) + "\n",
+                        isReasoning: false)
+                }
+            case .toolFinished(_, let item, _, let tool, _, let result, let error, let cached, let duration):
+                if name == streamStep {
+                    let how = cached ? " (from the store)" : " (\(Self.seconds(duration)))"
+                    let line = error.map { paint("✗ \(tool)", .red) + how + ": " + Self.clipped($0) }
+                        ?? paint("← \(tool)", .green) + how + ": " + Self.clipped(result ?? "")
+                    streamText += streamPiece(&state, item: item, text: line + "\n", isReasoning: false)
+                }
             case .requestFinished(_, let item, _, _):
                 if view.items != nil { view.itemsDone += 1 }
                 if name == streamStep { streamText += endStreamItem(&state, item: item) }
@@ -112,6 +127,12 @@ final class ProgressRenderer: Sendable {
         }
         if !streamText.isEmpty { Terminal.standardError.write(streamText) }
         if mode == .lines { for line in lines { Terminal.standardError.write(line + "\n") } }
+    }
+
+    /// One line of a tool's arguments or result for `--stream`: at most 200 characters.
+    static func clipped(_ text: String) -> String {
+        let line = text.replacingOccurrences(of: "\n", with: " ⏎ ")
+        return line.count > 200 ? String(line.prefix(200)) + "…" : line
     }
 
     /// Text to print for a streamed token; items of a for_each step are shown in order.

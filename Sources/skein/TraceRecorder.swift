@@ -47,6 +47,38 @@ final class TraceRecorder: Sendable {
                     "ts": .double(open.start), "dur": .double(now - open.start), "pid": 1, "tid": .int(open.track),
                     "args": .object(args),
                 ])
+            case .turnFinished(let step, let item, let turn, let usage, let attempts):
+                guard let open = state.openRequests.removeValue(forKey: Self.key(step, item)) else { return }
+                state.busyTracks.remove(open.track)
+                var args: JSONValue.JSONObject = ["attempts": .int(attempts), "turn": .int(turn)]
+                if let usage { args["usage"] = usage.jsonValue }
+                state.events.append([
+                    "name": .string((item.map { "\(step)[\($0)]" } ?? step) + " turn \(turn)"), "cat": "request", "ph": "X",
+                    "ts": .double(open.start), "dur": .double(now - open.start), "pid": 1, "tid": .int(open.track),
+                    "args": .object(args),
+                ])
+            case .toolStarted(let step, let item, _, _, let callID, _):
+                var track = 1
+                while state.busyTracks.contains(track) { track += 1 }
+                state.busyTracks.insert(track)
+                state.openRequests["tool:" + Self.key(step, item) + "#" + callID] = (now, track)
+            case .toolFinished(let step, let item, let turn, let tool, let callID, _, let error, let cached, _):
+                var args: JSONValue.JSONObject = ["turn": .int(turn), "cached": .bool(cached)]
+                if let error { args["error"] = .string(error) }
+                let label = "tool \(tool)" + (item.map { " [\($0)]" } ?? "")
+                guard let open = state.openRequests.removeValue(forKey: "tool:" + Self.key(step, item) + "#" + callID) else {
+                    // Replayed from the store: an instant on the requests' first track.
+                    state.events.append([
+                        "name": .string(label + " (stored)"), "cat": "tool", "ph": "i", "s": "t", "ts": .double(now), "pid": 1,
+                        "tid": 1, "args": .object(args),
+                    ])
+                    return
+                }
+                state.busyTracks.remove(open.track)
+                state.events.append([
+                    "name": .string(label), "cat": "tool", "ph": "X", "ts": .double(open.start), "dur": .double(now - open.start),
+                    "pid": 1, "tid": .int(open.track), "args": .object(args),
+                ])
             case .stepEnded(let result):
                 let begin = state.openSteps.removeValue(forKey: result.name) ?? now
                 state.events.append([

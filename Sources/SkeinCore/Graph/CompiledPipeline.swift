@@ -28,6 +28,9 @@ public struct CompiledStep: Sendable {
     public var messages: [CompiledMessage]?
     /// The output schema, compiled.
     public var outputSchema: JSONSchema?
+    /// The `parameters` schema of each tool that runs, compiled: arguments are checked
+    /// against it before the tool runs.
+    public var toolSchemas: [String: JSONSchema] = [:]
 
     public var name: String { step.name }
 
@@ -104,6 +107,14 @@ public struct CompiledPipeline: Sendable {
                     compiled.outputSchema = try JSONSchema(schema)
                 } catch {
                     diagnostics.append(.error("the output schema of step '\(name)' is invalid: \(error)", at: location))
+                }
+            }
+            for tool in step.runnableTools {
+                guard let parameters = tool.parameters else { continue }
+                do {
+                    compiled.toolSchemas[tool.name] = try JSONSchema(parameters)
+                } catch {
+                    diagnostics.append(.error("the 'parameters' schema of tool '\(tool.name)' is invalid: \(error)", at: tool.location))
                 }
             }
             steps[name] = compiled

@@ -16,7 +16,9 @@ struct GraphBuilder {
     private var usedInputs = Set<String>()
     private var usedSteps = Set<Int>()
 
-    static let stepFields = ["output", "reasoning", "tool_calls", "usage", "model", "finish_reason", "status"]
+    static let stepFields = ["output", "reasoning", "tool_calls", "turns", "usage", "model", "finish_reason", "status"]
+    /// The fields of each entry of `.tool_calls`.
+    static let toolCallFields = ["id", "name", "arguments", "result", "error", "turn"]
     static let usageFields = ["prompt_tokens", "completion_tokens", "total_tokens", "cached_tokens"]
     static let roots = ["inputs", "steps", "env"]
 
@@ -192,6 +194,21 @@ struct GraphBuilder {
                 diagnostics.append(.error(
                     "'steps.\(name).usage' has no field '\(key)'\(Suggestion.didYouMean(key, in: Self.usageFields))",
                     at: reference.location))
+            }
+        case "tool_calls" where upstream.step.forEach == nil:
+            if case .key(let key) = rest[0] {
+                diagnostics.append(.error(
+                    "'steps.\(name).tool_calls' is a list (one entry per call); it has no field '\(key)'; index it, e.g. steps.\(name).tool_calls[0].\(key)",
+                    at: reference.location))
+            } else if rest.count > 1, case .key(let key) = rest[1], !Self.toolCallFields.contains(key) {
+                diagnostics.append(.error(
+                    "a tool call has no field '\(key)'\(Suggestion.didYouMean(key, in: Self.toolCallFields)); it has "
+                        + Self.toolCallFields.joined(separator: ", "),
+                    at: reference.location))
+            }
+        case "turns" where upstream.step.forEach == nil:
+            if case .key(let key) = rest[0] {
+                diagnostics.append(.error("'steps.\(name).turns' is a number; it has no field '\(key)'", at: reference.location))
             }
         case "status", "model", "finish_reason", "reasoning":
             if case .key(let key) = rest[0] {

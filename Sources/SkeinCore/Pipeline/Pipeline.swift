@@ -144,7 +144,52 @@ public struct ToolSpec: Sendable, Hashable {
     public var description: String?
     /// JSON Schema of the arguments.
     public var parameters: JSONValue?
+    /// How Skein runs the tool when the model calls it; nil: the calls come back as data
+    /// in `.tool_calls` and the step ends (DESIGN.md section 7).
+    public var implementation: Implementation?
+    /// How long one execution may take (default ``defaultTimeout``).
+    public var timeout: Duration?
+    /// `cache: false`: run the tool every time, never replay a stored execution.
+    public var cache: Bool?
     public var location: SourceLocation
+
+    /// What runs a tool.
+    public enum Implementation: Sendable, Hashable {
+        /// A process: argv from the file (never from a template or the model), the arguments
+        /// as JSON on stdin, stdout the result.
+        case run([String])
+        /// An HTTP endpoint: POST the arguments as the JSON body; the body is the result.
+        case http(url: String)
+    }
+
+    /// One tool execution's limit when the tool sets no `timeout`.
+    public static let defaultTimeout: Duration = .seconds(60)
+
+    public init(name: String, description: String? = nil, parameters: JSONValue? = nil, implementation: Implementation? = nil,
+                timeout: Duration? = nil, cache: Bool? = nil, location: SourceLocation) {
+        self.name = name
+        self.description = description
+        self.parameters = parameters
+        self.implementation = implementation
+        self.timeout = timeout
+        self.cache = cache
+        self.location = location
+    }
+
+    /// The definition as data, for the key under which an execution is stored: a changed
+    /// `run`, `http`, description or schema is a different tool.
+    public var definitionValue: JSONValue {
+        var object = JSONValue.JSONObject()
+        object["name"] = .string(name)
+        object["description"] = description.map { .string($0) } ?? .null
+        object["parameters"] = parameters ?? .null
+        switch implementation {
+        case .run(let argv): object["run"] = .array(argv.map { .string($0) })
+        case .http(let url): object["http"] = .string(url)
+        case nil: break
+        }
+        return .object(object)
+    }
 }
 
 /// One step of a pipeline.
@@ -164,6 +209,9 @@ public struct Step: Sendable, Hashable {
     public var reasoning: ReasoningMode?
     public var tools: [ToolSpec]?
     public var toolChoice: JSONValue?
+    /// The most model replies of a step whose tools run (`max_turns`; default
+    /// ``defaultMaxTurns`` when a tool can run).
+    public var maxTurns: Int?
     public var needs: [Located<String>] = []
     public var when: TemplateSource?
     public var forEach: TemplateSource?
@@ -172,6 +220,12 @@ public struct Step: Sendable, Hashable {
     public var retries: Int?
     public var timeout: Duration?
     public var cache: Bool?
+
+    /// The tools Skein runs (with `run` or `http`).
+    public var runnableTools: [ToolSpec] { (tools ?? []).filter { $0.implementation != nil } }
+
+    /// The model replies a step may take when its tools run.
+    public static let defaultMaxTurns = 8
 
     public init(name: String, location: SourceLocation) {
         self.name = name

@@ -43,6 +43,7 @@ extension PipelineDecoder {
                 case .mapping: step.toolChoice = value.jsonValue
                 default: error("'tool_choice' must be auto, none, required or a mapping, got \(value.kindDescription)", at: value.location)
                 }
+            case "max_turns": step.maxTurns = integer(value, key: key, range: 1...1_000, rangeText: "at least 1")
             case "needs": step.needs = decodeNeeds(value)
             case "when": step.when = template(value, key: key)
             case "for_each": step.forEach = template(value, key: key)
@@ -82,6 +83,10 @@ extension PipelineDecoder {
         }
         if let variable = fields["as"], fields["for_each"] == nil {
             error("step '\(name)' has 'as' but no 'for_each'", at: variable.key.location)
+        }
+        if let maxTurns = fields["max_turns"], !Self.declaresRunnableTool(fields["tools"]?.value) {
+            error("step '\(name)' has 'max_turns', but none of its tools runs; give a tool 'run:' or 'http:', or drop "
+                + "'max_turns'", at: maxTurns.key.location)
         }
         if let toolChoice = fields["tool_choice"], fields["tools"] == nil {
             error("step '\(name)' has 'tool_choice' but no 'tools'", at: toolChoice.key.location)
@@ -134,23 +139,102 @@ extension PipelineDecoder {
             return nil
         }
         var tools: [ToolSpec] = []
+        var seen: [String: SourceLocation] = [:]
         for item in items {
             guard let pairs = requireMapping(item, key: "tools[]") else { continue }
-            let fields = mapping(pairs, allowed: ["name", "description", "parameters"], context: "in a tool")
+            let fields = mapping(
+                pairs, allowed: ["name", "description", "parameters", "run", "http", "timeout", "cache"], context: "in a tool")
             guard let nameNode = fields["name"]?.value else {
                 error("a tool needs a 'name'", at: item.location)
                 continue
             }
             guard let name = string(nameNode, key: "name") else { continue }
+            if let first = seen[name] {
+                error("tool '\(name)' is defined twice in this step (first at line \(first.line)); rename one", at: nameNode.location)
+            }
+            seen[name] = nameNode.location
             var parameters: JSONValue?
             if let node = fields["parameters"]?.value {
                 if case .mapping = node { parameters = node.jsonValue }
                 else { error("'parameters' must be a JSON Schema mapping, got \(node.kindDescription)", at: node.location) }
             }
             let description = fields["description"].flatMap { string($0.value, key: "description") }
-            tools.append(ToolSpec(name: name, description: description, parameters: parameters, location: item.location))
+            var tool = ToolSpec(name: name, description: description, parameters: parameters, location: item.location)
+            if let run = fields["run"], let http = fields["http"] {
+                error("tool '\(name)' has both 'run' and 'http'; a tool runs one way: keep one", at: http.key.location)
+                _ = run
+            } else if let run = fields["run"]?.value {
+                tool.implementation = decodeToolCommand(run, tool: name).map { .run($0) }
+            } else if let http = fields["http"]?.value {
+                tool.implementation = decodeToolEndpoint(http, tool: name).map { .http(url: $0) }
+            }
+            if let timeout = fields["timeout"] {
+                tool.timeout = duration(timeout.value, key: "timeout")
+                if tool.implementation == nil && fields["run"] == nil && fields["http"] == nil {
+                    error("tool '\(name)' has a 'timeout' but does not run; give it 'run:' or 'http:'", at: timeout.key.location)
+                }
+            }
+            if let cache = fields["cache"] {
+                tool.cache = bool(cache.value, key: "cache")
+                if fields["run"] == nil && fields["http"] == nil {
+                    error("tool '\(name)' has 'cache' but does not run; give it 'run:' or 'http:'", at: cache.key.location)
+                }
+            }
+            tools.append(tool)
         }
         return tools
+    }
+
+    /// Whether a `tools` list has a tool with `run` or `http` (valid or not: a bad one has its
+    /// own error, and `max_turns` is not wrong because of it).
+    static func declaresRunnableTool(_ node: YAMLNode?) -> Bool {
+        guard case .sequence(let items, _)? = node else { return false }
+        return items.contains { item in
+            guard case .mapping(let pairs, _) = item else { return false }
+            return pairs.contains { $0.key.text == "run" || $0.key.text == "http" }
+        }
+    }
+
+    /// `run: [argv...]`: a non-empty list of strings, taken as it is (no shell, no templates).
+    mutating func decodeToolCommand(_ node: YAMLNode, tool: String) -> [String]? {
+        let usage = "'run' of tool '\(tool)' must be a non-empty list of strings, the program and its arguments "
+            + "(no shell), e.g. run: [python3, tools/weather.py]"
+        guard case .sequence(let items, _) = node, !items.isEmpty else {
+            error(usage + ", got \(node.kindDescription)", at: node.location)
+            return nil
+        }
+        var argv: [String] = []
+        for item in items {
+            guard case .scalar(let scalar) = item, !scalar.text.isEmpty, scalar.value.arrayValue == nil else {
+                error(usage + "; this entry is \(item.kindDescription)", at: item.location)
+                return nil
+            }
+            if scalar.text.contains("{{") || scalar.text.contains("{%") {
+                error("'run' of tool '\(tool)' is not a template: the command comes from the file as written, "
+                    + "and the model's arguments reach the tool only on stdin", at: item.location)
+                return nil
+            }
+            argv.append(scalar.text)
+        }
+        return argv
+    }
+
+    /// `http: {url}`: an http or https URL the arguments are POSTed to.
+    mutating func decodeToolEndpoint(_ node: YAMLNode, tool: String) -> String? {
+        guard let pairs = requireMapping(node, key: "http") else { return nil }
+        let fields = mapping(pairs, allowed: ["url"], context: "in 'http' of tool '\(tool)'")
+        guard let urlNode = fields["url"]?.value else {
+            error("'http' of tool '\(tool)' needs a 'url'", at: node.location)
+            return nil
+        }
+        guard let url = string(urlNode, key: "url") else { return nil }
+        guard let parsed = URL(string: url), let scheme = parsed.scheme?.lowercased(), scheme == "http" || scheme == "https",
+            parsed.host != nil
+        else {
+            error("'url' of tool '\(tool)' must be an http:// or https:// URL, got '\(url)'", at: urlNode.location)
+            return nil
+        }
+        return url
     }
 
     // MARK: - Messages

@@ -19,7 +19,7 @@ package struct PipelineDecoder {
     static let stepKeys =
         [
             "description", "system", "prompt", "messages", "api", "provider", "model", "extra", "output", "reasoning",
-            "tools", "tool_choice", "needs", "when", "for_each", "as", "max_concurrency", "retries", "timeout", "cache",
+            "tools", "tool_choice", "max_turns", "needs", "when", "for_each", "as", "max_concurrency", "retries", "timeout", "cache",
         ] + samplingKeys
     static let defaultsKeys =
         ["provider", "model", "extra", "reasoning", "retries", "timeout", "max_concurrency", "cache"] + samplingKeys

@@ -511,11 +511,17 @@ public enum PipelineSchema {
         },
         "reasoning": { "$ref": "#/$defs/settings/properties/reasoning" },
         "tools": {
-          "description": "Tools (functions) the model may call; the calls come back as `.tool_calls` (name and parsed arguments).",
+          "description": "Tools (functions) the model may call. A tool with `run` or `http` is run by Skein and its result goes back to the model until a reply has no calls (at most `max_turns` replies); the calls of every turn come back as `.tool_calls` ({name, arguments, result, error, turn}).",
           "type": "array",
           "items": {
             "$ref": "#/$defs/tool"
           }
+        },
+        "max_turns": {
+          "description": "The most model replies a step whose tools run may take (default 8); reaching it fails the step. Needs a tool with `run` or `http`.",
+          "type": "integer",
+          "minimum": 1,
+          "maximum": 1000
         },
         "tool_choice": {
           "description": "Whether and which tool the model must call: auto, none, required, or a mapping such as {type: function, function: {name: NAME}}. Needs `tools`.",
@@ -590,7 +596,8 @@ public enum PipelineSchema {
       "dependentRequired": {
         "for_each": ["as"],
         "as": ["for_each"],
-        "tool_choice": ["tools"]
+        "tool_choice": ["tools"],
+        "max_turns": ["tools"]
       },
       "dependentSchemas": {
         "messages": {
@@ -724,11 +731,43 @@ public enum PipelineSchema {
           "type": "string"
         },
         "parameters": {
-          "description": "A JSON Schema (a mapping) of the function's arguments.",
+          "description": "A JSON Schema (a mapping) of the function's arguments; the arguments are checked against it before the tool runs.",
           "type": "object"
+        },
+        "run": {
+          "description": "Run the tool as a process: the program and its arguments (no shell, no templates), run in the pipeline's directory with only PATH, HOME, LANG and the names under `env:`; the model's arguments as JSON on stdin; stdout (at most 1 MiB) is the result; a non-zero exit is an error the model sees.",
+          "type": "array",
+          "items": {
+            "type": "string",
+            "minLength": 1
+          },
+          "minItems": 1
+        },
+        "http": {
+          "description": "Run the tool over HTTP: POST the arguments as the JSON body to `url`; the response body is the result.",
+          "type": "object",
+          "properties": {
+            "url": {
+              "type": "string",
+              "pattern": "^[Hh][Tt][Tt][Pp][Ss]?://"
+            }
+          },
+          "required": ["url"],
+          "additionalProperties": false
+        },
+        "timeout": {
+          "description": "How long one execution may take (default 60s); the process group is killed after it.",
+          "$ref": "#/$defs/duration"
+        },
+        "cache": {
+          "description": "false: run the tool every time instead of replaying the stored result of the same call (a re-run or a resume runs it again).",
+          "type": "boolean"
         }
       },
       "required": ["name"],
+      "not": {
+        "required": ["run", "http"]
+      },
       "additionalProperties": false
     }
   }

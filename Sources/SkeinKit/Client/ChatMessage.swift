@@ -24,12 +24,20 @@ public struct ChatMessage: Sendable, Hashable {
     public var name: String?
     /// For a `tool` message: the id of the tool call it answers (`tool_call_id`).
     public var toolCallID: String?
+    /// For an `assistant` message: the tool calls it made (a turn of a tool loop).
+    public var toolCalls: [Completion.ToolCall]
+    /// For a `tool` message: the content is the tool's error, not its result (the Messages
+    /// API's `is_error`; Chat Completions has no field for it, the text says so).
+    public var isToolError: Bool
 
-    public init(role: Role, content: Content, name: String? = nil, toolCallID: String? = nil) {
+    public init(role: Role, content: Content, name: String? = nil, toolCallID: String? = nil,
+                toolCalls: [Completion.ToolCall] = [], isToolError: Bool = false) {
         self.role = role
         self.content = content
         self.name = name
         self.toolCallID = toolCallID
+        self.toolCalls = toolCalls
+        self.isToolError = isToolError
     }
 
     public static func system(_ text: String) -> ChatMessage { ChatMessage(role: .system, content: .text(text)) }
@@ -40,8 +48,15 @@ public struct ChatMessage: Sendable, Hashable {
     public var jsonValue: JSONValue {
         var object = JSONValue.JSONObject()
         object["role"] = .string(role.rawValue)
-        object["content"] = content.jsonValue
+        // An assistant turn that only called tools has null content, as the API writes it.
+        object["content"] = !toolCalls.isEmpty && content == .text("") ? .null : content.jsonValue
         if let name { object["name"] = .string(name) }
+        if !toolCalls.isEmpty {
+            object["tool_calls"] = .array(toolCalls.map { call in
+                ["id": .string(call.id), "type": "function",
+                 "function": ["name": .string(call.name), "arguments": .string(call.arguments)]]
+            })
+        }
         if let toolCallID { object["tool_call_id"] = .string(toolCallID) }
         return .object(object)
     }

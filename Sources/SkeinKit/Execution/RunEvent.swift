@@ -11,6 +11,15 @@ public enum RunEvent: Sendable {
     case retry(step: String, item: Int?, attempt: Int, delay: Duration, message: String)
     /// A request finished.
     case requestFinished(step: String, item: Int?, usage: Completion.Usage?, attempts: Int)
+    /// A model reply whose tool calls run: the request ended, the item goes on (its last
+    /// reply ends with `requestFinished`).
+    case turnFinished(step: String, item: Int?, turn: Int, usage: Completion.Usage?, attempts: Int)
+    /// A tool call of a step's `turn` started running (DESIGN.md section 7).
+    case toolStarted(step: String, item: Int?, turn: Int, tool: String, callID: String, arguments: JSONValue)
+    /// A tool call ended, or was replayed from the store (`cached`, and no `toolStarted`).
+    case toolFinished(
+        step: String, item: Int?, turn: Int, tool: String, callID: String, result: String?, error: String?, cached: Bool,
+        duration: Duration)
     /// A step ended: finished, failed or skipped.
     case stepEnded(StepResult)
 
@@ -18,7 +27,9 @@ public enum RunEvent: Sendable {
     public var step: String {
         switch self {
         case .stepStarted(let step, _), .requestStarted(let step, _), .token(let step, _, _, _),
-            .retry(let step, _, _, _, _), .requestFinished(let step, _, _, _):
+            .retry(let step, _, _, _, _), .requestFinished(let step, _, _, _), .toolStarted(let step, _, _, _, _, _),
+            .turnFinished(let step, _, _, _, _),
+            .toolFinished(let step, _, _, _, _, _, _, _, _):
             return step
         case .stepEnded(let result): return result.name
         }

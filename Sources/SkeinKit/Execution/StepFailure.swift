@@ -17,6 +17,8 @@ public struct StepFailure: Error, Sendable, Hashable, CustomStringConvertible {
         case invalidReply(violations: [String], reply: String, hasSchema: Bool)
         /// The model called a tool with arguments that are not JSON.
         case invalidToolArguments(String)
+        /// A step whose tools run reached `max_turns`: its last reply still called tools.
+        case maxTurns(limit: Int, calls: [String], location: SourceLocation?)
         /// The result store failed to record or look up (the reply is not durable).
         case store(String)
         /// The run was interrupted while the step ran.
@@ -51,6 +53,10 @@ public struct StepFailure: Error, Sendable, Hashable, CustomStringConvertible {
                 + "\nreply: " + ReplyDecoder.shorten(reply, limit: 500)
         case .invalidToolArguments(let message), .store(let message):
             return prefix + message
+        case .maxTurns(let limit, let calls, let location):
+            return prefix + (location.map { "\($0): " } ?? "")
+                + "reached max_turns (\(limit)): reply \(limit) still called " + calls.map { "'\($0)'" }.joined(separator: ", ")
+                + "; raise 'max_turns', or make the prompt say when the model has enough to answer"
         case .cancelled:
             return prefix + "interrupted"
         }

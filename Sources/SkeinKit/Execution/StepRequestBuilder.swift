@@ -42,10 +42,13 @@ public final class StepRequestBuilder: Sendable {
     ///   - structuredMode: how to ask for structured output (after a provider rejected
     ///     `json_schema`, the runner asks with `json_object`).
     ///   - repair: a rejected reply and what was wrong with it, for the one repair attempt.
+    ///   - conversation: the turns of a tool loop so far (the model's calls and the tools'
+    ///     results), after the rendered messages.
     /// - Throws: a located `Diagnostic` from the templates, for an unreadable image, or for
     ///   `api: completion` on an Anthropic provider.
     public func request(
-        context: TemplateContext, structuredMode: StructuredMode, stream: Bool, repair: (reply: String, problems: String)? = nil
+        context: TemplateContext, structuredMode: StructuredMode, stream: Bool, repair: (reply: String, problems: String)? = nil,
+        conversation: [ChatMessage] = []
     ) throws -> CompletionRequest {
         let sampling = step.step.sampling.overlaying(defaults.sampling)
         var extra = defaults.extra ?? [:]
@@ -89,6 +92,7 @@ public final class StepRequestBuilder: Sendable {
                     "Reply with only a JSON object that conforms to this JSON Schema:\n" + schema.serialized(), in: &messages)
             }
         }
+        messages += conversation
         if let repair {
             messages.append(.assistant(repair.reply))
             messages.append(.user(Self.repairInstruction(repair.problems)))

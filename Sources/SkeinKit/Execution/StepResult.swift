@@ -15,6 +15,9 @@ public struct StepResult: Sendable, Hashable {
     public var output: JSONValue
     public var reasoning: JSONValue
     public var toolCalls: JSONValue
+    /// The model's replies: 1 for a step of one request, more when its tools ran; a list
+    /// for a `for_each` step (null for a step that did not finish).
+    public var turns: JSONValue
     public var usage: Completion.Usage?
     public var model: JSONValue
     public var finishReason: JSONValue
@@ -33,7 +36,7 @@ public struct StepResult: Sendable, Hashable {
 
     public init(
         name: String, status: StepStatus, output: JSONValue = .null, reasoning: JSONValue = .null,
-        toolCalls: JSONValue = .array([]), usage: Completion.Usage? = nil, model: JSONValue = .null,
+        toolCalls: JSONValue = .array([]), turns: JSONValue = .null, usage: Completion.Usage? = nil, model: JSONValue = .null,
         finishReason: JSONValue = .null, failure: StepFailure? = nil, note: String? = nil, requests: Int = 0, retries: Int = 0,
         cacheHits: Int = 0, duration: Duration = .zero
     ) {
@@ -42,6 +45,7 @@ public struct StepResult: Sendable, Hashable {
         self.output = output
         self.reasoning = reasoning
         self.toolCalls = toolCalls
+        self.turns = turns
         self.usage = usage
         self.model = model
         self.finishReason = finishReason
@@ -59,6 +63,7 @@ public struct StepResult: Sendable, Hashable {
         object["output"] = output
         object["reasoning"] = reasoning
         object["tool_calls"] = toolCalls
+        object["turns"] = turns
         object["usage"] = usage?.jsonValue ?? .null
         object["model"] = model
         object["finish_reason"] = finishReason

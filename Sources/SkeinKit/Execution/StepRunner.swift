@@ -43,6 +43,7 @@ public final class StepRunner: Sendable {
     let structuredSupport: StructuredOutputSupport
     let recording: Recording?
     let events: @Sendable (RunEvent) -> Void
+    let toolExecutor: ToolExecutor
 
     init(
         graph: PipelineGraph, client: any CompletionClient, resolver: ProviderResolver, configuration: Configuration,
@@ -57,6 +58,7 @@ public final class StepRunner: Sendable {
         self.structuredSupport = structuredSupport
         self.recording = recording
         self.events = events
+        self.toolExecutor = ToolExecutor(pipeline: graph.pipeline, environment: configuration.environment)
     }
 
     /// The template context for a step: `inputs`, `steps` (results so far), `env` (listed names only).
@@ -257,9 +259,10 @@ public final class StepRunner: Sendable {
     static func result(of item: ItemOutcome, name: String, started: ContinuousClock.Instant) -> StepResult {
         var result = StepResult(
             name: name, status: .finished, output: item.decoded.output, reasoning: item.decoded.reasoning,
-            toolCalls: item.decoded.toolCalls, usage: item.completion.usage, model: item.completion.model.map { .string($0) } ?? .null,
+            toolCalls: item.decoded.toolCalls, turns: .int(item.turns), usage: item.completion.usage,
+            model: item.completion.model.map { .string($0) } ?? .null,
             finishReason: item.completion.finishReason.map { .string($0) } ?? .null,
-            requests: item.requests, retries: max(item.requests - (item.cacheHits > 0 ? 0 : 1), 0),
+            requests: item.requests, retries: max(item.requests - item.freshReplies, 0),
             cacheHits: item.cacheHits)
         result.duration = ContinuousClock.now - started
         return result
@@ -280,10 +283,11 @@ public final class StepRunner: Sendable {
         }
         let requests = outcomes.reduce(0) { $0 + $1.requests }
         let cacheHits = outcomes.reduce(0) { $0 + $1.cacheHits }
-        let fresh = outcomes.filter { $0.cacheHits == 0 }.count
+        let fresh = outcomes.reduce(0) { $0 + $1.freshReplies }
         return StepResult(
             name: name, status: .finished, output: .array(outcomes.map(\.decoded.output)),
             reasoning: .array(outcomes.map(\.decoded.reasoning)), toolCalls: .array(outcomes.map(\.decoded.toolCalls)),
+            turns: .array(outcomes.map { .int($0.turns) }),
             usage: usage, model: .array(outcomes.map { $0.completion.model.map { .string($0) } ?? .null }),
             finishReason: .array(outcomes.map { $0.completion.finishReason.map { .string($0) } ?? .null }),
             requests: requests, retries: max(requests - fresh, 0), cacheHits: cacheHits, duration: ContinuousClock.now - started)
@@ -296,7 +300,7 @@ public final class StepRunner: Sendable {
     static func stepFailure(_ failure: CountedFailure, finished: [ItemOutcome?]) -> CountedFailure {
         let done = finished.compactMap { $0 }
         let requests = done.reduce(failure.requests) { $0 + $1.requests }
-        let fresh = done.filter { $0.cacheHits == 0 }.count + (failure.requests > 0 ? 1 : 0)
+        let fresh = done.reduce(0) { $0 + $1.freshReplies } + (failure.requests > 0 ? 1 : 0)
         return CountedFailure(
             error: failure.error, requests: requests, cacheHits: done.reduce(failure.cacheHits) { $0 + $1.cacheHits },
             retries: max(requests - fresh, 0))
@@ -319,6 +323,10 @@ public final class StepRunner: Sendable {
         var requests: Int
         /// Requests the store answered.
         var cacheHits: Int
+        /// Model replies (more than one when the step's tools ran).
+        var turns: Int = 1
+        /// Replies the provider gave (not the store): the requests beyond them are retries.
+        var freshReplies: Int
     }
 
     /// One request, with the structured-output fallback and the one repair attempt.
@@ -340,17 +348,22 @@ public final class StepRunner: Sendable {
         // `cache: false` steps always call, except under --offline, which never calls.
         let usesCache = recording != nil
             && ((step.step.cache ?? graph.pipeline.defaults.cache ?? true) || configuration.cachePolicy == .offline)
+        // Only for a step whose tools run: the loop's turns (one pointer in this frame).
+        let conversation = step.step.runnableTools.isEmpty ? nil : ToolConversation(step: step.step)
         while true {
             var mode = builder.initialStructuredMode
             if structuredSupport.rejectsJSONSchema(builder.provider.name) { mode = .jsonObject }
-            var request = try builder.request(context: context, structuredMode: mode, stream: configuration.streaming, repair: repair)
+            var request = try builder.request(
+                context: context, structuredMode: mode, stream: configuration.streaming, repair: repair,
+                conversation: conversation?.messages ?? [])
             // The request's key in the store, computed once (canonical JSON and SHA-256):
             // looking the request up and recording it both need it.
             var key = recording.map { _ in RequestKey(provider: builder.provider, request: request) }
             emitRequestStarted(step: name, item: item)
             let completion: Completion
             if let (stored, storedRequest, storedKey) = try await storedCompletion(
-                for: request, key: key, builder: builder, context: context, mode: mode, repair: repair, usesCache: usesCache)
+                for: request, key: key, builder: builder, context: context, mode: mode, repair: repair, usesCache: usesCache,
+                conversation: conversation)
             {
                 request = storedRequest
                 key = storedKey
@@ -366,11 +379,20 @@ public final class StepRunner: Sendable {
                     requests: &requests, cacheHits: cacheHits)
                 else { continue }
                 completion = fresh
+                conversation?.freshReplies += 1
+            }
+            if let conversation, conversation.continues(after: completion) {
+                emitTurnFinished(completion, step: name, item: item, turn: conversation.turn)
+                try await continueConversation(
+                    conversation, after: completion, builder: builder, item: item, row: row, usesCache: usesCache)
+                repair = nil
+                continue
             }
             emitRequestFinished(completion, step: name, item: item)
             do {
-                return ItemOutcome(
-                    completion: completion, decoded: try decoder.decode(completion), requests: requests, cacheHits: cacheHits)
+                return Self.outcome(
+                    completion, decoded: try decoder.decode(completion), conversation: conversation, requests: requests,
+                    cacheHits: cacheHits)
             } catch let invalid as ReplyDecoder.Invalid {
                 if repair == nil {
                     repair = (invalid.reply, invalid.problems.joined(separator: "\n"))
@@ -379,6 +401,35 @@ public final class StepRunner: Sendable {
                 throw Self.repairFailure(invalid, item: item, hasSchema: step.outputSchema != nil)
             }
         }
+    }
+
+    /// An item's outcome; for a step whose tools ran, with every turn's calls and usage.
+    @inline(never)
+    static func outcome(
+        _ completion: Completion, decoded: ReplyDecoder.Decoded, conversation: ToolConversation?, requests: Int, cacheHits: Int
+    ) -> ItemOutcome {
+        guard let conversation else {
+            return ItemOutcome(
+                completion: completion, decoded: decoded, requests: requests, cacheHits: cacheHits,
+                freshReplies: cacheHits > 0 ? 0 : 1)
+        }
+        var decoded = decoded
+        var calls = conversation.calls
+        // Calls of the last reply to tools that do not run: data, as without a loop.
+        for call in decoded.toolCalls.arrayValue ?? [] {
+            guard var object = call.objectValue else { continue }
+            object["result"] = .null
+            object["error"] = .null
+            object["turn"] = .int(conversation.turn)
+            calls.append(.object(object))
+        }
+        decoded.toolCalls = .array(calls)
+        var completion = completion
+        conversation.add(usage: completion.usage)
+        completion.usage = conversation.usage
+        return ItemOutcome(
+            completion: completion, decoded: decoded, requests: requests, cacheHits: cacheHits, turns: conversation.turn,
+            freshReplies: conversation.freshReplies)
     }
 
     /// A fresh reply from the provider, within the run's request limit, recorded in the store.
@@ -461,6 +512,11 @@ public final class StepRunner: Sendable {
         events(.requestFinished(step: step, item: item, usage: completion.usage, attempts: completion.attempts))
     }
 
+    @inline(never)
+    func emitTurnFinished(_ completion: Completion, step: String, item: Int?, turn: Int) {
+        events(.turnFinished(step: step, item: item, turn: turn, usage: completion.usage, attempts: completion.attempts))
+    }
+
     static func offlineFailure(item: Int?) -> StepFailure {
         StepFailure(.offlineMiss, item: item)
     }
@@ -475,13 +531,16 @@ public final class StepRunner: Sendable {
     @inline(never)  // kept out of `runItem`'s async frame, which every request in flight holds
     func storedCompletion(
         for request: CompletionRequest, key: RequestKey?, builder: StepRequestBuilder, context: TemplateContext,
-        mode: StepRequestBuilder.StructuredMode, repair: (reply: String, problems: String)?, usesCache: Bool
+        mode: StepRequestBuilder.StructuredMode, repair: (reply: String, problems: String)?, usesCache: Bool,
+        conversation: ToolConversation?
     ) async throws -> (Completion, CompletionRequest, RequestKey)? {
         guard usesCache, let recording, configuration.cachePolicy != .refresh else { return nil }
         let key = key ?? RequestKey(provider: builder.provider, request: request)
         if let stored = try await recording.store.completion(for: key) { return (stored, request, key) }
         guard mode == .jsonSchema, builder.step.outputSchema != nil else { return nil }
-        let fallback = try builder.request(context: context, structuredMode: .jsonObject, stream: configuration.streaming, repair: repair)
+        let fallback = try builder.request(
+            context: context, structuredMode: .jsonObject, stream: configuration.streaming, repair: repair,
+            conversation: conversation?.messages ?? [])
         let fallbackKey = RequestKey(provider: builder.provider, request: fallback)
         guard let stored = try await recording.store.completion(for: fallbackKey) else { return nil }
         structuredSupport.markRejectsJSONSchema(builder.provider.name)

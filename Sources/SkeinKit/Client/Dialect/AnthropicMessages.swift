@@ -88,7 +88,7 @@ extension CompletionRequest {
         body["model"] = .string(model)
         let system = messages.filter { $0.role == .system }.map { $0.content.plainText }
         if !system.isEmpty { body["system"] = .string(system.joined(separator: "\n\n")) }
-        body["messages"] = .array(messages.filter { $0.role != .system }.map(\.anthropicValue))
+        body["messages"] = .array(AnthropicMessages.turns(messages.filter { $0.role != .system }))
         body["max_tokens"] = .int(sampling.maxTokens ?? AnthropicMessages.defaultMaxTokens)
         if let temperature = sampling.temperature { body["temperature"] = .double(temperature) }
         if let topP = sampling.topP { body["top_p"] = .double(topP) }
@@ -134,17 +134,59 @@ extension AnthropicMessages {
     }
 }
 
+extension AnthropicMessages {
+    /// The conversation as Messages API turns: the results of one reply's tool calls
+    /// (consecutive `tool` messages) go back in one user turn, as the API requires.
+    static func turns(_ messages: [ChatMessage]) -> [JSONValue] {
+        var turns: [JSONValue] = []
+        var results: [JSONValue] = []
+        for message in messages {
+            if message.role == .tool {
+                results.append(message.toolResultBlock)
+                continue
+            }
+            if !results.isEmpty {
+                turns.append(["role": "user", "content": .array(results)])
+                results = []
+            }
+            turns.append(message.anthropicValue)
+        }
+        if !results.isEmpty { turns.append(["role": "user", "content": .array(results)]) }
+        return turns
+    }
+}
+
 extension ChatMessage {
+    /// A `tool` message as a `tool_result` block.
+    var toolResultBlock: JSONValue {
+        var result = JSONValue.JSONObject()
+        result["type"] = "tool_result"
+        result["tool_use_id"] = .string(toolCallID ?? "")
+        result["content"] = .string(content.plainText)
+        if isToolError { result["is_error"] = true }
+        return .object(result)
+    }
+
     /// The message as a Messages API turn: `{role, content}`, a `tool` message as a user
     /// turn with a `tool_result` block.
     var anthropicValue: JSONValue {
         switch role {
         case .tool:
-            var result = JSONValue.JSONObject()
-            result["type"] = "tool_result"
-            result["tool_use_id"] = .string(toolCallID ?? "")
-            result["content"] = .string(content.plainText)
-            return ["role": "user", "content": [.object(result)]]
+            return ["role": "user", "content": [toolResultBlock]]
+        case .assistant where !toolCalls.isEmpty:
+            // A turn that called tools: its text (if any), then a `tool_use` block per call.
+            var blocks: [JSONValue] = []
+            let text = content.plainText
+            if !text.isEmpty { blocks.append(["type": "text", "text": .string(text)]) }
+            for call in toolCalls {
+                var block = JSONValue.JSONObject()
+                block["type"] = "tool_use"
+                block["id"] = .string(call.id)
+                block["name"] = .string(call.name)
+                block["input"] = call.parsedArguments.flatMap { $0.objectValue.map { .object($0) } } ?? .object([:])
+                blocks.append(.object(block))
+            }
+            return ["role": "assistant", "content": .array(blocks)]
         case .assistant:
             return ["role": "assistant", "content": content.anthropicValue]
         case .user, .system:

@@ -7,6 +7,8 @@ public actor MemoryResultStore: ResultStore {
     public private(set) var runs: [Int64: (record: RunRecord, status: String, outputs: JSONValue?)] = [:]
     public private(set) var requests: [RequestRecord] = []
     public private(set) var steps: [StepRecord] = []
+    public private(set) var toolExecutions: [ToolKey: StoredToolExecution] = [:]
+    public private(set) var tools: [ToolRecord] = []
     private var nextRunID: Int64 = 1
 
     public init() {}
@@ -26,6 +28,13 @@ public actor MemoryResultStore: ResultStore {
     }
 
     public func record(_ step: StepRecord) async throws { steps.append(step) }
+
+    public func toolExecution(for key: ToolKey) async throws -> StoredToolExecution? { toolExecutions[key] }
+
+    public func record(_ tool: ToolRecord) async throws {
+        if tool.storesResult { toolExecutions[tool.key] = tool.execution }
+        tools.append(tool)
+    }
 
     public func endRun(_ id: Int64, status: String, outputs: JSONValue?, endedAt: Date) async throws {
         runs[id]?.status = status

@@ -22,6 +22,13 @@ public protocol ResultStore: Sendable {
     /// Records a step's result (or a `for_each` step's), after all its requests.
     func record(_ step: StepRecord) async throws
 
+    /// The stored execution of a tool call, or nil (DESIGN.md section 7).
+    func toolExecution(for key: ToolKey) async throws -> StoredToolExecution?
+
+    /// Records one tool call of a run; a fresh, finished execution is kept for replay in the
+    /// same transaction.
+    func record(_ tool: ToolRecord) async throws
+
     /// Ends a run.
     func endRun(_ id: Int64, status: String, outputs: JSONValue?, endedAt: Date) async throws
 }

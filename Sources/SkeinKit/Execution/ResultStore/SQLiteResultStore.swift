@@ -20,7 +20,7 @@ import Synchronization
 public final class SQLiteResultStore: ResultStore {
     public let path: String
     let pool: DatabasePool
-    private let writes: GroupCommitQueue
+    let writes: GroupCommitQueue
 
     /// The default location, relative to the working directory.
     public static let defaultPath = ".skein/skein.sqlite"
@@ -177,6 +177,7 @@ public final class SQLiteResultStore: ResultStore {
                 """)
         }
         registerBatchMigration(&migrator)
+        registerToolMigration(&migrator)
         return migrator
     }()
 
