@@ -52,7 +52,8 @@ struct ParsedCompletionRequest: Sendable {
             for message in body["messages"]?.arrayValue ?? [] {
                 let text = Self.text(ofContent: message["content"])
                 texts.append(text)
-                if message["role"]?.stringValue == "user" { lastUser = text }
+                // A Messages API user turn of tool results only is the tools speaking, not the user.
+                if message["role"]?.stringValue == "user" && !Self.isToolResultsOnly(message["content"]) { lastUser = text }
             }
             messageTexts = texts
             lastUserMessage = lastUser
@@ -79,12 +80,19 @@ struct ParsedCompletionRequest: Sendable {
             return text
         case .array(let parts)?:
             return parts.compactMap { part in
+                // A Messages API tool result: its content, a string or text blocks.
+                if part["type"]?.stringValue == "tool_result" { return text(ofContent: part["content"]) }
                 if let type = part["type"]?.stringValue, type != "text" { return nil }
                 return part["text"]?.stringValue
             }.joined(separator: "\n")
         default:
             return ""
         }
+    }
+
+    static func isToolResultsOnly(_ content: TestJSON?) -> Bool {
+        guard case .array(let parts)? = content, !parts.isEmpty else { return false }
+        return parts.allSatisfy { $0["type"]?.stringValue == "tool_result" }
     }
 
     /// A legacy prompt: a string, or the first of a list of strings; token arrays read as "".

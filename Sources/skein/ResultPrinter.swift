@@ -163,6 +163,17 @@ enum DryRunPrinter {
                 if let item = request.item { object["item"] = .int(item) }
                 if !request.placeholders.isEmpty { object["placeholders"] = .array(request.placeholders.map { .string($0) }) }
                 if let skipped = request.skippedBecause { object["skipped"] = .string(skipped) }
+                if !request.tools.isEmpty {
+                    object["tools_that_may_run"] = .array(request.tools.map { tool in
+                        var entry: JSONValue.JSONObject = ["name": .string(tool.name)]
+                        switch tool.implementation {
+                        case .run(let argv): entry["run"] = .array(argv.map { .string($0) })
+                        case .http(let url): entry["http"] = .string(url)
+                        case nil: break
+                        }
+                        return .object(entry)
+                    })
+                }
                 return .object(object)
             }).serialized(.pretty) + "\n"
         case .text:
@@ -173,6 +184,16 @@ enum DryRunPrinter {
                     out += "\n# ⟨…⟩ marks model output not known before the run: \(request.placeholders.joined(separator: ", "))"
                 }
                 if let skipped = request.skippedBecause { out += "\n# would be skipped: \(skipped)" }
+                if !request.tools.isEmpty {
+                    out += "\n# tools that may run (this is the first turn; each call adds one):"
+                    for tool in request.tools {
+                        switch tool.implementation {
+                        case .run(let argv): out += "\n#   \(tool.name): run \(argv.joined(separator: " "))"
+                        case .http(let url): out += "\n#   \(tool.name): POST \(url)"
+                        case nil: break
+                        }
+                    }
+                }
                 out += "\n" + JSONValue.object(request.request.body).serialized(.pretty) + "\n\n"
             }
             return out
@@ -203,6 +224,8 @@ final class ItemTally: Sendable {
                 $0[step, default: Progress()].items += 1
                 $0[step, default: Progress()].requests += attempts
             }
+        case .turnFinished(let step, _, _, _, let attempts):
+            progress.withLock { $0[step, default: Progress()].requests += attempts }
         default:
             break
         }

@@ -206,9 +206,14 @@ import Testing
         #expect(outcome.status == .failed)
         #expect(client.requests.count == 3)
         let message = try #require(result.message)
-        #expect(message.contains("pipeline.yaml:"), "\(message)")
         #expect(message.contains("reached max_turns (3): reply 3 still called 'get_weather'"), "\(message)")
-        if case .maxTurns(let limit, _, _)? = result.failure?.kind { #expect(limit == 3) } else { Issue.record("\(String(describing: result.failure))") }
+        #expect(result.requests == 3, "the summary counts every turn")
+        if case .maxTurns(let limit, _, let location)? = result.failure?.kind {
+            #expect(limit == 3)
+            #expect(location?.line == 11, "the step's line in the file")
+        } else {
+            Issue.record("\(String(describing: result.failure))")
+        }
     }
 
     @Test func aRerunReplaysTheStoreAndRunsNoTool() async throws {

@@ -202,8 +202,9 @@ struct GraphBuilder {
                     at: reference.location))
             } else if rest.count > 1, case .key(let key) = rest[1], !Self.toolCallFields.contains(key) {
                 diagnostics.append(.error(
-                    "a tool call has no field '\(key)'\(Suggestion.didYouMean(key, in: Self.toolCallFields)); it has "
-                        + Self.toolCallFields.joined(separator: ", "),
+                    "a tool call has no field '\(key)'"
+                        + (Suggestion.closest(to: key, in: Self.toolCallFields).map { "; did you mean '\($0)'?" }
+                            ?? "; it has " + Self.toolCallFields.joined(separator: ", ")),
                     at: reference.location))
             }
         case "turns" where upstream.step.forEach == nil:

@@ -200,7 +200,7 @@ extension PipelineDecoder {
         let usage = "'run' of tool '\(tool)' must be a non-empty list of strings, the program and its arguments "
             + "(no shell), e.g. run: [python3, tools/weather.py]"
         guard case .sequence(let items, _) = node, !items.isEmpty else {
-            error(usage + ", got \(node.kindDescription)", at: node.location)
+            error(usage + ", got " + (node.isEmptySequence ? "an empty list" : node.kindDescription), at: node.location)
             return nil
         }
         var argv: [String] = []

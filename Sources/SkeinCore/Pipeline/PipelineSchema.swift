@@ -748,6 +748,7 @@ public enum PipelineSchema {
           "type": "object",
           "properties": {
             "url": {
+              "description": "The http:// or https:// URL the arguments are POSTed to.",
               "type": "string",
               "pattern": "^[Hh][Tt][Tt][Pp][Ss]?://"
             }

@@ -131,3 +131,11 @@ extension YAMLNode {
         }
     }
 }
+
+extension YAMLNode {
+    /// `[]`.
+    var isEmptySequence: Bool {
+        if case .sequence(let items, _) = self { return items.isEmpty }
+        return false
+    }
+}

@@ -48,8 +48,9 @@ public struct ChatMessage: Sendable, Hashable {
     public var jsonValue: JSONValue {
         var object = JSONValue.JSONObject()
         object["role"] = .string(role.rawValue)
-        // An assistant turn that only called tools has null content, as the API writes it.
-        object["content"] = !toolCalls.isEmpty && content == .text("") ? .null : content.jsonValue
+        // An assistant turn that only called tools keeps "" as its content rather than the
+        // null OpenAI writes: OpenAI takes both, llama-cpp-python's server only a string.
+        object["content"] = content.jsonValue
         if let name { object["name"] = .string(name) }
         if !toolCalls.isEmpty {
             object["tool_calls"] = .array(toolCalls.map { call in

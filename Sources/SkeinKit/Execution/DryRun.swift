@@ -15,6 +15,9 @@ public struct DryRun: Sendable {
         public var placeholders: [String]
         /// Why the step would be skipped, when its `when` is known to be false.
         public var skippedBecause: String?
+        /// The tools Skein would run if the model called them (`run` or `http`); the
+        /// request shown is the first turn of the loop.
+        public var tools: [ToolSpec] = []
 
         /// `POST {baseURL}/chat/completions`, or `{baseURL}/v1/messages` for an Anthropic provider.
         public var endpoint: String { request.api.url(baseURL: provider.baseURL) }
@@ -74,12 +77,12 @@ public struct DryRun: Sendable {
                     itemVariables[variable] = item
                     let request = try builder.request(context: TemplateContext(itemVariables), structuredMode: mode, stream: false)
                     requests.append(Request(step: step.name, item: position, provider: provider, request: request,
-                                            placeholders: placeholderSteps, skippedBecause: skipped))
+                                            placeholders: placeholderSteps, skippedBecause: skipped, tools: step.step.runnableTools))
                 }
             } else {
                 let request = try builder.request(context: TemplateContext(variables), structuredMode: mode, stream: false)
                 requests.append(Request(step: step.name, item: nil, provider: provider, request: request,
-                                        placeholders: placeholderSteps, skippedBecause: skipped))
+                                        placeholders: placeholderSteps, skippedBecause: skipped, tools: step.step.runnableTools))
             }
         }
         return requests

@@ -53,9 +53,9 @@ public struct StepFailure: Error, Sendable, Hashable, CustomStringConvertible {
                 + "\nreply: " + ReplyDecoder.shorten(reply, limit: 500)
         case .invalidToolArguments(let message), .store(let message):
             return prefix + message
-        case .maxTurns(let limit, let calls, let location):
-            return prefix + (location.map { "\($0): " } ?? "")
-                + "reached max_turns (\(limit)): reply \(limit) still called " + calls.map { "'\($0)'" }.joined(separator: ", ")
+        case .maxTurns(let limit, let calls, _):
+            // Without the location: the step's error line starts with it.
+            return prefix + "reached max_turns (\(limit)): reply \(limit) still called " + calls.map { "'\($0)'" }.joined(separator: ", ")
                 + "; raise 'max_turns', or make the prompt say when the model has enough to answer"
         case .cancelled:
             return prefix + "interrupted"
@@ -66,7 +66,7 @@ public struct StepFailure: Error, Sendable, Hashable, CustomStringConvertible {
     static func from(_ error: any Error) -> StepFailure {
         switch error {
         case let failure as StepFailure: return failure
-        case let failure as StepRunner.CountedFailure: return StepFailure(.provider(failure.error))
+        case let failure as StepRunner.CountedFailure: return failure.failure
         case let error as ProviderError: return StepFailure(.provider(error))
         case let diagnostic as Diagnostic: return StepFailure(.template(diagnostic))
         case let diagnostics as DiagnosticsError:

@@ -109,7 +109,16 @@ public final class StepRequestBuilder: Sendable {
         }
         return dialect.chatRequest(ChatRequest(
             model: model, messages: messages, sampling: sampling, responseFormat: responseFormat, tools: tools,
-            toolChoice: step.step.toolChoice, extra: extra, stream: stream))
+            toolChoice: Self.toolChoice(step.step.toolChoice, conversation: conversation), extra: extra, stream: stream))
+    }
+
+    /// The `tool_choice` of a turn: as written for the first; `auto` once a tool ran, when
+    /// the step forced a call (`required`, or a named tool). Forcing every turn would make
+    /// the model call again and again until `max_turns`; the OpenAI Agents SDK resets it
+    /// the same way (`reset_tool_choice`). `none` stays `none`.
+    static func toolChoice(_ choice: JSONValue?, conversation: [ChatMessage]) -> JSONValue? {
+        guard let choice, !conversation.isEmpty, choice != "none", choice != "auto" else { return choice }
+        return "auto"
     }
 
     /// Appends an instruction to the first system message, or adds one before the others.

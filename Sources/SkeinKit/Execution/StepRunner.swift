@@ -146,7 +146,7 @@ public final class StepRunner: Sendable {
             return StepResult(name: name, status: .notRun, note: "interrupted", duration: ContinuousClock.now - started)
         case let failure as CountedFailure:
             return StepResult(
-                name: name, status: .failed, failure: StepFailure(.provider(failure.error)),
+                name: name, status: .failed, failure: failure.failure,
                 requests: failure.requests,
                 retries: failure.retries ?? max(failure.requests - 1, 0), cacheHits: failure.cacheHits, duration: ContinuousClock.now - started)
         default:
@@ -302,14 +302,14 @@ public final class StepRunner: Sendable {
         let requests = done.reduce(failure.requests) { $0 + $1.requests }
         let fresh = done.reduce(0) { $0 + $1.freshReplies } + (failure.requests > 0 ? 1 : 0)
         return CountedFailure(
-            error: failure.error, requests: requests, cacheHits: done.reduce(failure.cacheHits) { $0 + $1.cacheHits },
+            failure: failure.failure, requests: requests, cacheHits: done.reduce(failure.cacheHits) { $0 + $1.cacheHits },
             retries: max(requests - fresh, 0))
     }
 
     /// A request that failed for good, with the attempts it took: the step's counts in the
     /// run's summary and history include them (a failed step counted 0 requests).
     struct CountedFailure: Error {
-        var error: ProviderError
+        var failure: StepFailure
         var requests: Int
         var cacheHits: Int
         /// Retries among `requests`; nil for one request's (all but its first attempt).
@@ -383,8 +383,15 @@ public final class StepRunner: Sendable {
             }
             if let conversation, conversation.continues(after: completion) {
                 emitTurnFinished(completion, step: name, item: item, turn: conversation.turn)
-                try await continueConversation(
-                    conversation, after: completion, builder: builder, item: item, row: row, usesCache: usesCache)
+                do {
+                    try await continueConversation(
+                        conversation, after: completion, builder: builder, item: item, row: row, usesCache: usesCache)
+                } catch let failure as StepFailure {
+                    // Counted: the turns before it were requests of the step.
+                    throw CountedFailure(
+                        failure: failure, requests: requests, cacheHits: cacheHits,
+                        retries: max(requests - conversation.freshReplies, 0))
+                }
                 repair = nil
                 continue
             }
@@ -471,7 +478,7 @@ public final class StepRunner: Sendable {
                 requests += error.attempts
                 return nil
             }
-            throw CountedFailure(error: error, requests: requests + error.attempts, cacheHits: cacheHits)
+            throw CountedFailure(failure: StepFailure(.provider(error)), requests: requests + error.attempts, cacheHits: cacheHits)
         }
         requests += completion.attempts
         return completion

@@ -77,7 +77,9 @@ struct RunsCommand: AsyncParsableCommand {
                         throw StoreError("run \(id) has no step '\(step)'\(Suggestion.didYouMean(step, in: names))")
                     }
                     let requests = try await store.requests(run: id, step: step)
-                    Terminal.standardOutput.write(format == .json ? RunsCommand.requestsJSON(requests) : RunsCommand.requestsText(requests, step: step))
+                    let tools = try await store.toolCalls(run: id, step: step)
+                    Terminal.standardOutput.write(format == .json ? RunsCommand.requestsJSON(requests, tools: tools)
+                        : RunsCommand.requestsText(requests, step: step, tools: tools))
                 } else if format == .json {
                     var object = RunsCommand.json(detail.summary).objectValue ?? [:]
                     object["inputs"] = (try? JSONValue(parsing: detail.inputs)) ?? .null
@@ -186,10 +188,16 @@ struct RunsCommand: AsyncParsableCommand {
         return flat.count <= limit ? flat : String(flat.prefix(limit - 1)) + "…"
     }
 
-    static func requestsText(_ requests: [SQLiteResultStore.RequestRow], step: String) -> String {
+    static func requestsText(
+        _ requests: [SQLiteResultStore.RequestRow], step: String, tools: [SQLiteResultStore.ToolCallRow] = []
+    ) -> String {
         if requests.isEmpty { return "step '\(step)' made no requests in this run (skipped, or failed before sending)\n" }
         var out = ""
+        // A tool loop's turn resends the conversation so far: only what is new is shown.
+        var shownMessages: [String: (count: Int, request: Int)] = [:]
+        var turns: [String: Int] = [:]
         for (position, request) in requests.enumerated() {
+            let conversation = "\(request.row)/\(request.item.map(String.init) ?? "-")"
             var title = "request \(position + 1)"
             if request.row != 0 { title += ", row \(request.row)" }
             if let item = request.item { title += ", item \(item)" }
@@ -202,22 +210,22 @@ struct RunsCommand: AsyncParsableCommand {
             }
             out += "── sent\n"
             if let messages = body["messages"]?.arrayValue {
-                for message in messages {
-                    out += "[\(message["role"]?.stringValue ?? "?")]\n"
-                    if let text = message["content"]?.stringValue {
-                        out += text + "\n"
-                    } else if let parts = message["content"]?.arrayValue {
-                        for part in parts {
-                            if let text = part["text"]?.stringValue { out += text + "\n" }
-                            if let url = part["image_url"]?["url"]?.stringValue { out += "<image \(shorten(url, 60))>\n" }
-                        }
-                    }
+                var skip = 0
+                if let shown = shownMessages[conversation], shown.count < messages.count {
+                    skip = shown.count
+                    out += "(\(skip) earlier message\(skip == 1 ? "" : "s"), as in request \(shown.request + 1))\n"
                 }
+                shownMessages[conversation] = (messages.count, position)
+                for message in messages.dropFirst(skip) { out += messageText(message) }
             } else if let prompt = body["prompt"]?.stringValue {
                 out += prompt + "\n"
             }
             var parameters = body.objectValue ?? [:]
-            for key in ["messages", "prompt", "model"] { parameters.removeValue(forKey: key) }
+            for key in ["messages", "prompt", "model", "tools"] { parameters.removeValue(forKey: key) }
+            if let tools = body["tools"]?.arrayValue {
+                let names = tools.compactMap { $0["function"]?["name"]?.stringValue ?? $0["name"]?.stringValue }
+                out += "tools offered: \(names.joined(separator: ", "))\n"
+            }
             if !parameters.isEmpty { out += "parameters: \(JSONValue.object(parameters).serialized())\n" }
             if let error = request.error {
                 out += "── failed\n\(error)\n\n"
@@ -229,11 +237,20 @@ struct RunsCommand: AsyncParsableCommand {
             }
             let message = response["choices"]?.arrayValue?.first?["message"]
             if let reasoning = message?["reasoning_content"]?.stringValue { out += "── reasoning\n\(reasoning)\n" }
-            out += "── reply\n\(message?["content"]?.stringValue ?? "")\n"
+            let replyText = message?["content"]?.stringValue ?? ""
+            let calledTools = !(message?["tool_calls"]?.arrayValue ?? []).isEmpty
+            out += "── reply\n" + (replyText.isEmpty && calledTools ? "(no text: the model called tools)" : replyText) + "\n"
+            let turn = (turns[conversation] ?? 0) + 1
+            turns[conversation] = turn
             if let calls = message?["tool_calls"]?.arrayValue, !calls.isEmpty {
+                let runs = tools.filter { $0.row == request.row && $0.item == request.item && $0.turn == turn }
                 out += "── tool calls\n"
                 for call in calls {
                     out += "\(call["function"]?["name"]?.stringValue ?? "?")(\(call["function"]?["arguments"]?.stringValue ?? ""))\n"
+                }
+                for run in runs {
+                    let how = run.cached ? "from the store" : String(format: "ran in %.2fs", run.duration)
+                    out += "  \(run.tool) \(how): " + (run.error.map { "error: \($0)" } ?? shorten(run.result ?? "", 300)) + "\n"
                 }
             }
             if let usage = request.usage { out += "usage: \(usage)\n" }
@@ -242,8 +259,40 @@ struct RunsCommand: AsyncParsableCommand {
         return out
     }
 
-    static func requestsJSON(_ requests: [SQLiteResultStore.RequestRow]) -> String {
-        JSONValue.array(requests.map { request in
+    /// One message of a sent conversation: its role, its text, and the tool calls and
+    /// results of a tool loop (in the Chat Completions or the Messages API's shape).
+    static func messageText(_ message: JSONValue) -> String {
+        let role = message["role"]?.stringValue ?? "?"
+        var out = ""
+        if role == "tool" {
+            out += "[tool result \(message["tool_call_id"]?.stringValue ?? "")]\n"
+        } else {
+            out += "[\(role)]\n"
+        }
+        if let text = message["content"]?.stringValue {
+            if !text.isEmpty { out += text + "\n" }
+        } else if let parts = message["content"]?.arrayValue {
+            for part in parts {
+                switch part["type"]?.stringValue {
+                case "tool_use":
+                    out += "calls \(part["name"]?.stringValue ?? "?")(\(part["input"]?.serialized() ?? ""))\n"
+                case "tool_result":
+                    let content = part["content"]?.stringValue ?? part["content"]?.serialized() ?? ""
+                    out += "(tool result \(part["tool_use_id"]?.stringValue ?? "")\(part["is_error"] == true ? ", error" : "")) \(content)\n"
+                default:
+                    if let text = part["text"]?.stringValue { out += text + "\n" }
+                    if let url = part["image_url"]?["url"]?.stringValue { out += "<image \(shorten(url, 60))>\n" }
+                }
+            }
+        }
+        for call in message["tool_calls"]?.arrayValue ?? [] {
+            out += "calls \(call["function"]?["name"]?.stringValue ?? "?")(\(call["function"]?["arguments"]?.stringValue ?? ""))\n"
+        }
+        return out
+    }
+
+    static func requestsJSON(_ requests: [SQLiteResultStore.RequestRow], tools: [SQLiteResultStore.ToolCallRow] = []) -> String {
+        let requestValues: [JSONValue] = requests.map { request in
             var object: JSONValue.JSONObject = [
                 "step": .string(request.step), "provider": .string(request.provider), "cached": .bool(request.cached),
                 "attempts": .int(request.attempts), "duration": .double(request.duration), "key": .string(request.key),
@@ -255,7 +304,23 @@ struct RunsCommand: AsyncParsableCommand {
             object["response"] = request.response.flatMap { try? JSONValue(parsing: $0) } ?? .null
             object["error"] = request.error.map { .string($0) } ?? .null
             return .object(object)
-        }).serialized(.pretty) + "\n"
+        }
+        guard !tools.isEmpty else { return JSONValue.array(requestValues).serialized(.pretty) + "\n" }
+        // With tool runs: {requests, tool_calls}; without, the list as before.
+        let toolValues: [JSONValue] = tools.map { tool in
+            var object: JSONValue.JSONObject = [
+                "step": .string(tool.step), "turn": .int(tool.turn), "tool": .string(tool.tool),
+                "arguments": (try? JSONValue(parsing: tool.arguments)) ?? .string(tool.arguments),
+            ]
+            if tool.row != 0 { object["row"] = .int(tool.row) }
+            object["item"] = tool.item.map { .int($0) } ?? .null
+            object["result"] = tool.result.map { .string($0) } ?? .null
+            object["error"] = tool.error.map { .string($0) } ?? .null
+            object["cached"] = .bool(tool.cached)
+            object["duration"] = .double(tool.duration)
+            return .object(object)
+        }
+        return JSONValue.object(["requests": .array(requestValues), "tool_calls": .array(toolValues)]).serialized(.pretty) + "\n"
     }
 
     static func diffText(_ a: SQLiteResultStore.RunDetail, _ b: SQLiteResultStore.RunDetail) -> String {
