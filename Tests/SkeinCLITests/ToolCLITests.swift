@@ -232,3 +232,56 @@ import Testing
         }
     }
 }
+
+/// A tool loop under `--batch`: each turn of every row is one wave, so the loop goes
+/// through the Batch API a turn at a time, with the tools run between the waves.
+@Suite(.serialized) struct ToolBatchCLITests {
+    @Test func eachTurnOfALoopIsOneBatch() async throws {
+        var configuration = SkeinTestServer.Configuration()
+        configuration.batches.processingDelay = .milliseconds(100)
+        let cities = ["Oslo", "Rome", "Lima", "Kyiv", "Oran", "Suva"]
+        try await SkeinTestServer.withRunning(configuration) { server in
+            await server.addRule(ReplyRule("answer", match: .init(anyMessageContains: "logged:"), action: .text("visited")))
+            for city in cities {
+                await server.addRule(ReplyRule(city, match: .init(lastUserMessageContains: "Visit city \(city)"), action: .reply(Reply(
+                    toolCalls: [.init(id: "call_\(city)", name: "log_visit", arguments: #"{"city":"\#(city)"}"#)]))))
+            }
+            let directory = try CLI.temporaryDirectory()
+            defer { try? FileManager.default.removeItem(at: directory) }
+            try ToolCLITests.writeTool("visit.sh", """
+                input=$(cat)
+                echo "$input" >> calls.log
+                echo "logged: $input"
+                """, in: directory)
+            let path = try CLI.writePipeline("""
+                inputs:
+                  city: {type: string}
+                steps:
+                  visit:
+                    prompt: "Visit city {{ inputs.city }}"
+                    tools:
+                      - name: log_visit
+                        parameters: {type: object, properties: {city: {type: string}}, required: [city]}
+                        run: [tools/visit.sh]
+                outputs:
+                  answer: "{{ steps.visit.output }}"
+                  turns: "{{ steps.visit.turns }}"
+                """, server: server, in: directory)
+            let rows = directory.appendingPathComponent("rows.jsonl")
+            try cities.map { #"{"city":"\#($0)"}"# }.joined(separator: "\n").write(to: rows, atomically: true, encoding: .utf8)
+            let out = directory.appendingPathComponent("out.jsonl").path
+            let result = try await CLI.run(
+                ["run", path, "--dataset", rows.path, "-o", out, "--batch", "--batch-poll", "0.05", "--batch-wave-ms", "100"],
+                in: directory)
+            #expect(result.status == 0, "\(result.stderr)")
+            let lines = try String(contentsOfFile: out, encoding: .utf8).split(separator: "\n")
+            #expect(lines.count == cities.count)
+            #expect(lines.allSatisfy { $0.contains(#""answer":"visited""#) && $0.contains(#""turns":2"#) }, "\(lines)")
+            #expect(ToolCLITests.lines("calls.log", in: directory).count == cities.count)
+            // Two waves: every row's first turn, then every row's second; no live call.
+            #expect(await server.batchCreations == 2)
+            #expect(await server.batchLinesAnswered == 2 * cities.count)
+            #expect(await server.requests.filter { $0.handling != .files && $0.handling != .batches }.isEmpty)
+        }
+    }
+}

@@ -371,7 +371,40 @@ import Testing
         })])
         let outcome = await RunSession(graph: workspace.graph).scheduler(client: client, store: nil).run(inputs: [:])
         #expect(outcome.status == .succeeded)
-        #expect(outcome.results["ask"]?.toolCalls.arrayValue?[0]["error"]?.stringValue?.hasPrefix("cannot reach http://127.0.0.1:9/search") == true)
+        let error = try #require(outcome.results["ask"]?.toolCalls.arrayValue?[0]["error"]?.stringValue)
+        #expect(error == "cannot reach http://127.0.0.1:9/search: connection refused (nothing is listening at that address and port)", "\(error)")
+    }
+
+    /// An `http` tool POSTs the arguments and the body is the result; an error status is
+    /// an error the model reads. The test server's chat endpoint stands in for a tool
+    /// service: the "arguments" are a chat request, the body its completion.
+    @Test func anHTTPToolPostsTheArguments() async throws {
+        try await SkeinTestServer.withRunning(.init()) { server in
+            await server.addRule(ReplyRule(action: .text("pong from the service")))
+            let workspace = try Self.workspace("""
+                steps:
+                  ask:
+                    prompt: "ping the service"
+                    tools:
+                      - name: service
+                        http: {url: "\(server.baseURL)/chat/completions"}
+                      - name: missing
+                        http: {url: "\(server.baseURL)/no-such-endpoint"}
+                """)
+            let client = ScriptedCompletionClient(rules: [.init(.any, reply: .computed { request in
+                let results = Self.toolResults(request)
+                return results.isEmpty
+                    ? Self.calling([("service", #"{"model":"test-model","messages":[{"role":"user","content":"ping"}]}"#), ("missing", "{}")], turn: 1)
+                    : Self.answer(results.joined(separator: " | "))
+            })])
+            let outcome = await RunSession(graph: workspace.graph).scheduler(client: client, store: nil).run(inputs: [:])
+            let calls = try #require(outcome.results["ask"]?.toolCalls.arrayValue)
+            #expect(calls[0]["result"]?.stringValue?.contains("pong from the service") == true, "\(calls)")
+            #expect(calls[1]["error"]?.stringValue?.hasPrefix("HTTP 404") == true, "\(calls)")
+            let posted = await server.requests.first { $0.path.hasSuffix("/chat/completions") }
+            #expect(posted?.method == "POST")
+            #expect(posted?.headers.first { $0.key.lowercased() == "content-type" }?.value == "application/json")
+        }
     }
 
     @Test func forEachItemsRunTheirOwnLoops() async throws {

@@ -131,7 +131,7 @@ final class ToolExecutor: Sendable {
         } catch let error as HTTPClientError where error == .deadlineExceeded || error == .readTimeout {
             return Outcome(result: nil, error: "timed out after \(formatSeconds(timeout.inSeconds))", isFinal: false)
         } catch {
-            return Outcome(result: nil, error: "cannot reach \(url): \(error)", isFinal: false)
+            return Outcome(result: nil, error: "cannot reach \(url): \(ProviderTransport.describeTransportFailure(error))", isFinal: false)
         }
     }
 
