@@ -101,6 +101,41 @@ enum ResultPrinter {
 
 /// The one-line summary printed after a run.
 enum Summary {
+    /// The tool calls that failed (a non-zero exit, a timeout, arguments that broke the
+    /// schema...): the model was told and the run went on, but a person should know.
+    /// At most `limit` lines, then a count.
+    static func toolWarnings(_ outcome: Scheduler.Outcome, limit: Int = 5) -> [String] {
+        var lines: [String] = []
+        var more = 0
+        func scan(_ calls: JSONValue, step: String, item: Int?) {
+            for call in calls.arrayValue ?? [] {
+                if call.arrayValue != nil {
+                    continue
+                }
+                guard let error = call["error"]?.stringValue else { continue }
+                if lines.count == limit {
+                    more += 1
+                    continue
+                }
+                let name = call["name"]?.stringValue ?? "?"
+                let turn = call["turn"]?.intValue.map { ", turn \($0)" } ?? ""
+                let first = error.split(separator: "\n", maxSplits: 1).first.map(String.init) ?? error
+                lines.append("warning: step '\(step)'\(item.map { " item \($0)" } ?? ""): tool '\(name)'\(turn): "
+                    + ResultPrinter.clip(first, 200) + " (the model was given this error)")
+            }
+        }
+        for result in outcome.results.values {
+            guard let calls = result.toolCalls.arrayValue else { continue }
+            if calls.first?.arrayValue != nil {
+                for (item, itemCalls) in calls.enumerated() { scan(itemCalls, step: result.name, item: item) }
+            } else {
+                scan(result.toolCalls, step: result.name, item: nil)
+            }
+        }
+        if more > 0 { lines.append("warning: \(more) more tool call\(more == 1 ? "" : "s") failed; 'skein runs show --step NAME' lists them") }
+        return lines
+    }
+
     /// - Parameter tally: what steps the run interrupted had done (their results count nothing).
     static func line(_ outcome: Scheduler.Outcome, tally: ItemTally? = nil) -> String {
         let results = outcome.results.values
@@ -151,6 +186,12 @@ enum Summary {
 }
 
 /// Prints `--dry-run` requests.
+extension ResultPrinter {
+    static func clip(_ text: String, _ limit: Int) -> String {
+        text.count > limit ? String(text.prefix(limit - 1)) + "…" : text
+    }
+}
+
 enum DryRunPrinter {
     static func render(_ requests: [DryRun.Request], format: RunCommand.OutputFormat) -> String {
         switch format {

@@ -257,6 +257,32 @@ import Testing
              run: withServer(body: oneStep, arguments: ["--dataset", "rows.jsonl", "--batch", "--batch-poll", "nan"])),
         Case(name: "runs show on a store that does not exist", exit: 1, expect: "no store at",
              run: { directory in try await CLI.run(["runs", "show", "last", "--store", "typo/skein.sqlite"], in: directory) }),
+        Case(name: "A tool with both 'run' and 'http'", exit: 1, expect: "a tool runs one way",
+             run: file(header + "steps:\n  a:\n    prompt: hi\n    tools:\n      - name: t\n        run: [tools/t.sh]\n        http: {url: 'http://127.0.0.1:9/t'}\n")),
+        Case(name: "A tool's 'run' written as one string (a shell line)", exit: 1, expect: "must be a non-empty list of strings",
+             run: file(header + "steps:\n  a:\n    prompt: hi\n    tools:\n      - name: t\n        run: python3 tools/t.py\n")),
+        Case(name: "Two tools with the same name", exit: 1, expect: "is defined twice",
+             run: file(header + "steps:\n  a:\n    prompt: hi\n    tools:\n      - {name: t, run: [a]}\n      - {name: t, run: [b]}\n")),
+        Case(name: "'max_turns: 0'", exit: 1, expect: "'max_turns' must be at least 1",
+             run: file(header + "steps:\n  a:\n    prompt: hi\n    max_turns: 0\n    tools:\n      - {name: t, run: [a]}\n")),
+        Case(name: "A tool that exits non-zero", exit: 0, expect: "exited with status 3: no such city",
+             run: toolRun(script: "cat >/dev/null; echo 'no such city' >&2; exit 3")),
+        Case(name: "A tool that hangs past its timeout", exit: 0, expect: "timed out after 1s and was killed",
+             run: toolRun(script: "cat >/dev/null; sleep 30")),
+        Case(name: "A tool that prints 10 MB", exit: 0, expect: "wrote more than 1 MiB to stdout",
+             run: toolRun(script: "cat >/dev/null; head -c 10000000 /dev/zero")),
+        Case(name: "A tool that is not executable", exit: 0, expect: "is not executable: chmod +x it",
+             run: toolRun(script: "echo hi", executable: false)),
+        Case(name: "An http tool whose server is down", exit: 0, expect: "connection refused",
+             run: toolRun(tool: "http: {url: 'http://127.0.0.1:9/tool'}")),
+        Case(name: "An http tool that answers 500", exit: 0, expect: "HTTP 500",
+             run: toolRun(tool: "http: {url: 'SERVER/chat/completions'}", arguments: #"{"model":"tool-500","messages":[]}"#, setup: { server in
+                 await server.addRule(ReplyRule("tool-500", match: .init(model: "tool-500"), action: .status(500, message: "the tool service failed")))
+             })),
+        Case(name: "A model that calls a tool that does not exist", exit: 0, expect: "there is no tool named 'get_wether'",
+             run: toolRun(script: "echo ok", call: "get_wether")),
+        Case(name: "A tool loop that reaches max_turns", exit: 1, expect: "reached max_turns (2)",
+             run: toolRun(script: "cat >/dev/null; echo again", maxTurns: 2, answers: false)),
         Case(name: "SIGINT during a run", exit: 130, expect: "interrupted", run: signal(SIGINT)),
         Case(name: "SIGTERM during a run", exit: 130, expect: "interrupted", run: signal(SIGTERM)),
         Case(name: "SIGKILL during a run, then the same command", exit: 0, expect: "1 from the store",
@@ -273,6 +299,33 @@ import Testing
                  }
              }),
     ]
+
+    /// A step whose model calls tool `call` once (every time, with `answers: false`) and
+    /// then answers; the tool is `tools/t.sh` with `script`, or the `tool` settings given.
+    static func toolRun(
+        script: String = "", executable: Bool = true, tool: String? = nil, call: String = "t", arguments: String = "{}",
+        maxTurns: Int? = nil,
+        answers: Bool = true, setup: @escaping @Sendable (SkeinTestServer) async -> Void = { _ in }
+    ) -> @Sendable (URL) async throws -> CLI.Result {
+        { directory in
+            try await SkeinTestServer.withRunning(.init()) { server in
+                await setup(server)
+                // Every case but max_turns gives the model an error to read; then it answers.
+                if answers { await server.addRule(ReplyRule("answer", match: .init(anyMessageContains: "error: "), action: .text("done"))) }
+                await server.addRule(ReplyRule("call", match: .init(model: "test-model"), action: .reply(Reply(
+                    toolCalls: [.init(id: "c1", name: call, arguments: arguments)]))))
+                let tools = directory.appendingPathComponent("tools")
+                try FileManager.default.createDirectory(at: tools, withIntermediateDirectories: true)
+                try ("#!/bin/sh\n" + script + "\n").write(to: tools.appendingPathComponent("t.sh"), atomically: true, encoding: .utf8)
+                if executable { try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: tools.appendingPathComponent("t.sh").path) }
+                let settings = (tool ?? "run: [tools/t.sh]\n        timeout: 1s").replacingOccurrences(of: "SERVER", with: server.baseURL)
+                let body = "steps:\n  a:\n    prompt: hi\n" + (maxTurns.map { "    max_turns: \($0)\n" } ?? "")
+                    + "    tools:\n      - name: t\n        " + settings + "\n"
+                let path = try CLI.writePipeline(body, server: server, in: directory)
+                return try await CLI.run(["run", path], in: directory)
+            }
+        }
+    }
 
     static func signal(_ number: Int32) -> @Sendable (URL) async throws -> CLI.Result {
         { directory in
@@ -293,6 +346,7 @@ import Testing
         let lines = result.stderr.split(separator: "\n").map(String.init)
         let error = try! Regex(#"^(\S+: )?[Ee]rror: "#)
         let line = lines.first { $0.contains(error) } ?? lines.first { $0.contains("interrupted") }
+            ?? lines.first { $0.hasPrefix("warning: ") }
             ?? lines.first { $0.contains("from the store") } ?? lines.last ?? ""
         var text = line.trimmingCharacters(in: .whitespaces)
         // Stable across machines and runs: no temporary paths, ports or timings.

@@ -66,8 +66,10 @@ struct ToolProcess: Sendable {
         }
         if (status.st_mode & S_IFMT) == S_IFDIR { throw StartError(description: "'\(written)' is a directory, not a program") }
         if access(path, X_OK) != 0 {
-            throw StartError(description: "'\(written)' is not executable: chmod +x it, or run it through its interpreter "
-                + "(run: [python3, \(written)])")
+            let interpreters = ["py": "python3", "sh": "sh", "bash": "bash", "js": "node", "rb": "ruby", "pl": "perl"]
+            let interpreter = interpreters[(written as NSString).pathExtension.lowercased()]
+            throw StartError(description: "'\(written)' is not executable: chmod +x it"
+                + (interpreter.map { ", or run it through its interpreter (run: [\($0), \(written)])" } ?? ""))
         }
     }
 
