@@ -23,7 +23,24 @@ struct LocalModelTests {
         // Its vision and Anthropic steps are skipped by default (the local model sees no
         // images; the Anthropic endpoint needs a key): every other feature runs here.
         "features.yaml": ["-i", "message=@examples/support-message.txt"],
+        "tools.yaml": ["-i", "city=Oslo"],
     ]
+
+    /// The tool loop on the real server: the forced first call runs tools/weather.py, whose
+    /// result reaches the model and the outputs; the model then answers without calling.
+    @Test func theToolsExampleLooksTheWeatherUp() async throws {
+        let store = FileManager.default.temporaryDirectory.appendingPathComponent("skein-local-\(UUID().uuidString).sqlite").path
+        defer { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: store + suffix) } }
+        let result = try await CLI.run(["run", "pipelines/tools.yaml", "--provider", "local", "--output", "json", "-i", "city=Oslo"],
+                                       environment: ["SKEIN_STORE": store])
+        #expect(result.status == 0, "\(result.stderr)")
+        let json = try JSONValue(parsing: result.stdout)
+        let forecast = try #require(json["outputs"]?["forecast"]?.stringValue)
+        #expect(try JSONValue(parsing: forecast)["sky"] == "light rain", "\(forecast)")
+        #expect(json["outputs"]?["turns"] == 2)
+        #expect(json["steps"]?["advise"]?["tool_calls"]?.arrayValue?.count == 1)
+        #expect(!result.stderr.contains("warning:"), "\(result.stderr)")
+    }
 
     static var pipelines: [String] {
         let folder = CLI.repositoryRoot.appendingPathComponent("pipelines")

@@ -69,8 +69,13 @@ import Testing
             } else {
                 path = try CLI.writePipeline(Self.weatherStep, server: server, in: directory)
             }
-            let result = try await CLI.run(["run", path, "--output", "json", "--stream", "ask"], in: directory)
+            let trace = directory.appendingPathComponent("trace.json").path
+            let result = try await CLI.run(["run", path, "--output", "json", "--stream", "ask", "--trace", trace], in: directory)
             #expect(result.status == 0, "\(result.stderr)")
+            // The trace has the tool run on the requests' timeline, between the two turns.
+            let events = try JSONValue(parsing: String(contentsOfFile: trace, encoding: .utf8))["traceEvents"]?.arrayValue ?? []
+            let names = events.filter { $0["cat"] == "tool" || $0["cat"] == "request" }.compactMap { $0["name"]?.stringValue }
+            #expect(names == ["ask turn 1", "tool get_weather", "ask"], "\(names)")
             let output = try #require(try JSONValue(parsing: result.stdout)["outputs"])
             #expect(output["answer"] == "Take an umbrella.", "\(result.stdout)")
             #expect(output["forecast"] == "forecast: rain, 4 C")
