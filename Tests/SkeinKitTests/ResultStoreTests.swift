@@ -181,6 +181,7 @@ import Testing
         func record(_ step: StepRecord) async throws { try await inner.record(step) }
         func toolExecution(for key: ToolKey) async throws -> StoredToolExecution? { try await inner.toolExecution(for: key) }
         func record(_ tool: ToolRecord) async throws { try await inner.record(tool) }
+        func record(_ test: TestVerdictsRecord) async throws { try await inner.record(test) }
         func endRun(_ id: Int64, status: String, outputs: JSONValue?, endedAt: Date) async throws {
             try await inner.endRun(id, status: status, outputs: outputs, endedAt: endedAt)
         }

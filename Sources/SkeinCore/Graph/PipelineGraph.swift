@@ -34,7 +34,7 @@ public struct PipelineGraph: Sendable {
     public static func build(_ compiled: CompiledPipeline) -> (PipelineGraph?, [Diagnostic]) {
         var builder = GraphBuilder(compiled: compiled)
         builder.run()
-        var diagnostics = builder.diagnostics
+        var diagnostics = builder.diagnostics + ExpectationCheck.check(compiled.pipeline)
         guard !diagnostics.contains(where: { $0.severity == .error }) else { return (nil, diagnostics) }
         let count = builder.names.count
         var dependents = [[Int]](repeating: [], count: count)
@@ -94,7 +94,15 @@ public struct PipelineGraph: Sendable {
 extension PipelineValidator {
     /// Validates a file and, when it is valid, returns its graph.
     public func validateGraph(path: String) -> (PipelineGraph?, Result) {
-        let loaded = loader.load(path: path)
+        graph(of: loader.load(path: path))
+    }
+
+    /// The same for a pipeline's text (`skein test --against REV`: the file at a revision).
+    public func validateGraph(text: String, path: String) -> (PipelineGraph?, Result) {
+        graph(of: loader.load(text: text, path: path))
+    }
+
+    func graph(of loaded: PipelineLoader.Result) -> (PipelineGraph?, Result) {
         var result = Result(pipeline: loaded.pipeline, diagnostics: loaded.diagnostics, sourceText: loaded.pipeline?.sourceText)
         guard let pipeline = loaded.pipeline else { return (nil, result) }
         let (compiled, templateDiagnostics) = CompiledPipeline.compile(pipeline)
@@ -104,5 +112,15 @@ extension PipelineValidator {
         result.diagnostics += graphDiagnostics
         result.diagnostics.sort { ($0.location ?? SourceLocation(file: "", line: 0, column: 0)) < ($1.location ?? SourceLocation(file: "", line: 0, column: 0)) }
         return (graph, result)
+    }
+}
+
+extension PipelineGraph {
+    /// The graph of a pipeline changed after loading (`skein test --vary temperature=...`).
+    public static func build(pipeline: Pipeline) -> (PipelineGraph?, [Diagnostic]) {
+        let (compiled, diagnostics) = CompiledPipeline.compile(pipeline)
+        guard let compiled else { return (nil, diagnostics) }
+        let (graph, graphDiagnostics) = PipelineGraph.build(compiled)
+        return (graph, diagnostics + graphDiagnostics)
     }
 }

@@ -18,6 +18,8 @@ public struct Pipeline: Sendable {
     /// Environment variables templates may read as `env.NAME`.
     public var environment: [Located<String>]
     public var outputs: OrderedDictionary<String, OutputDeclaration>
+    /// The pipeline's own test cases (`tests:`), for `skein test` without `--cases`.
+    public var tests: [TestCase]?
     /// The whole file's text (for diagnostics excerpts and hashing).
     public var sourceText: String
 
@@ -220,6 +222,9 @@ public struct Step: Sendable, Hashable {
     public var retries: Int?
     public var timeout: Duration?
     public var cache: Bool?
+    /// Checked on every run of the step (`expect:`): warnings in `skein run`, verdicts in
+    /// `skein test`. A `for_each` step's are checked on each item's output.
+    public var expect: [Assertion]?
 
     /// The tools Skein runs (with `run` or `http`).
     public var runnableTools: [ToolSpec] { (tools ?? []).filter { $0.implementation != nil } }

@@ -59,6 +59,7 @@ extension PipelineDecoder {
             case "retries": step.retries = integer(value, key: key, range: 0...10)
             case "timeout": step.timeout = duration(value, key: key)
             case "cache": step.cache = bool(value, key: key)
+            case "expect": step.expect = decodeAssertions(value, key: "expect")
             default: decodeSampling(key, value, into: &step.sampling)
             }
         }
@@ -320,7 +321,7 @@ extension PipelineDecoder {
             guard let relative = string(fileNode, key: "file"),
                 let resolved = resolveFile(relative, at: fileNode.location, what: "prompt file")
             else { return nil }
-            guard let data = FileManager.default.contents(atPath: resolved) else {
+            guard let data = configuration.files.read(resolved) else {
                 error("cannot read prompt file '\(relative)'", at: fileNode.location)
                 return nil
             }
@@ -368,12 +369,11 @@ extension PipelineDecoder {
         _ resolved: String, written: String, what: String, shown: String, directoryAdvice: String = "",
         at location: SourceLocation
     ) -> Bool {
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: resolved, isDirectory: &isDirectory) else {
+        guard let isDirectory = configuration.files.isDirectory(resolved) else {
             error("\(what) '\(written)' not found (looked for \(shown))", at: location)
             return false
         }
-        if isDirectory.boolValue {
+        if isDirectory {
             error("\(what) '\(written)' is a directory\(directoryAdvice)", at: location)
             return false
         }

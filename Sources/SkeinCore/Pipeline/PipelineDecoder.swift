@@ -11,7 +11,7 @@ package struct PipelineDecoder {
     var diagnostics: [Diagnostic] = []
     let sourceLines: [Substring]
 
-    static let topLevelKeys = ["version", "name", "description", "defaults", "providers", "inputs", "steps", "env", "outputs"]
+    static let topLevelKeys = ["version", "name", "description", "defaults", "providers", "inputs", "steps", "env", "outputs", "tests"]
     static let samplingKeys = [
         "temperature", "top_p", "top_k", "min_p", "presence_penalty", "frequency_penalty", "repetition_penalty",
         "max_tokens", "stop", "seed",
@@ -19,13 +19,13 @@ package struct PipelineDecoder {
     static let stepKeys =
         [
             "description", "system", "prompt", "messages", "api", "provider", "model", "extra", "output", "reasoning",
-            "tools", "tool_choice", "max_turns", "needs", "when", "for_each", "as", "max_concurrency", "retries", "timeout", "cache",
+            "tools", "tool_choice", "max_turns", "needs", "when", "for_each", "as", "max_concurrency", "retries", "timeout", "cache", "expect",
         ] + samplingKeys
     static let defaultsKeys =
         ["provider", "model", "extra", "reasoning", "retries", "timeout", "max_concurrency", "cache"] + samplingKeys
     static let providerKeys = [
         "type", "base_url", "api_key_env", "max_concurrency", "requests_per_minute", "tokens_per_minute", "rate_limit_patience",
-        "structured_outputs", "headers", "ca_file",
+        "structured_outputs", "headers", "ca_file", "pricing",
     ]
     static let inputKeys = [
         "type", "description", "default", "items", "enum", "properties", "required", "additionalProperties",
@@ -86,6 +86,7 @@ package struct PipelineDecoder {
             error("missing 'steps'; a pipeline needs at least one step", at: fileStart)
         }
         if let node = fields["outputs"] { pipeline.outputs = decodeOutputs(node.value) }
+        if let node = fields["tests"] { pipeline.tests = decodeCases(node.value) }
         return pipeline
     }
 
@@ -300,12 +301,11 @@ package struct PipelineDecoder {
                         if let problem = ProviderConfiguration.baseURLProblem(url) {
                             error("'base_url' \(problem)", at: value.location)
                         } else {
-                            provider = ProviderConfiguration(
-                                name: provider.name, kind: provider.kind, baseURL: url,
-                                apiKeyEnvironmentVariable: provider.apiKeyEnvironmentVariable,
-                                maxConcurrency: provider.maxConcurrency, requestsPerMinute: provider.requestsPerMinute,
-                                tokensPerMinute: provider.tokensPerMinute, structuredOutputs: provider.structuredOutputs,
-                                headers: provider.headers, caFile: provider.caFile)
+                            // Set in place: rebuilding the provider here dropped the settings
+                            // written above `base_url` (a `rate_limit_patience` among them).
+                            var trimmed = url
+                            while trimmed.hasSuffix("/") { trimmed.removeLast() }
+                            provider.baseURL = trimmed
                         }
                     }
                 case "api_key_env":
@@ -322,6 +322,7 @@ package struct PipelineDecoder {
                 case "requests_per_minute": provider.requestsPerMinute = integer(value, key: key, range: 1...Int.max, rangeText: "at least 1")
                 case "tokens_per_minute": provider.tokensPerMinute = integer(value, key: key, range: 1...Int.max, rangeText: "at least 1")
                 case "rate_limit_patience": provider.rateLimitPatience = duration(value, key: key)
+                case "pricing": provider.pricing = decodePricing(value)
                 case "structured_outputs":
                     if let mode = enumeration(value, key: key, as: ProviderConfiguration.StructuredOutputMode.self) {
                         provider.structuredOutputs = mode

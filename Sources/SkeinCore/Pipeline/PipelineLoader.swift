@@ -10,15 +10,41 @@ public struct PipelineLoader: Sendable {
         public var workingDirectory: String
         /// Images (`{image_file: ...}`) larger than this are refused.
         public var maximumImageSize: Int
+        /// Where prompt files and cases' `@path` inputs are read from: the disk, or a git
+        /// revision (`skein test --against REV`).
+        public var files: FileSource
 
         public init(limits: YAMLLimits = YAMLLimits(),
                     workingDirectory: String = FileManager.default.currentDirectoryPath,
-                    maximumImageSize: Int = 20 << 20)
+                    maximumImageSize: Int = 20 << 20, files: FileSource = .disk)
         {
             self.limits = limits
             self.workingDirectory = workingDirectory
             self.maximumImageSize = maximumImageSize
+            self.files = files
         }
+    }
+
+    /// Reads the files a pipeline names. The disk by default; `skein test --against REV`
+    /// reads them from a git revision instead, without checking anything out.
+    public struct FileSource: Sendable {
+        /// The file's bytes, or nil when it cannot be read.
+        public var read: @Sendable (String) -> Data?
+        /// Whether the path is a file (`false`), a directory (`true`), or nothing (nil).
+        public var isDirectory: @Sendable (String) -> Bool?
+
+        public init(read: @escaping @Sendable (String) -> Data?, isDirectory: @escaping @Sendable (String) -> Bool?) {
+            self.read = read
+            self.isDirectory = isDirectory
+        }
+
+        public static let disk = FileSource(
+            read: { FileManager.default.contents(atPath: $0) },
+            isDirectory: { path in
+                var directory: ObjCBool = false
+                guard FileManager.default.fileExists(atPath: path, isDirectory: &directory) else { return nil }
+                return directory.boolValue
+            })
     }
 
     /// The outcome of loading: the pipeline when there were no errors, and every diagnostic.

@@ -43,6 +43,37 @@ public struct ProviderConfiguration: Sendable, Hashable {
     /// or 503/529 (overloaded): such answers say "not now", not "no", so they are retried for
     /// this long whatever the step's `retries`; nil for `defaultRateLimitPatience`.
     public var rateLimitPatience: Duration?
+    /// Prices in USD per million tokens, by model id (`"*"` for any other model), for the
+    /// cost in summaries, `skein test` and `max_cost`.
+    public var pricing: [String: Price] = [:]
+
+    /// What a model's tokens cost, in USD per million.
+    public struct Price: Sendable, Hashable {
+        public var inputPerMillion: Double
+        public var outputPerMillion: Double
+        /// Prompt tokens the provider served from its cache; `inputPerMillion` when unset.
+        public var cachedInputPerMillion: Double?
+
+        public init(inputPerMillion: Double, outputPerMillion: Double, cachedInputPerMillion: Double? = nil) {
+            self.inputPerMillion = inputPerMillion
+            self.outputPerMillion = outputPerMillion
+            self.cachedInputPerMillion = cachedInputPerMillion
+        }
+
+        /// The cost of a reply's tokens: cached prompt tokens at their price, the rest of the
+        /// prompt at the input price, the completion at the output price.
+        public func cost(promptTokens: Int, completionTokens: Int, cachedTokens: Int = 0) -> Double {
+            let cached = min(max(cachedTokens, 0), promptTokens)
+            return (Double(promptTokens - cached) * inputPerMillion + Double(cached) * (cachedInputPerMillion ?? inputPerMillion)
+                + Double(completionTokens) * outputPerMillion) / 1_000_000
+        }
+    }
+
+    /// The price of `model`: its own entry, else `"*"`.
+    public func price(of model: String?) -> Price? {
+        if let model, let price = pricing[model] { return price }
+        return pricing["*"]
+    }
 
     /// Ten minutes: long enough to wait out a provider's per-minute window several times, short
     /// enough that a run against a provider that will not serve it ends the same hour.
@@ -79,9 +110,14 @@ public struct ProviderConfiguration: Sendable, Hashable {
             "openai": ProviderConfiguration(
                 name: "openai", baseURL: environment["OPENAI_BASE_URL"] ?? "https://api.openai.com/v1",
                 apiKeyEnvironmentVariable: "OPENAI_API_KEY"),
-            "local": ProviderConfiguration(
-                name: "local", baseURL: "http://127.0.0.1:8080/v1", apiKeyEnvironmentVariable: nil,
-                structuredOutputs: .jsonObject),
+            "local": {
+                var local = ProviderConfiguration(
+                    name: "local", baseURL: "http://127.0.0.1:8080/v1", apiKeyEnvironmentVariable: nil,
+                    structuredOutputs: .jsonObject)
+                // A model on this machine costs nothing per token.
+                local.pricing = ["*": Price(inputPerMillion: 0, outputPerMillion: 0)]
+                return local
+            }(),
         ]
     }
 

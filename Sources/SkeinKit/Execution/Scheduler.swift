@@ -92,11 +92,15 @@ public final class Scheduler: Sendable {
 
     /// The step runner of a run: one per run, shared by every dataset row, so that all
     /// rows share the global request limit.
-    func makeRunner(recording: StepRunner.Recording?, events: @escaping @Sendable (RunEvent) -> Void) -> StepRunner {
+    /// - Parameter requestLimit: a limit shared with other runners (`skein test`'s variants);
+    ///   one of its own by default.
+    func makeRunner(
+        recording: StepRunner.Recording?, events: @escaping @Sendable (RunEvent) -> Void, requestLimit: AsyncSemaphore? = nil
+    ) -> StepRunner {
         StepRunner(
             graph: graph, client: client, resolver: session.resolver,
             configuration: .init(streaming: options.streaming, environment: options.environment, cachePolicy: options.cachePolicy),
-            requestLimit: AsyncSemaphore(limit: session.requestLimit), structuredSupport: StructuredOutputSupport(),
+            requestLimit: requestLimit ?? AsyncSemaphore(limit: session.requestLimit), structuredSupport: StructuredOutputSupport(),
             recording: recording, events: events)
     }
 

@@ -9,6 +9,7 @@ public actor MemoryResultStore: ResultStore {
     public private(set) var steps: [StepRecord] = []
     public private(set) var toolExecutions: [ToolKey: StoredToolExecution] = [:]
     public private(set) var tools: [ToolRecord] = []
+    public private(set) var tests: [TestVerdictsRecord] = []
     private var nextRunID: Int64 = 1
 
     public init() {}
@@ -28,6 +29,8 @@ public actor MemoryResultStore: ResultStore {
     }
 
     public func record(_ step: StepRecord) async throws { steps.append(step) }
+
+    public func record(_ test: TestVerdictsRecord) async throws { tests.append(test) }
 
     public func toolExecution(for key: ToolKey) async throws -> StoredToolExecution? { toolExecutions[key] }
 

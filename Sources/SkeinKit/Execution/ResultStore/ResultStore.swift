@@ -29,6 +29,9 @@ public protocol ResultStore: Sendable {
     /// same transaction.
     func record(_ tool: ToolRecord) async throws
 
+    /// Records one (case, variant) of a `skein test` run with its verdicts.
+    func record(_ test: TestVerdictsRecord) async throws
+
     /// Ends a run.
     func endRun(_ id: Int64, status: String, outputs: JSONValue?, endedAt: Date) async throws
 }

@@ -178,6 +178,7 @@ public final class SQLiteResultStore: ResultStore {
         }
         registerBatchMigration(&migrator)
         registerToolMigration(&migrator)
+        registerTestMigration(&migrator)
         return migrator
     }()
 
