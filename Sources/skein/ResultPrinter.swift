@@ -21,15 +21,19 @@ enum ResultPrinter {
                 object["status"] = .string(result.status.rawValue)
                 object["output"] = result.output
                 if result.reasoning != .null { object["reasoning"] = result.reasoning }
-                if result.toolCalls != .array([]) { object["tool_calls"] = result.toolCalls }
+                if result.toolCalls != .array([]) {
+                    object["tool_calls"] = result.toolCalls
+                    object["turns"] = result.turns
+                }
                 object["usage"] = result.usage?.jsonValue ?? .null
                 if let message = result.message { object["message"] = .string(message) }
                 steps[name] = .object(object)
             }
-            let object: JSONValue = [
+            var object: JSONValue.JSONObject = [
                 "status": .string(outcome.status.rawValue), "outputs": .object(outcome.outputs), "steps": .object(steps),
             ]
-            return object.serialized(.pretty) + "\n"
+            if !outcome.expectations.isEmpty { object["expectations"] = .array(outcome.expectations.map(\.jsonValue)) }
+            return JSONValue.object(object).serialized(.pretty) + "\n"
         case .text:
             var values: [(String, JSONValue)] = outcome.outputs.map { ($0.key, $0.value) }
             if pipeline.outputs.isEmpty {
@@ -101,6 +105,14 @@ enum ResultPrinter {
 
 /// The one-line summary printed after a run.
 enum Summary {
+    /// The steps' `expect:` that failed: warnings; the exit code stays the run's.
+    static func expectationWarnings(_ outcome: Scheduler.Outcome) -> [String] {
+        outcome.expectations.filter { !$0.passed }.map { verdict in
+            "warning: \(verdict.target): expected \(verdict.assertion), but \(ResultPrinter.clip(verdict.message, 200))"
+                + (verdict.location.map { " (\($0))" } ?? "")
+        }
+    }
+
     /// The tool calls that failed (a non-zero exit, a timeout, arguments that broke the
     /// schema...): the model was told and the run went on, but a person should know.
     /// At most `limit` lines, then a count.

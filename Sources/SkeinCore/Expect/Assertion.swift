@@ -203,8 +203,9 @@ extension PipelineDecoder {
         case "judge":
             return decodeJudge(value).map { make(.judge($0)) }
         default:
-            error("unknown assertion '\(key)'\(Suggestion.didYouMean(key, in: Assertion.keys)); the assertions are "
-                + Assertion.keys.joined(separator: ", "), at: location)
+            let hint = Suggestion.didYouMean(key, in: Assertion.keys)
+            error("unknown assertion '\(key)'" + (hint.isEmpty ? "; the assertions are " + Assertion.keys.joined(separator: ", ") : hint),
+                  at: location)
             return nil
         }
     }

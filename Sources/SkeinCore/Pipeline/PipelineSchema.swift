@@ -64,6 +64,13 @@ public enum PipelineSchema {
         "$ref": "#/$defs/template",
         "description": "A template for this output, e.g. \"{{ steps.summarize.output }}\"."
       }
+    },
+    "tests": {
+      "description": "Test cases for `skein test` when no --cases file is given: each {name, inputs, expect}.",
+      "type": "array",
+      "items": {
+        "$ref": "#/$defs/testCase"
+      }
     }
   },
   "patternProperties": {
@@ -74,6 +81,78 @@ public enum PipelineSchema {
   "additionalProperties": false,
   "required": ["version", "steps"],
   "$defs": {
+    "assertions": {
+      "description": "A list of assertions, each a map of one key, e.g. [{contains: carbon}, {max_length: 600}].",
+      "type": "array",
+      "items": {
+        "$ref": "#/$defs/assertion"
+      }
+    },
+    "assertion": {
+      "description": "One assertion: a map of one key.",
+      "type": "object",
+      "minProperties": 1,
+      "maxProperties": 1,
+      "properties": {
+        "equals": { "description": "JSON equality with the output (text compares as text)." },
+        "contains": { "description": "Every text occurs in the output.", "$ref": "#/$defs/texts" },
+        "contains_any": { "description": "At least one of the texts occurs.", "$ref": "#/$defs/texts" },
+        "not_contains": { "description": "None of the texts occurs.", "$ref": "#/$defs/texts" },
+        "regex": { "description": "A pattern (ICU syntax) that must match somewhere in the output.", "type": "string" },
+        "min_length": { "description": "At least this many characters.", "type": "integer", "minimum": 0 },
+        "max_length": { "description": "At most this many characters.", "type": "integer", "minimum": 0 },
+        "json_schema": { "description": "A JSON Schema the output (parsed when it is text) must satisfy.", "type": "object" },
+        "expr": { "description": "A template expression that must be true, with `output` and `inputs` bound, e.g. \"output | length < 600\".", "type": "string" },
+        "finish_reason": { "description": "The reply's finish reason is one of these (stop, length, tool_calls...).", "$ref": "#/$defs/texts" },
+        "max_latency": { "description": "The step (or the run, for an output) took at most this long.", "$ref": "#/$defs/duration" },
+        "max_cost": { "description": "USD at most, from the provider's `pricing:`.", "type": "number", "minimum": 0 },
+        "judge": {
+          "description": "Model-graded: the rubric, the case's inputs and the output go to a judge model answering {pass, score, reason}; stored and cached like any request.",
+          "anyOf": [
+            { "type": "string" },
+            {
+              "type": "object",
+              "properties": {
+                "rubric": { "description": "What a passing output does.", "type": "string" },
+                "provider": { "description": "The judge's provider (default: the pipeline's).", "type": "string" },
+                "model": { "description": "The judge's model (default: the pipeline's).", "type": "string" },
+                "threshold": { "description": "The lowest score (0 to 1) that passes; without it, the judge's pass decides.", "type": "number", "minimum": 0, "maximum": 1 }
+              },
+              "required": ["rubric"],
+              "additionalProperties": false
+            }
+          ]
+        }
+      },
+      "additionalProperties": false
+    },
+    "texts": {
+      "description": "Text, or a list of texts.",
+      "anyOf": [
+        { "type": ["string", "number"] },
+        { "type": "array", "items": { "type": ["string", "number"] }, "minItems": 1 }
+      ]
+    },
+    "testCase": {
+      "description": "A test case: inputs, and what the outputs must satisfy.",
+      "type": "object",
+      "properties": {
+        "name": { "description": "The case's name in the table (default: case N).", "type": "string" },
+        "inputs": { "description": "The pipeline's inputs; text \"@path\" reads a file relative to the file the case is in.", "type": "object" },
+        "expect": {
+          "description": "By target (an output's name, or steps.NAME): an assertion or a list of them.",
+          "type": "object",
+          "additionalProperties": {
+            "anyOf": [
+              { "$ref": "#/$defs/assertion" },
+              { "$ref": "#/$defs/assertions" }
+            ]
+          }
+        }
+      },
+      "required": ["expect"],
+      "additionalProperties": false
+    },
     "identifier": {
       "description": "A name templates can use: letters, digits and underscores, not starting with a digit (templates read '-' as minus).",
       "type": "string",
@@ -318,6 +397,21 @@ public enum PipelineSchema {
           "description": "A budget of tokens per minute shared by every step that uses this provider; at least 1.",
           "type": "integer",
           "minimum": 1
+        },
+        "pricing": {
+          "description": "Prices in USD per million tokens, by model id (\"*\" for any other model): the cost in `skein test` and `max_cost`.",
+          "type": "object",
+          "additionalProperties": {
+            "description": "A model's prices.",
+            "type": "object",
+            "properties": {
+              "input_per_million": { "description": "USD per million prompt tokens.", "type": "number", "minimum": 0 },
+              "output_per_million": { "description": "USD per million completion tokens.", "type": "number", "minimum": 0 },
+              "cached_input_per_million": { "description": "USD per million prompt tokens served from the provider's cache.", "type": "number", "minimum": 0 }
+            },
+            "required": ["input_per_million", "output_per_million"],
+            "additionalProperties": false
+          }
         },
         "rate_limit_patience": {
           "$ref": "#/$defs/duration",
@@ -571,6 +665,10 @@ public enum PipelineSchema {
         "retries": { "$ref": "#/$defs/settings/properties/retries" },
         "timeout": { "$ref": "#/$defs/settings/properties/timeout" },
         "cache": { "$ref": "#/$defs/settings/properties/cache" },
+        "expect": {
+          "description": "Assertions checked on every run of this step (each item's output for a for_each step): warnings in `skein run`, verdicts in `skein test`.",
+          "$ref": "#/$defs/assertions"
+        },
         "temperature": { "$ref": "#/$defs/sampling/properties/temperature" },
         "top_p": { "$ref": "#/$defs/sampling/properties/top_p" },
         "top_k": { "$ref": "#/$defs/sampling/properties/top_k" },

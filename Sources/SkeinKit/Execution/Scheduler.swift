@@ -26,6 +26,8 @@ public final class Scheduler: Sendable {
         public var duration: Duration
         /// The run's id in the store's history, when there is a store.
         public var runID: Int64?
+        /// The verdicts of the steps' own `expect:` (not `judge`, which `skein test` runs).
+        public var expectations: [Verdict] = []
 
         public var failedSteps: [StepResult] { results.values.filter { $0.status == .failed } }
     }
@@ -75,6 +77,7 @@ public final class Scheduler: Sendable {
             }
         }
         var outcome = await execute(inputs: inputs, runner: makeRunner(recording: recording, events: events), row: 0, events: events)
+        outcome.expectations = StepExpectations.verdicts(of: outcome, session: session, inputs: inputs)
         outcome.duration = clock.now - started
         if let recording {
             outcome.runID = recording.runID

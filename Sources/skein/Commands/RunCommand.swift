@@ -179,7 +179,9 @@ struct RunCommand: AsyncParsableCommand {
             progress.finish()
             return outcome
         }
-        for warning in Summary.toolWarnings(outcome) { Terminal.standardError.write(warning + "\n") }
+        for warning in Summary.toolWarnings(outcome) + Summary.expectationWarnings(outcome) {
+            Terminal.standardError.write(warning + "\n")
+        }
         Terminal.standardError.write(Summary.line(outcome, tally: tally) + "\n")
         if let traceOutput, let tracer {
             // A trace that cannot be written is said, but the results are still printed.

@@ -44,7 +44,8 @@ struct RunsCommand: AsyncParsableCommand {
                 let duration = run.endedAt.map { String(format: "%.1fs", $0.timeIntervalSince(run.startedAt)) } ?? "-"
                 rows.append([
                     "\(run.id)", run.status, RunsCommand.timestamp(run.startedAt), duration, "\(run.steps)", "\(run.requests)",
-                    "\(run.cacheHits)", run.pipelinePath + (run.gitCommit.map { " @ " + $0.prefix(7) } ?? ""),
+                    "\(run.cacheHits)", run.pipelinePath + (run.gitCommit.map { " @ " + $0.prefix(7) } ?? "")
+                        + (run.test.map { " (test: \($0.cases) case\($0.cases == 1 ? "" : "s") × \($0.variants.count) variant\($0.variants.count == 1 ? "" : "s"))" } ?? ""),
                 ])
             }
             Terminal.standardOutput.write(RunsCommand.table(rows))
@@ -97,6 +98,9 @@ struct RunsCommand: AsyncParsableCommand {
                     })
                     Terminal.standardOutput.write(JSONValue.object(object).serialized(.pretty) + "\n")
                 } else {
+                    if detail.summary.test != nil {
+                        Terminal.standardOutput.write(RunsCommand.verdictsText(try await store.testResults(run: id)) + "\n")
+                    }
                     Terminal.standardOutput.write(RunsCommand.detailText(detail))
                 }
             }
@@ -115,6 +119,13 @@ struct RunsCommand: AsyncParsableCommand {
             try await List.guarded {
                 let a = try await store.run(try await store.resolveRun(first))
                 let b = try await store.run(try await store.resolveRun(second))
+                if a.summary.test != nil && b.summary.test != nil {
+                    // Two test runs: which verdicts changed, case by case.
+                    let old = try await store.testResults(run: a.summary.id)
+                    let new = try await store.testResults(run: b.summary.id)
+                    Terminal.standardOutput.write(RunsCommand.verdictDiffText(a.summary.id, old, b.summary.id, new))
+                    return
+                }
                 Terminal.standardOutput.write(RunsCommand.diffText(a, b))
             }
         }
@@ -321,6 +332,57 @@ struct RunsCommand: AsyncParsableCommand {
             return .object(object)
         }
         return JSONValue.object(["requests": .array(requestValues), "tool_calls": .array(toolValues)]).serialized(.pretty) + "\n"
+    }
+
+    /// A test run's verdicts: each case and variant, and what failed.
+    static func verdictsText(_ rows: [SQLiteResultStore.TestCaseRow]) -> String {
+        var out = "test cases:\n"
+        for row in rows {
+            let held = row.verdicts.filter(\.passed).count
+            out += "  \(row.status == "pass" ? "✓" : "✗") \(row.caseName) [\(row.variant)] \(held)/\(row.verdicts.count)"
+                + (row.cost.map { String(format: ", $%.4f", $0) } ?? "") + "\n"
+            if let error = row.error { out += "      the run failed: \(shorten(error, 200))\n" }
+            for verdict in row.verdicts where !verdict.passed {
+                out += "      ✗ \(verdict.target): \(verdict.assertion) — \(shorten(verdict.message, 200))\n"
+            }
+        }
+        return out
+    }
+
+    /// Two test runs compared: the cases whose verdict changed (pass → fail, fail → pass,
+    /// or what failed changed), matched by case name and variant.
+    static func verdictDiffText(
+        _ oldID: Int64, _ old: [SQLiteResultStore.TestCaseRow], _ newID: Int64, _ new: [SQLiteResultStore.TestCaseRow]
+    ) -> String {
+        func key(_ row: SQLiteResultStore.TestCaseRow) -> String { row.caseName + "\u{0}" + row.variant }
+        func failures(_ row: SQLiteResultStore.TestCaseRow) -> [String] {
+            row.verdicts.filter { !$0.passed }.map { "\($0.target): \($0.assertion)" }
+        }
+        let before = Dictionary(old.map { (key($0), $0) }, uniquingKeysWith: { first, _ in first })
+        var out = "test run \(oldID) → test run \(newID)\n"
+        var rows: [[String]] = []
+        var changed = 0
+        for row in new {
+            let name = "\(row.caseName) [\(row.variant)]"
+            guard let previous = before[key(row)] else {
+                rows.append(["new", name, row.status])
+                continue
+            }
+            if previous.status != row.status {
+                changed += 1
+                rows.append([row.status == "fail" ? "regressed" : "fixed", name, "\(previous.status) → \(row.status)"])
+            } else if failures(previous) != failures(row) {
+                changed += 1
+                rows.append(["changed", name, "fails on " + failures(row).joined(separator: "; ")])
+            } else {
+                rows.append(["same", name, row.status])
+            }
+        }
+        let current = Set(new.map(key))
+        for row in old where !current.contains(key(row)) { rows.append(["gone", "\(row.caseName) [\(row.variant)]", row.status]) }
+        out += table(rows).split(separator: "\n").map { "  " + $0 }.joined(separator: "\n") + "\n"
+        out += changed == 0 ? "no verdict changed\n" : "\(Terminal.count(changed, "verdict")) changed\n"
+        return out
     }
 
     static func diffText(_ a: SQLiteResultStore.RunDetail, _ b: SQLiteResultStore.RunDetail) -> String {

@@ -25,7 +25,7 @@ struct TestCommand: AsyncParsableCommand {
     var cases: String?
 
     @Option(help: ArgumentHelp(
-        "A variant per value: model, provider, or a sampling default (temperature, top_p, top_k, max_tokens, seed, ...). Repeat for a product.",
+        "A variant per value: model, provider, or a sampling setting for every step (temperature, top_p, top_k, max_tokens, seed, ...). Repeat for a product.",
         valueName: "key=v1,v2"))
     var vary: [String] = []
 

@@ -24,6 +24,16 @@ extension SQLiteResultStore {
         /// HTTP requests made (attempts included) and requests the store answered.
         public var requests: Int
         public var cacheHits: Int
+        /// For a `skein test` run: its cases and variants (nil for a plain run).
+        public var test: (cases: Int, variants: [String])? {
+            guard let object = try? JSONValue(parsing: options), let test = object["test"] else { return nil }
+            return (test["cases"]?.intValue ?? 0, test["variants"]?.arrayValue?.compactMap(\.stringValue) ?? [])
+        }
+        /// The options the run was started with, as JSON text.
+        public var options: String = "{}"
+
+        public static func == (lhs: RunSummary, rhs: RunSummary) -> Bool { lhs.id == rhs.id && lhs.status == rhs.status }
+        public func hash(into hasher: inout Hasher) { hasher.combine(id) }
     }
 
     /// A step of a run.
@@ -233,7 +243,8 @@ extension SQLiteResultStore {
         return RunSummary(
             id: row["id"], pipelinePath: row["pipeline_path"], pipelineSHA256: row["pipeline_sha256"], gitCommit: row["git_commit"],
             startedAt: Date(timeIntervalSince1970: row["started_at"]), endedAt: ended.map { Date(timeIntervalSince1970: $0) },
-            status: status, steps: row["step_count"], requests: row["request_count"], cacheHits: row["hit_count"])
+            status: status, steps: row["step_count"], requests: row["request_count"], cacheHits: row["hit_count"],
+            options: row["options"])
     }
 
     static func processIsAlive(_ pid: Int) -> Bool {
