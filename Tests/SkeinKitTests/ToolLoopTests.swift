@@ -305,7 +305,7 @@ import Testing
 
     @Test(arguments: [
         ("exit 3", "echo 'no such city' >&2; exit 3", "exited with status 3: no such city"),
-        ("hang", "sleep 30", "timed out after 1s and was killed"),
+        ("hang", "sleep 300", "timed out after 1s and was killed"),
         ("flood", "head -c 3000000 /dev/zero | tr '\\\\0' x", "wrote more than 1 MiB to stdout and was stopped"),
     ])
     func aFailingToolIsAnErrorResultNotACrash(name: String, body: String, expected: String) async throws {
@@ -325,7 +325,8 @@ import Testing
         let clock = ContinuousClock()
         let began = clock.now
         let outcome = await RunSession(graph: workspace.graph).scheduler(client: client, store: nil).run(inputs: [:])
-        #expect(clock.now - began < .seconds(20), "a hanging tool is killed at its timeout")
+        // Far below the hanging tool's 300 s, with room for a loaded machine.
+        #expect(clock.now - began < .seconds(120), "a hanging tool is killed at its timeout")
         let result = try #require(outcome.results["ask"])
         #expect(outcome.status == .succeeded, "\(name): \(result.message ?? "")")
         #expect(result.toolCalls.arrayValue?[0]["error"] == .string(expected), "\(name)")
