@@ -116,8 +116,9 @@ extension SQLiteResultStore {
         }
     }
 
-    /// Commits at once, not in the next group commit: a tool's side effect has happened, and
-    /// the window in which a kill makes a resume run it again is as short as one write.
+    /// Returns once committed (the group commit: the transaction being written, or the next
+    /// one). The tool's side effect has happened by then; the window in which a kill makes a
+    /// resume run it again is this one commit, a few milliseconds on a local disk.
     public func record(_ tool: ToolRecord) async throws {
         let now = Date().timeIntervalSince1970
         try await writes.submit { db in
