@@ -76,7 +76,13 @@ public struct Assertion: Sendable, Hashable {
         case .minLength(let count): return "min_length \(count)"
         case .maxLength(let count): return "max_length \(count)"
         case .jsonSchema: return "json_schema"
-        case .expr(let source): return "expr " + Self.clip(source.text, 60)
+        case .expr(let source):
+            // As written: without the {{ }} a bare expression was wrapped in.
+            var text = source.text
+            if text.hasPrefix("{{ ") && text.hasSuffix(" }}") && !text.dropFirst(3).dropLast(3).contains("{{") {
+                text = String(text.dropFirst(3).dropLast(3))
+            }
+            return "expr " + Self.clip(text, 60)
         case .finishReason(let reasons): return "finish_reason " + list(reasons)
         case .maxLatency(let duration): return "max_latency \(Self.seconds(duration))"
         case .maxCost(let usd): return "max_cost $\(usd)"

@@ -200,11 +200,15 @@ public final class TestRunner: Sendable {
                     value: stepResult.output, inputs: inputs, finishReasons: Self.finishReasons(stepResult),
                     latency: stepResult.duration, cost: Self.cost(of: stepResult, session: session))
             } else {
-                guard let value = outcome.outputs[target.name.value] else {
+                // A failed run has no `outputs`; an output whose steps all finished is still
+                // worth checking (the summary of a run whose headline step failed).
+                guard let value = outcome.outputs[target.name.value]
+                    ?? Self.partialOutput(target.name.value, outcome: outcome, session: session, inputs: inputs)
+                else {
                     for assertion in target.assertions {
                         result.verdicts.append(Verdict(
                             target: target.name.value, assertion: assertion.summary, key: assertion.key, passed: false,
-                            message: "no output '\(target.name.value)' (the run \(outcome.status.rawValue))", location: assertion.location))
+                            message: "no output '\(target.name.value)': a step it reads did not finish", location: assertion.location))
                     }
                     continue
                 }
@@ -242,6 +246,20 @@ public final class TestRunner: Sendable {
         case .array(let reasons): return reasons.compactMap(\.stringValue)
         default: return []
         }
+    }
+
+    /// An output of a run that did not succeed, when every step it reads finished.
+    static func partialOutput(_ name: String, outcome: Scheduler.Outcome, session: RunSession, inputs: JSONValue.JSONObject)
+        -> JSONValue?
+    {
+        guard let template = session.graph.compiled.outputs[name] else { return nil }
+        let steps = Self.steps(readBy: name, graph: session.graph)
+        guard steps.allSatisfy({ outcome.results[$0]?.status == .finished }) else { return nil }
+        var finished = [String: StepResult]()
+        for step in steps { finished[step] = outcome.results[step] }
+        let variables = StepRunner.context(
+            inputs: inputs, results: finished, pipeline: session.graph.pipeline, environment: session.options.environment)
+        return try? template.evaluate(TemplateContext(variables))
     }
 
     /// The steps an output's template reads.
