@@ -186,6 +186,12 @@ public final class HTTPCompletionClient: CompletionClient {
         }
     }
 
+    /// The providers that answered 429 so far, each with the request rate its adaptive
+    /// limiter allows now: what `skein run` notes once a run is over.
+    public func throttledProviders() async -> [ProviderThrottle] {
+        await transport.limiters.throttled()
+    }
+
     /// `GET /models`, or the Messages API's `GET /v1/models` for an anthropic provider.
     public func listModels(provider: ProviderConfiguration) async throws -> [ModelInfo] {
         let apiKey = try transport.requireAPIKey(provider)
