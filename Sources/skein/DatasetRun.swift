@@ -239,7 +239,12 @@ final class DatasetProgress: Sendable {
             state.withLock { $0.tokens += usage.totalTokens }
         }
         if live, case .throttled(_, _, let throttle) = event {
-            state.withLock { $0.throttles[throttle.provider] = (throttle, .now + throttle.wait) }
+            let now = ContinuousClock.now
+            state.withLock {
+                // The latest report's rate and count, the longest wait still ahead.
+                let until = max(now + throttle.wait, $0.throttles[throttle.provider]?.until ?? now)
+                $0.throttles[throttle.provider] = (throttle, until)
+            }
         }
     }
 

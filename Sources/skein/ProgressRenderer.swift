@@ -92,8 +92,10 @@ final class ProgressRenderer: Sendable {
                 lines.append(paint("↻", .yellow) + " \(name)\(item.map { "[\($0)]" } ?? "") attempt \(attempt) failed, retrying in \(Self.seconds(delay)): \(message)")
             case .throttled(_, _, let throttle):
                 // Shown live only: as lines, one per waiting request would drown the log; the run's
-                // closing note says how many 429s there were and where the rate settled.
-                state.throttles[throttle.provider] = (throttle, now + throttle.wait)
+                // closing note says how many 429s there were and where the rate settled. The
+                // latest report's rate and count, the longest wait still ahead.
+                let until = max(now + throttle.wait, state.throttles[throttle.provider]?.until ?? now)
+                state.throttles[throttle.provider] = (throttle, until)
             case .requestFinished(_, let item, _, _):
                 if view.items != nil { view.itemsDone += 1 }
                 if name == streamStep { streamText += endStreamItem(&state, item: item) }
