@@ -285,13 +285,14 @@ struct RateBudget: Sendable {
     /// (by a quarter, and by more than chance: about two standard errors of the difference), and
     /// successes per second that fell with the rate (under a limit they hold at the limit).
     ///
-    /// Against a real server (BENCHMARKS.md, "Overload") the verdict went wrong often enough to
-    /// collapse the rate in one run of three: the round before a chain's first decrease holds
-    /// little more than the 429 that started it (a share of 1, no successes), and 12 outcomes
-    /// give a share of 0.3 as anything from 0.1 to 0.5. So a round that small is no baseline (the
-    /// chain decreases once more and judges the next pair), a share must fall by more than
-    /// chance, and a decrease that could not lower the rate (at the floor) is judged on the share
-    /// alone.
+    /// Beside the baseline that recovery used to forget (`recordSuccess`), the verdict itself was
+    /// fragile: the round before a chain's first decrease holds little more than the 429 that
+    /// started it (a share of 1, no successes), and 12 outcomes give a share of 0.3 as anything
+    /// from 0.1 to 0.5. So a round that small is no baseline (the chain decreases once more and
+    /// judges the next pair), a share must fall by more than chance, and a decrease that could
+    /// not lower the rate (at the floor) is judged on the share alone. Without these, the
+    /// simulator with 50–150 ms replies still ran one seed in six just past 1.5× the client that
+    /// only retries.
     private func isShedding(after previous: (round: Round, rate: Double?, ceiling: Double?)) -> Bool {
         let before = previous.round
         guard round.outcomes >= Self.fewestToJudge, round.share < 0.9, before.outcomes >= Self.fewestToJudge else {
