@@ -2,8 +2,9 @@ import Foundation
 import SkeinKit
 import SkeinTesting
 
-/// `skein-bench server [--latency-ms N | --latency-ms-min N --latency-ms-max N] [--rpm N]
-/// [--token-interval-ms N] [--seed N] [--honor-max-tokens] [--bodies] [--tls-certificate-out PATH]`: the
+/// `skein-bench server [--latency-ms N | --latency-ms-min N --latency-ms-max N] [--rpm N [--window-seconds N]]
+/// [--first-attempt-429 SHARE] [--token-interval-ms N] [--seed N] [--honor-max-tokens] [--bodies]
+/// [--tls-certificate-out PATH]`: the
 /// `skein-test-server` of the benchmarks that need the server's own account of each request. With
 /// `--tls-certificate-out` it serves HTTPS (HTTP/2 by ALPN) with a new self-signed certificate, written there.
 ///
@@ -15,6 +16,15 @@ import SkeinTesting
 ///   `--bodies`, the start of its last user message (how the harness tells steps apart); and the
 ///   connections that carried requests, and how many requests came as HTTP/2 streams;
 /// - `reset`: forgets the record (not the rate-limit window);
+/// - `rpm N`: changes the limit to N requests per window from now on (`rpm none`: no limit),
+///   as a provider lowering a limit mid-run; prints `{"rpm":N,"at":SECONDS}`, when it changed
+///   on the clock of the `stats` arrivals;
+///
+/// `--window-seconds` shortens the window `--rpm` counts over (60 s by default), for the short
+/// runs of `scripts/bench-smoke`. `--first-attempt-429 SHARE` answers that share of the first
+/// attempts of each distinct request body with 429, half with `Retry-After: 1`, half without,
+/// and every retry with 200: load shedding, whatever the client's rate (issue 21).
+///
 /// - end of input: shuts down and exits.
 enum RecordingServer {
     static func run(_ args: [String]) async throws {
@@ -26,11 +36,19 @@ enum RecordingServer {
             latency = .uniform(min: .milliseconds(minimum), max: .milliseconds(maximum))
         }
         let bodies = args.contains("--bodies")
+        var faults = SkeinTestServer.FaultConfiguration()
+        if let share = BenchArguments.double("--first-attempt-429", in: args) {
+            faults = .init(
+                rateLimitRate: share / 2, rateLimitWithoutRetryAfterRate: share / 2, retryAfter: .seconds(1),
+                firstAttemptsOnly: true)
+        }
         let configuration = SkeinTestServer.Configuration(
             latency: latency,
             tokenInterval: .milliseconds(BenchArguments.int("--token-interval-ms", in: args) ?? 0),
             requestsPerMinute: BenchArguments.int("--rpm", in: args),
+            rateLimitWindow: .seconds(BenchArguments.double("--window-seconds", in: args) ?? 60),
             honorsMaxTokens: args.contains("--honor-max-tokens"),
+            faults: faults,
             seed: UInt64(BenchArguments.int("--seed", in: args) ?? 0),
             recordsBodies: bodies,
             recordsRequests: true,
@@ -48,6 +66,13 @@ enum RecordingServer {
             case "reset":
                 await server.resetRecords()
                 emit("{\"reset\":true}")
+            case let line where line.hasPrefix("rpm "):
+                let limit = Int(line.dropFirst(4).trimmingCharacters(in: .whitespaces))
+                await server.setRequestsPerMinute(limit)
+                // When, on the clock of the `stats` arrivals (seconds after the first arrival).
+                let first = await server.requests.first { $0.path.hasSuffix("/completions") }?.arrival
+                let at = first.map { (ContinuousClock.now - $0).benchSeconds } ?? 0
+                emit("{\"rpm\":\(limit.map(String.init) ?? "null"),\"at\":\(at)}")
             default:
                 break
             }

@@ -6,6 +6,7 @@ var benchmarks: [String: @Sendable ([String]) async throws -> Void] = [:]
 benchmarks["templates"] = TemplateBenchmark.run
 benchmarks["client"] = ClientBenchmark.run
 benchmarks["floor"] = FloorBenchmark.run
+benchmarks["retry-floor"] = RetryFloorBenchmark.run
 benchmarks["server"] = RecordingServer.run
 benchmarks["json"] = JSONBenchmark.run
 

@@ -19,6 +19,8 @@ actor ServerState {
     private var recorder: RequestRecorder
     private var rateLimiter: SlidingWindowRateLimiter?
     private var random: SeededRandomNumberGenerator
+    /// Hashes of the completion bodies seen, for ``SkeinTestServer/FaultConfiguration/firstAttemptsOnly``.
+    private var seenBodies: Set<Int> = []
     /// Files and batches of the Files and Batches endpoints (see `ServerState+Batches.swift`).
     var batchStore: BatchStore
 
@@ -65,7 +67,13 @@ actor ServerState {
             json: records ? request.body : nil, model: request.model, isStream: request.isStream,
             tags: tags(of: request), arrival: arrival, handling: .defaultReply
         )
-        let verdict = decide(request, isAuthorized: isAuthorized, arrival: arrival, limitsRate: true)
+        var isRepeat = false
+        if configuration.faults.firstAttemptsOnly {
+            var hasher = Hasher()
+            body.withUnsafeBytes { hasher.combine(bytes: $0) }
+            isRepeat = !seenBodies.insert(hasher.finalize()).inserted
+        }
+        let verdict = decide(request, isAuthorized: isAuthorized, arrival: arrival, limitsRate: true, drawsFaults: !isRepeat)
         if verdict.handling != .defaultReply { recorder.setHandling(verdict.handling, id: id) }
         return Decision(id: id, action: verdict.action, delay: verdict.delay)
     }
@@ -78,7 +86,8 @@ actor ServerState {
         _ request: ParsedCompletionRequest,
         isAuthorized: Bool,
         arrival: ContinuousClock.Instant,
-        limitsRate: Bool
+        limitsRate: Bool,
+        drawsFaults: Bool = true
     ) -> (handling: RecordedRequest.Handling, action: ReplyRule.Action, delay: Duration) {
         guard isAuthorized else {
             return (.unauthorized, .status(401, message: "Incorrect API key provided"), .zero)
@@ -98,10 +107,24 @@ actor ServerState {
         if configuration.rejectsJSONSchema, case .jsonSchema = request.responseFormat {
             return (.jsonSchemaRejected, Self.llamaJSONSchemaRejection, .zero)
         }
-        if configuration.faults.isEnabled, let (fault, action) = drawFault() {
+        if configuration.faults.isEnabled, drawsFaults, let (fault, action) = drawFault() {
             return (.fault(fault), action, drawLatency())
         }
         return (.defaultReply, .reply(Reply()), drawLatency())
+    }
+
+    /// Changes the rate limit while the server runs; the requests already accepted stay in
+    /// the window and count against the new limit, as a provider lowering a limit would count them.
+    func setRequestsPerMinute(_ limit: Int?) {
+        guard let limit else {
+            rateLimiter = nil
+            return
+        }
+        if rateLimiter == nil {
+            rateLimiter = SlidingWindowRateLimiter(limit: limit, window: configuration.rateLimitWindow)
+        } else {
+            rateLimiter?.limit = max(limit, 0)
+        }
     }
 
     /// Set once ``SkeinTestServer/shutdown()`` begins; hung requests end when they see it.
@@ -222,6 +245,7 @@ actor ServerState {
     // MARK: - Queries
 
     var records: [RecordedRequest] { recorder.records }
+    var recordCount: Int { recorder.records.count }
     var peakInFlight: Int { recorder.peakInFlight }
     var inFlight: Int { recorder.inFlight }
     var statusCounts: [Int: Int] { recorder.statusCounts }

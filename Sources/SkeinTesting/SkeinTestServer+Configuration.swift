@@ -145,6 +145,10 @@ extension SkeinTestServer {
         public var retryAfter: Duration
         /// How long a timeout fault holds the request.
         public var hangDuration: Duration
+        /// Draw faults only for the first request with a given body: a retry of it (the same
+        /// bytes) gets the default reply. How a busy provider that sheds load looks to a
+        /// client that retries: its share of failures does not depend on the client's rate.
+        public var firstAttemptsOnly: Bool
 
         public init(
             serverErrorRate: Double = 0,
@@ -154,7 +158,8 @@ extension SkeinTestServer {
             malformedRate: Double = 0,
             timeoutRate: Double = 0,
             retryAfter: Duration = .seconds(1),
-            hangDuration: Duration = .seconds(300)
+            hangDuration: Duration = .seconds(300),
+            firstAttemptsOnly: Bool = false
         ) {
             self.serverErrorRate = serverErrorRate
             self.rateLimitRate = rateLimitRate
@@ -164,6 +169,7 @@ extension SkeinTestServer {
             self.timeoutRate = timeoutRate
             self.retryAfter = retryAfter
             self.hangDuration = hangDuration
+            self.firstAttemptsOnly = firstAttemptsOnly
         }
 
         /// Whether any fault can happen at all.

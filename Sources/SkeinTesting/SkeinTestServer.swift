@@ -182,6 +182,12 @@ public final class SkeinTestServer: Sendable {
         await state.setRules([])
     }
 
+    /// Changes ``Configuration/requestsPerMinute`` while the server runs (nil: no limit), as a
+    /// provider lowering a limit mid-run would. Requests accepted within the window still count.
+    public func setRequestsPerMinute(_ limit: Int?) async {
+        await state.setRequestsPerMinute(limit)
+    }
+
     // MARK: - Records
 
     /// Every request since the start or the last ``resetRecords()``, in arrival order.
@@ -206,6 +212,11 @@ public final class SkeinTestServer: Sendable {
     /// configured ``Configuration/concurrencyTagMarkers`` found in a request's messages.
     public func maxConcurrentRequests(tag: String) async -> Int {
         await state.peakInFlight(tag: tag)
+    }
+
+    /// How many requests ``requests`` holds, without copying them: for a test that polls.
+    public var requestCount: Int {
+        get async { await state.recordCount }
     }
 
     /// The requests in flight now.

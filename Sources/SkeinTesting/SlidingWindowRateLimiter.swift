@@ -1,7 +1,7 @@
 /// Requests-per-minute enforcement over a sliding window: a request is accepted when fewer than
 /// `limit` accepted requests arrived within the last `window`.
 struct SlidingWindowRateLimiter: Sendable {
-    let limit: Int
+    var limit: Int
     let window: Duration
     /// Arrival times of accepted requests, oldest first, from `head` on.
     private var accepted: [ContinuousClock.Instant] = []

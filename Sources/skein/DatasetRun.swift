@@ -65,7 +65,7 @@ struct DatasetRun {
         let total = isTerminal ? DatasetReader.countRows(path: dataset).map { shard.count == 1 ? $0 : ($0 + shard.count - 1 - shard.index) / shard.count } : nil
         let progress = DatasetProgress(total: total, live: isTerminal)
 
-        let summary = try await HTTPCompletionClient.withClient(
+        let (summary, throttles) = try await HTTPCompletionClient.withClient(
             configuration: .init(connectionsPerHost: max(command.concurrency, 8)), environment: session.options.environment
         ) { http in
             let quiet = command.quiet
@@ -94,7 +94,7 @@ struct DatasetRun {
                 progress.finish()
             }
             do {
-                return try await task.value
+                return (try await task.value, await http.throttledProviders())
             } catch {
                 Terminal.standardError.write("error: \(error)\n")
                 throw ExitCode(1)
@@ -107,6 +107,7 @@ struct DatasetRun {
         if summary.cacheHits > 0 { line += ", \(summary.cacheHits) from the store" }
         line += String(format: "; %.1fs, %.1f rows/s", summary.duration.inSeconds, rate)
         Terminal.standardError.write(line + "\n")
+        for note in Summary.throttleNotes(throttles) { Terminal.standardError.write(note + "\n") }
         if summary.interrupted {
             // Keep the partial files: a re-run fills in the rest from the store.
             Terminal.standardError.write("interrupted after \(Terminal.count(summary.rows, "row")); run the same command again to finish (finished requests come from the store)\n")
@@ -218,6 +219,8 @@ final class DatasetProgress: Sendable {
         var failed = 0
         var tokens = 0
         var drawn = false
+        /// Per provider, the latest report of it throttling the run, and when its wait ends.
+        var throttles: [String: (throttle: ProviderThrottle, until: ContinuousClock.Instant)] = [:]
     }
 
     let total: Int?
@@ -234,6 +237,14 @@ final class DatasetProgress: Sendable {
     func handle(_ event: RunEvent) {
         if case .requestFinished(_, _, let usage?, let attempts) = event, attempts > 0 {
             state.withLock { $0.tokens += usage.totalTokens }
+        }
+        if live, case .throttled(_, _, let throttle) = event {
+            let now = ContinuousClock.now
+            state.withLock {
+                // The latest report's rate and count, the longest wait still ahead.
+                let until = max(now + throttle.wait, $0.throttles[throttle.provider]?.until ?? now)
+                $0.throttles[throttle.provider] = (throttle, until)
+            }
         }
     }
 
@@ -290,6 +301,11 @@ final class DatasetProgress: Sendable {
         if snapshot.failed > 0 { line += " · \(snapshot.failed) failed" }
         if let total, rate > 0, snapshot.rows < total {
             line += " · ETA " + Self.duration(Double(total - snapshot.rows) / rate)
+        }
+        let now = ContinuousClock.now
+        for provider in snapshot.throttles.keys.sorted() {
+            guard let (throttle, until) = snapshot.throttles[provider], now < until + ProgressRenderer.throttleLinger else { continue }
+            line += " · " + ProgressRenderer.throttleLine(throttle, remaining: until - now)
         }
         Terminal.standardError.write("\r\u{1B}[2K" + line)
     }

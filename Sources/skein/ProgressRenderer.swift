@@ -35,7 +35,13 @@ final class ProgressRenderer: Sendable {
         var streamEnded: Set<Int> = []
         var nextStreamItem = 0
         var reasoningOpen = false
+        /// Per provider, the latest report of it throttling the run, and when its wait ends.
+        var throttles: [String: (throttle: ProviderThrottle, until: ContinuousClock.Instant)] = [:]
     }
+
+    /// How long a throttle line stays after its wait ended with no new report: long enough
+    /// not to flicker between the waits of one request and the next.
+    static let throttleLinger: Duration = .seconds(2)
 
     init(steps: [String], mode: Mode, streamStep: String?, color: Bool) {
         self.steps = steps
@@ -99,6 +105,12 @@ final class ProgressRenderer: Sendable {
                         ?? paint("← \(tool)", .green) + how + ": " + Self.clipped(result ?? "")
                     streamText += streamPiece(&state, item: item, text: line + "\n", isReasoning: false)
                 }
+            case .throttled(_, _, let throttle):
+                // Shown live only: as lines, one per waiting request would drown the log; the run's
+                // closing note says how many 429s there were and where the rate settled. The
+                // latest report's rate and count, the longest wait still ahead.
+                let until = max(now + throttle.wait, state.throttles[throttle.provider]?.until ?? now)
+                state.throttles[throttle.provider] = (throttle, until)
             case .requestFinished(_, let item, _, _):
                 if view.items != nil { view.itemsDone += 1 }
                 if name == streamStep { streamText += endStreamItem(&state, item: item) }
@@ -202,10 +214,36 @@ final class ProgressRenderer: Sendable {
                 }
                 out += "\u{1B}[2K \(symbol) \(name)  \(paint(detail, .dim))\n"
             }
-            state.drawnLines = steps.count
+            var lines = steps.count
+            for provider in state.throttles.keys.sorted() {
+                guard let (throttle, until) = state.throttles[provider] else { continue }
+                guard now < until + Self.throttleLinger else {
+                    state.throttles[provider] = nil
+                    continue
+                }
+                out += "\u{1B}[2K " + paint("⏸", .yellow) + " " + Self.throttleLine(throttle, remaining: until - now) + "\n"
+                lines += 1
+            }
+            // A throttle line that went away leaves a cleared line, so the view never moves up
+            // over what was printed before it.
+            while lines < state.drawnLines {
+                out += "\u{1B}[2K\n"
+                lines += 1
+            }
+            state.drawnLines = lines
             return out
         }
         Terminal.standardError.write(text)
+    }
+
+    /// `novita: throttled — 180/min, 37× 429, waiting 4s`: the rate the provider's limiter
+    /// allows now, its 429s so far, and what is left of the latest wait.
+    static func throttleLine(_ throttle: ProviderThrottle, remaining: Duration) -> String {
+        var line = "\(throttle.provider): throttled — \(throttle.rateDescription)"
+        if throttle.rateLimited > 0 { line += ", \(throttle.rateLimited)× 429" }
+        let seconds = max(0, remaining.inSeconds)
+        line += seconds >= 10 ? String(format: ", waiting %.0fs", seconds) : String(format: ", waiting %.1fs", seconds)
+        return line
     }
 
     enum Color: String { case red = "31", green = "32", yellow = "33", blue = "34", dim = "2" }

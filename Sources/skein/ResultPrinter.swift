@@ -181,6 +181,24 @@ enum Summary {
         return parts.joined(separator: ", ")
     }
 
+    /// A note per provider that answered 429 during the run: how often, and the request rate
+    /// its adaptive limiter settled at. Printed after the summary line whatever the output
+    /// is, since progress shows throttling only live on a terminal.
+    static func throttleNotes(_ throttles: [ProviderThrottle]) -> [String] {
+        throttles.map { throttle in
+            let times = throttle.rateLimited == 1 ? "once" : "\(throttle.rateLimited) times"
+            let settled: String
+            if let requestsPerMinute = throttle.requestsPerMinute {
+                settled = "the adaptive rate settled at \(Int(requestsPerMinute.rounded()))/min"
+            } else if throttle.isLoadShedding {
+                settled = "the 429s did not depend on the request rate (load shedding), so the rate was not lowered"
+            } else {
+                settled = "the rate ended unpaced, back where it started"
+            }
+            return "throttled: provider '\(throttle.provider)' answered 429 \(times); \(settled)"
+        }
+    }
+
     /// `tokens 12 in / 34 out (0 cached)`; where some count is unknown, `unknown` (none
     /// known) or `at least N`, and a note when the output was counted from the stream.
     static func tokens(

@@ -85,7 +85,7 @@ final class TraceRecorder: Sendable {
                     "name": .string(result.name), "cat": "step", "ph": "X", "ts": .double(begin), "dur": .double(now - begin),
                     "pid": 0, "tid": 0, "args": ["status": .string(result.status.rawValue)],
                 ])
-            case .token:
+            case .token, .throttled:
                 break
             }
         }

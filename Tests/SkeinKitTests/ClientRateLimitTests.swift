@@ -1,4 +1,5 @@
 import SkeinTesting
+import Synchronization
 import Testing
 
 @testable import SkeinCore
@@ -78,6 +79,46 @@ import Testing
                 #expect(contents == Set((0..<30).map { "echo: pooled \($0)" }))
                 #expect(await server.maxConcurrentRequests >= 10)
             }
+        }
+    }
+}
+
+/// What progress display learns of a throttled provider (issue 21): the client reports the
+/// 429s so far, the rate its limiter allows and the wait with each backed-off request, and
+/// sums them up once the requests are done.
+@Suite struct ClientThrottleReportTests {
+    @Test func a429IsReportedWithTheCountTheRateAndTheWait() async throws {
+        try await withClientAndServer(.init()) { server, client in
+            await server.addRule(ReplyRule("busy", times: 2, action: .rateLimited(retryAfter: .milliseconds(300))))
+            let provider = clientTestProvider(server, requestsPerMinute: 6000)
+            let reports = Mutex<[ProviderThrottle]>([])
+            _ = try await client.complete(clientChat("hello"), provider: provider) { event in
+                if case .providerThrottled(let throttle) = event { reports.withLock { $0.append(throttle) } }
+            }
+            let seen = reports.withLock { $0 }
+            // One report per backoff, with the Retry-After as its wait (the limiter's own pause
+            // after the first 429 may add one for the retry's place in its schedule).
+            let backedOff = seen.filter { $0.wait == .milliseconds(300) }
+            #expect(backedOff.map(\.rateLimited) == [1, 2], "\(seen)")
+            #expect(seen.allSatisfy { $0.provider == provider.name && $0.rateLimited > 0 }, "\(seen)")
+            // The declared 6,000 a minute, less its headroom, halved by the first 429.
+            #expect(backedOff.first?.requestsPerMinute.map { $0 < 6000 * 0.98 } == true, "\(seen)")
+            let summary = await client.throttledProviders()
+            #expect(summary.map(\.provider) == [provider.name])
+            #expect(summary.first?.rateLimited == 2)
+            #expect(summary.first?.wait == .zero)
+        }
+    }
+
+    @Test func noThrottleIsReportedWithout429sOrWaits() async throws {
+        try await withClientAndServer(.init()) { server, client in
+            let provider = clientTestProvider(server)
+            let reports = Mutex<Int>(0)
+            _ = try await client.complete(clientChat("hello"), provider: provider) { event in
+                if case .providerThrottled = event { reports.withLock { $0 += 1 } }
+            }
+            #expect(reports.withLock { $0 } == 0)
+            #expect(await client.throttledProviders().isEmpty)
         }
     }
 }

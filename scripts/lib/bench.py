@@ -29,6 +29,8 @@ parser.add_argument("bin")
 parser.add_argument("--python", help="the Python of .venv-bench (openai, langchain-openai, haystack-ai)")
 parser.add_argument("--full", action="store_true", help="also the 1,000,000-row dataset")
 parser.add_argument("--only", help="comma-separated sections, for working on one")
+parser.add_argument("--smoke", action="store_true",
+                    help="with --only overload: a brief version for scripts/bench-smoke (its figures mean nothing)")
 ARGS = parser.parse_args()
 BIN = ARGS.bin
 SKEIN = os.path.join(BIN, "skein")
@@ -561,6 +563,180 @@ def section_rate(out, tmp, requests=1500, rpm=1200):
 
 
 # ---------------------------------------------------------------------------------------------
+# 3b. Overload (issue 21)
+
+OVERLOAD_LATENCY = ["--latency-ms-min", "50", "--latency-ms-max", "150"]
+
+
+def served_span(records):
+    """Seconds from the first request's arrival to the last successful reply, by the server's clock."""
+    ok = [r for r in records if r["status"] == 200]
+    first = min(r["arrival"] for r in records)
+    return max(r["arrival"] + r["seconds"] for r in ok) - first
+
+
+def busiest_window(times, window):
+    """The most of `times` (sorted) within any `window` seconds."""
+    most, j = 0, 0
+    for i, t in enumerate(times):
+        while times[j] <= t - window:
+            j += 1
+        most = max(most, i - j + 1)
+    return most
+
+
+def throttle_note(stderr):
+    notes = [line for line in stderr.splitlines() if line.startswith("throttled: ")]
+    return notes[0][len("throttled: "):] if notes else "no 429 note"
+
+
+def overload_skein_run(tmp, name, url, requests, concurrency, rpm=None, during=None):
+    """`skein run` of the fan-out pipeline; `during(start)` runs on a thread while it does."""
+    pipeline = os.path.join(tmp, f"{name}.yaml")
+    kit.fanout_pipeline(pipeline, url, rpm=rpm)
+    items = os.path.join(tmp, f"{name}-items.json")
+    kit.items_file(items, requests)
+    store = os.path.join(tmp, f"{name}.sqlite")
+    kit.remove_files(store, store + "-wal", store + "-shm")
+    thread = None
+    if during:
+        import threading
+        thread = threading.Thread(target=during, daemon=True)
+        thread.start()
+    run = skein_run([pipeline, "--inputs", items, "--concurrency", str(concurrency), "--quiet", "--store", store,
+                     "--output", "json"], cwd=tmp, timeout=900)
+    if thread:
+        thread.join()
+    return run
+
+
+def section_overload(out, tmp, requests=600, concurrency=16, rounds=3, share=0.3, sliding_rpm=240,
+                     sliding_window=60, drop_from=1200, drop_to=300, drop_after=15, drop_window=10):
+    out.append("## Overload\n")
+    out.append("Issue 21: a provider that sheds load, a limit nobody declared, a limit that drops mid-run. Each part "
+               f"is {requests:,} requests of one `for_each`")
+    out.append(f"step, `--concurrency {concurrency}`, against `skein-bench server` with a latency of 50–150 ms "
+               "(uniform); figures by the server's clock.\n")
+
+    # (a) Random 429s: Skein against the retry-only floor, side by side, order alternating.
+    log(f"overload: random 429s ({rounds} rounds of Skein and the retry-only client)")
+    skein_spans, floor_spans, ratios, notes, limited_counts = [], [], [], [], []
+    for r in range(rounds):
+        order = ["skein", "floor"] if r % 2 == 0 else ["floor", "skein"]
+        for who in order:
+            with kit.Server([BENCH, "server", "--first-attempt-429", str(share), "--seed", str(r + 1)]
+                            + OVERLOAD_LATENCY, recording=True) as server:
+                if who == "skein":
+                    run = overload_skein_run(tmp, "shed", server.url, requests, concurrency)
+                    run.check("skein run (random 429s)")
+                    notes.append(throttle_note(run.stderr))
+                else:
+                    kit.measure([BENCH, "retry-floor", "--url", server.url, "--requests", str(requests),
+                                 "--concurrency", str(concurrency)]).check("skein-bench retry-floor")
+                records = server.stats()["requests"]
+            span = served_span(records)
+            (skein_spans if who == "skein" else floor_spans).append(span)
+            if who == "skein":
+                limited_counts.append(sum(1 for x in records if x["status"] == 429))
+        ratios.append(skein_spans[-1] / floor_spans[-1])
+    ratio = median(ratios)
+    out.append(f"### Random 429s (load shedding)\n")
+    out.append(f"`--first-attempt-429 {share}`: the server answers {share:.0%} of first attempts 429 (half with "
+               "`Retry-After: 1`, half without) and every retry 200, whatever the client's rate; no rate declared. "
+               "Against it, `skein run` and `skein-bench retry-floor` (a bare AsyncHTTPClient loop with the same "
+               f"concurrency that only retries, with Skein's backoff), each on a fresh server, {rounds} rounds in "
+               "alternating order. Makespan: first arrival to last reply.\n")
+    out.append("| client | makespan (median) | runs |")
+    out.append("| --- | ---: | --- |")
+    out.append(f"| Skein | {fmt_s(median(skein_spans))} | {', '.join(fmt_s(x) for x in skein_spans)} |")
+    out.append(f"| retry-only floor | {fmt_s(median(floor_spans))} | {', '.join(fmt_s(x) for x in floor_spans)} |")
+    out.append("")
+    out.append(f"Skein over the floor: **{ratio:.2f}×** (median of the rounds' ratios; target ≤ 1.5: "
+               f"{verdict(ratio <= 1.5)}). 429s Skein met: {', '.join(str(x) for x in limited_counts)}; its note "
+               f"after the first run: \"{notes[0]}\".\n")
+
+    # (b) An undeclared sliding limit.
+    window_note = "" if sliding_window == 60 else f" over a {sliding_window:g}-second window"
+    log(f"overload: undeclared limit of {sliding_rpm} per {sliding_window:g} s ({requests} requests)")
+    with kit.Server([BENCH, "server", "--rpm", str(sliding_rpm), "--window-seconds", str(sliding_window)]
+                    + OVERLOAD_LATENCY, recording=True) as server:
+        run = overload_skein_run(tmp, "sliding", server.url, requests, concurrency)
+        records = server.stats()["requests"]
+    ok = [x for x in records if x["status"] == 200]
+    limited = [x for x in records if x["status"] == 429]
+    span = served_span(records)
+    per_minute = sliding_rpm * 60 / sliding_window
+    rate = len(ok) / span * 60
+    share_limited = len(limited) / len(records)
+    busiest = busiest_window(sorted(x["arrival"] for x in ok), sliding_window)
+    out.append(f"### Undeclared limit\n")
+    out.append(f"`skein-bench server --rpm {sliding_rpm}`{window_note}: the server accepts {sliding_rpm} requests in "
+               f"any {sliding_window:g} s and answers 429 with `Retry-After` (the time until a slot frees) beyond; "
+               "the pipeline declares no rate. Rate: successful requests over first arrival to last reply.\n")
+    out.append("| exit | requests | attempts | 429 answers | duration | achieved rate | rate / limit | 429 share | "
+               f"busiest {sliding_window:g} s |")
+    out.append("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    out.append(f"| {run.returncode} | {len(ok):,} | {len(records):,} | {len(limited)} | {fmt_s(span)} | "
+               f"{rate:.0f}/min | **{rate / per_minute:.3f}** | **{share_limited * 100:.2f}%** | {busiest} |")
+    out.append("")
+    out.append(f"The run {'succeeded' if run.returncode == 0 else '**failed**'} (target: succeeds); rate over the "
+               f"limit {rate / per_minute:.3f} (target ≥ 0.85: {verdict(rate / per_minute >= 0.85)}); 429 share "
+               f"{share_limited * 100:.2f}% (target ≤ 5%: {verdict(share_limited <= 0.05)}). Skein's note: "
+               f"\"{throttle_note(run.stderr)}\".\n")
+
+    # (c) A declared limit that the provider lowers mid-run.
+    log(f"overload: limit dropping from {drop_from} to {drop_to}/min after {drop_after} s")
+    scale = drop_window / 60
+    with kit.Server([BENCH, "server", "--rpm", str(round(drop_from * scale)), "--window-seconds", str(drop_window)]
+                    + OVERLOAD_LATENCY, recording=True) as server:
+        dropped = {}
+
+        def lower():
+            time.sleep(drop_after)
+            dropped.update(server.command(f"rpm {round(drop_to * scale)}"))
+
+        run = overload_skein_run(tmp, "drop", server.url, requests, concurrency, rpm=drop_from, during=lower)
+        run.check("skein run (limit drop)")
+        records = server.stats()["requests"]
+    at = dropped.get("at", drop_after)
+    attempts = sorted(x["arrival"] for x in records)
+    limited = [x for x in records if x["status"] == 429]
+    # The attempts in the 5 seconds before each attempt: when that first falls within the new limit after the
+    # drop (the reaction), and how many of the later attempts came while it was above the limit by more than a
+    # tenth (the adaptive rate probing upwards, between its decreases).
+    allowed = drop_to / 60 * 5
+    trailing = []
+    j = 0
+    for i, t in enumerate(attempts):
+        while attempts[j] <= t - 5:
+            j += 1
+        trailing.append((t, i - j + 1))
+    settled_at = next((t for t, n in trailing if t >= at + 1 and n <= allowed), attempts[-1])
+    settle = settled_at - at
+    later = [n for t, n in trailing if t >= settled_at]
+    over = sum(1 for n in later if n > allowed * 1.1) / max(1, len(later))
+    share_limited = len(limited) / len(records)
+    after = [t for t in attempts if t >= settled_at]
+    later_rate = (len(after) - 1) / (after[-1] - after[0]) * 60 if len(after) > 2 else 0
+    out.append("### Limit dropped mid-run\n")
+    out.append(f"The pipeline declares `requests_per_minute: {drop_from:,}`; the server enforces it, then "
+               f"{at:.1f} s in (by its clock) lowers it to {drop_to}/min. The window is {drop_window:g} s "
+               f"({round(drop_from * scale)}, then {round(drop_to * scale)} requests): over a 60-second window a "
+               f"drop refuses every request until the {drop_from:,}/min traffic of the last minute ages out (about 45 "
+               "s whatever a client does), which measures the window, not the client. Settled: the time from the "
+               f"drop until the attempts of the last 5 s are within the new limit ({allowed:g}); over: the share of "
+               "later attempts sent while those were more than a tenth above it.\n")
+    out.append("| requests | attempts | 429 answers | 429 share | settled after | attempt rate after | over |")
+    out.append("| ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    out.append(f"| {requests:,} | {len(records):,} | {len(limited)} | **{share_limited * 100:.2f}%** | "
+               f"**{settle:.1f} s** | {later_rate:.0f}/min | {over * 100:.0f}% |")
+    out.append("")
+    out.append(f"Back under the new limit {settle:.1f} s after the drop (target ≤ 10 s: {verdict(settle <= 10)}); "
+               f"429 share {share_limited * 100:.2f}% (target ≤ 5%: {verdict(share_limited <= 0.05)}). Skein's note: "
+               f"\"{throttle_note(run.stderr)}\".\n")
+
+
+# ---------------------------------------------------------------------------------------------
 # 4. Streaming
 
 
@@ -853,7 +1029,7 @@ def main():
     if ARGS.python:
         out.append(f"- {version([ARGS.python, '--version'])} in `.venv-bench/` for the peers")
     out.append(f"- load average at start: {os.getloadavg()[0]:.1f}{LOAD_NOTE}\n")
-    out.append("Commands: `scripts/bench` (about 5 minutes after the release build), `scripts/bench --full` (adds "
+    out.append("Commands: `scripts/bench` (about 13 minutes after the release build, 8 of them the overload section), `scripts/bench --full` (adds "
                "100,000 rows live and through `--batch` and 1,000,000 rows live, about 30 minutes more); "
                "the harness is")
     out.append("`scripts/lib/bench.py`, the Swift side `Benchmarks/skein-bench`, the Python peers "
@@ -874,6 +1050,12 @@ def main():
             section_dag(out, tmp)
         if wanted("rate"):
             section_rate(out, tmp)
+        if wanted("overload"):
+            if ARGS.smoke:
+                section_overload(out, tmp, requests=60, concurrency=8, rounds=1, sliding_rpm=20, sliding_window=3,
+                                 drop_after=2, drop_window=2)
+            else:
+                section_overload(out, tmp)
         if wanted("streaming"):
             section_streaming(out, tmp)
         if wanted("memory"):

@@ -9,6 +9,9 @@ public enum ClientEvent: Sendable {
     case retrying(attempt: Int, delay: Duration, error: ProviderError)
     /// The request waited for the provider's limits (concurrency, requests or tokens per minute).
     case throttled(delay: Duration)
+    /// The provider is holding this request back: its pacing, or a 429 or 503 it answered.
+    /// Sent when the wait is noticeable (`ProviderThrottle.wait`), for progress display.
+    case providerThrottled(ProviderThrottle)
     /// More reply text.
     case contentDelta(String)
     /// More reasoning text.

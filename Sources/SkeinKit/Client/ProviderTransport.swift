@@ -142,6 +142,10 @@ final class ProviderTransport: Sendable {
         provider.dialect.headers(for: provider, apiKey: apiKey, streaming: streaming, userAgent: configuration.userAgent)
     }
 
+    /// The shortest wait for the limiter that is reported as the provider throttling the run:
+    /// pacing that holds each request back for less is not worth a line of progress.
+    static let noticeableWait = 0.2
+
     /// Sleeps until the permit's start, and again if the limiter moved it meanwhile.
     func waitForStart(
         of permit: inout RateLimiter.Permit, limiter: RateLimiter, events: (@Sendable (ClientEvent) -> Void)?
@@ -149,6 +153,9 @@ final class ProviderTransport: Sendable {
         var now = clock.now().inSeconds
         if permit.start - permit.askedAt > 0.001 || now - permit.askedAt > 0.001 {
             events?(.throttled(delay: .seconds(max(permit.start, now) - permit.askedAt)))
+            if let events, permit.start - now >= Self.noticeableWait {
+                events(.providerThrottled(await limiter.throttle(wait: .seconds(permit.start - now))))
+            }
         }
         while permit.start > now {
             try await clock.sleep(.seconds(permit.start - now))
@@ -190,6 +197,9 @@ final class ProviderTransport: Sendable {
                     log(.notice, "retrying in \(ProviderError.seconds(delay)): \(error)", metadata: metadata, attempt: attempt)
                 }
                 Self.send(.retrying(attempt: attempt, delay: delay, error: error), to: events)
+                if let events, error.isBackPressure {
+                    events(.providerThrottled(await limiters.limiter(for: provider).throttle(wait: delay)))
+                }
                 try await clock.sleep(delay)
                 attempt += 1
             }

@@ -187,15 +187,17 @@ struct RateBudget: Sendable {
         if rate + step < ceiling {
             requestRate = rate + step
         } else if limits.requestsPerMinute == nil {
-            // Back where it was when the 429s began: unpaced again, and the chain of
-            // decreases is over.
+            // Back where it was when the 429s began: unpaced again.
             requestRate = nil
             self.ceiling = nil
-            previousRound = nil
         } else {
             requestRate = ceiling
-            previousRound = nil
         }
+        // The round before the last decrease stays the judge's baseline. Forgotten here, a
+        // shedding provider's next 429 started a new chain with an immediate decrease (and a
+        // pause for everyone) that nothing ever judged: against a real server each chain
+        // recovered in about a second, the next began from a lower observed rate, and one run
+        // in three crawled at a few requests a second for 40 s (BENCHMARKS.md, "Overload").
     }
 
     /// A request sent at `sentAt` got a 429.
@@ -228,7 +230,7 @@ struct RateBudget: Sendable {
             if let previous = previousRound {
                 // After a decrease, the next one waits for evidence: a judged round, or a
                 // window clearly spent.
-                if isShedding(after: previous.round) {
+                if isShedding(after: previous) {
                     // The decreases did not help: back to the rate before them, and 429s
                     // stop moving it (each request's backoff and Retry-After carry it).
                     configure()
@@ -279,12 +281,29 @@ struct RateBudget: Sendable {
     }
 
     /// Whether the round since the last decrease shows the decrease did not help: enough
-    /// outcomes to tell, not a spent window (under 90% 429s), a 429 share not a quarter
-    /// lower than before, and successes per second that fell with the rate (under a limit
-    /// they hold at the limit).
-    private func isShedding(after previous: Round) -> Bool {
-        round.outcomes >= Self.fewestToJudge && round.share < 0.9 && round.share >= previous.share * 0.75
-            && round.throughput <= previous.throughput * 0.75
+    /// outcomes to tell, not a spent window (under 90% 429s), a 429 share not lower than before
+    /// (by a quarter, and by more than chance: about two standard errors of the difference), and
+    /// successes per second that fell with the rate (under a limit they hold at the limit).
+    ///
+    /// Beside the baseline that recovery used to forget (`recordSuccess`), the verdict itself was
+    /// fragile: the round before a chain's first decrease holds little more than the 429 that
+    /// started it (a share of 1, no successes), and 12 outcomes give a share of 0.3 as anything
+    /// from 0.1 to 0.5. So a round that small is no baseline (the chain decreases once more and
+    /// judges the next pair), a share must fall by more than chance, and a decrease that could
+    /// not lower the rate (at the floor) is judged on the share alone. Without these, the
+    /// simulator with 50–150 ms replies still ran one seed in six just past 1.5× the client that
+    /// only retries.
+    private func isShedding(after previous: (round: Round, rate: Double?, ceiling: Double?)) -> Bool {
+        let before = previous.round
+        guard round.outcomes >= Self.fewestToJudge, round.share < 0.9, before.outcomes >= Self.fewestToJudge else {
+            return false
+        }
+        let pooled = Double(before.limited + round.limited) / Double(before.outcomes + round.outcomes)
+        let chance = 2 * (pooled * (1 - pooled) * (1 / Double(before.outcomes) + 1 / Double(round.outcomes))).squareRoot()
+        let shareFell = round.share < before.share * 0.75 && before.share - round.share > chance
+        guard !shareFell else { return false }
+        let rateFell = previous.rate.map { rate in requestRate.map { $0 < rate * 0.9 } ?? false } ?? (requestRate != nil)
+        return !rateFell || round.throughput <= before.throughput * 0.75
     }
 
     /// Starts the request schedule over, one interval after `now`: every reservation not

@@ -46,9 +46,15 @@ actor RateLimiter {
     private var inFlight = 0
     private var waiters: OrderedDictionary<UInt64, CheckedContinuation<Void, any Error>> = [:]
     private var nextWaiterID: UInt64 = 0
+    /// 429 answers so far, for progress display and the run's closing note.
+    private(set) var rateLimitedAnswers = 0
     private let now: @Sendable () -> Duration
 
-    init(limits: Limits, now: @escaping @Sendable () -> Duration) {
+    /// The provider's name, for progress display.
+    let provider: String
+
+    init(limits: Limits, provider: String = "", now: @escaping @Sendable () -> Duration) {
+        self.provider = provider
         self.budget = RateBudget(limits: limits.budget)
         self.maxConcurrency = limits.maxConcurrency
         self.now = now
@@ -103,6 +109,7 @@ actor RateLimiter {
             budget.recordSuccess(
                 estimatedTokens: permit.estimatedTokens, actualTokens: tokens, sentAt: permit.start, at: seconds(now()))
         case .rateLimited(let retryAfter):
+            rateLimitedAnswers += 1
             budget.recordRateLimit(
                 sentAt: permit.start, retryAfter: retryAfter.map(seconds), at: seconds(now()))
         case .failure:
@@ -121,6 +128,13 @@ actor RateLimiter {
 
     /// For tests and logs: the request rate allowed now, per minute; nil while unpaced.
     var requestsPerMinute: Double? { budget.requestRate.map { $0 * 60 } }
+    /// How the provider is held back now, with `wait` ahead of the request asking.
+    func throttle(wait: Duration) -> ProviderThrottle {
+        ProviderThrottle(
+            provider: provider, requestsPerMinute: requestsPerMinute, rateLimited: rateLimitedAnswers,
+            isLoadShedding: budget.sheddingShare != nil, wait: wait)
+    }
+
     /// For tests: attempts holding a slot.
     var attemptsInFlight: Int { inFlight }
 
@@ -156,11 +170,23 @@ final class RateLimiters: Sendable {
                 entries[provider.name] = entry
                 return (entry.limiter, true)
             }
-            let limiter = RateLimiter(limits: limits, now: now)
+            let limiter = RateLimiter(limits: limits, provider: provider.name, now: now)
             entries[provider.name] = Entry(limiter: limiter, limits: limits)
             return (limiter, false)
         }
         if changed { await limiter.update(limits: limits) }
         return limiter
+    }
+
+    /// The providers that answered 429 so far, each with the rate its limiter allows now
+    /// (`wait` zero), by name.
+    func throttled() async -> [ProviderThrottle] {
+        let limiters = lock.withLock { entries.values.map(\.limiter) }
+        var found: [ProviderThrottle] = []
+        for limiter in limiters {
+            let throttle = await limiter.throttle(wait: .zero)
+            if throttle.rateLimited > 0 { found.append(throttle) }
+        }
+        return found.sorted { $0.provider < $1.provider }
     }
 }

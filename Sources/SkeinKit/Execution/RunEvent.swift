@@ -9,6 +9,8 @@ public enum RunEvent: Sendable {
     case token(step: String, item: Int?, text: String, isReasoning: Bool)
     /// A request attempt failed and will be retried after `delay`.
     case retry(step: String, item: Int?, attempt: Int, delay: Duration, message: String)
+    /// A request waits for its provider: the limiter's pacing, or a 429 or 503 and its backoff.
+    case throttled(step: String, item: Int?, ProviderThrottle)
     /// A request finished.
     case requestFinished(step: String, item: Int?, usage: Completion.Usage?, attempts: Int)
     /// A model reply whose tool calls run: the request ended, the item goes on (its last
@@ -28,7 +30,7 @@ public enum RunEvent: Sendable {
         switch self {
         case .stepStarted(let step, _), .requestStarted(let step, _), .token(let step, _, _, _),
             .retry(let step, _, _, _, _), .requestFinished(let step, _, _, _), .toolStarted(let step, _, _, _, _, _),
-            .turnFinished(let step, _, _, _, _),
+            .turnFinished(let step, _, _, _, _), .throttled(let step, _, _),
             .toolFinished(let step, _, _, _, _, _, _, _, _):
             return step
         case .stepEnded(let result): return result.name

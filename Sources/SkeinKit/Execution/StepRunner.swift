@@ -494,6 +494,7 @@ public final class StepRunner: Sendable {
             case .reasoningDelta(let text): events(.token(step: step, item: item, text: text, isReasoning: true))
             case .retrying(let attempt, let delay, let error):
                 events(.retry(step: step, item: item, attempt: attempt, delay: delay, message: error.description))
+            case .providerThrottled(let throttle): events(.throttled(step: step, item: item, throttle))
             default: break
             }
         }

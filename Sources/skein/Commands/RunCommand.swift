@@ -161,7 +161,7 @@ struct RunCommand: AsyncParsableCommand {
         let tally = ItemTally()
         let store = try storeOptions.open()
         let record = session.record(inputs: inputs)
-        let outcome = try await HTTPCompletionClient.withClient(
+        let (outcome, throttles) = try await HTTPCompletionClient.withClient(
             configuration: .init(connectionsPerHost: max(concurrency, 8)), environment: session.options.environment
         ) { client in
             let scheduler = session.scheduler(client: client, store: store)
@@ -177,12 +177,13 @@ struct RunCommand: AsyncParsableCommand {
             let outcome = await runTask.value
             signals.stop()
             progress.finish()
-            return outcome
+            return (outcome, await client.throttledProviders())
         }
         for warning in Summary.toolWarnings(outcome) + Summary.expectationWarnings(outcome) {
             Terminal.standardError.write(warning + "\n")
         }
         Terminal.standardError.write(Summary.line(outcome, tally: tally) + "\n")
+        for note in Summary.throttleNotes(throttles) { Terminal.standardError.write(note + "\n") }
         if let traceOutput, let tracer {
             // A trace that cannot be written is said, but the results are still printed.
             do { try traceOutput.write(tracer.json()) } catch { Terminal.standardError.write("error: \(error)\n") }
