@@ -138,7 +138,7 @@ details.item>summary{flex-wrap:wrap}details.item>summary .preview{flex-basis:100
     if (value < 120) return value.toFixed(1) + " s";
     return Math.floor(value / 60) + "m " + String(Math.floor(value % 60)).padStart(2, "0") + "s";
   }
-  function money(value) { return value === 0 ? "$0" : value < 0.01 ? "$" + value.toFixed(4) : "$" + value.toFixed(2); }
+  function money(value) { return value === 0 ? "$0" : value < 0.0001 ? "$" + value.toFixed(6) : value < 0.01 ? "$" + value.toFixed(4) : "$" + value.toFixed(2); }
   // A long text: the first PREVIEW characters, and a button for the rest.
   function block(text, cls) {
     const pre = el("pre", cls ? { class: cls } : {});

@@ -81,7 +81,8 @@ extension RunReport {
     }
 
     static func formatCost(_ cost: Double) -> String {
-        cost == 0 ? "$0" : cost < 0.01 ? String(format: "$%.4f", cost) : String(format: "$%.2f", cost)
+        cost == 0 ? "$0" : cost < 0.0001 ? String(format: "$%.6f", cost) : cost < 0.01 ? String(format: "$%.4f", cost)
+            : String(format: "$%.2f", cost)
     }
 
     func header() -> String {
