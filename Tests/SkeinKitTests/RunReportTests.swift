@@ -67,7 +67,7 @@ import Testing
         #expect(priced.html().contains("<dt>cost</dt><dd>$0.0070</dd>"))
         let unpriced = Self.report(reply: "ok", providers: [:])
         #expect(!unpriced.cost.isComplete)
-        #expect(unpriced.html().contains("<dt>cost</dt><dd>$0 + unpriced requests (no pricing: for their model)</dd>"))
+        #expect(unpriced.html().contains("<dt>cost</dt><dd>$0 + requests with no price (no pricing: for their model in the pipeline)</dd>"))
     }
 
     @Test func longTextsAreCutAtACharacterBoundaryAndSaySo() {

@@ -104,7 +104,7 @@ extension RunReport {
             ("steps", "\(run.steps)"),
             ("requests", "\(run.requests) made, \(run.cacheHits) from the store" + (retries > 0 ? ", \(retries) retries" : "")),
             ("tokens", "\(tokens.unknownPrompt ? "?" : String(tokens.prompt)) in, \(tokens.completion) out"),
-            ("cost", Self.formatCost(spend.total) + (spend.isComplete ? "" : " + unpriced requests (no pricing: for their model)")),
+            ("cost", Self.formatCost(spend.total) + (spend.isComplete ? "" : " + requests with no price (no pricing: for their model in the pipeline)")),
         ]
         if let test = run.test {
             let failed = tests.filter { $0.status != "pass" }.count
