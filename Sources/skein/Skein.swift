@@ -10,7 +10,7 @@ struct Skein: AsyncParsableCommand {
         abstract: "Run declarative prompt pipelines against OpenAI-compatible APIs.",
         version: SkeinVersion.current,
         subcommands: [
-            RunCommand.self, TestCommand.self, ValidateCommand.self, GraphCommand.self, ModelsCommand.self, SchemaCommand.self, RunsCommand.self,
+            RunCommand.self, TestCommand.self, ReportCommand.self, ValidateCommand.self, GraphCommand.self, ModelsCommand.self, SchemaCommand.self, RunsCommand.self,
             CacheCommand.self, MergeCommand.self,
         ]
     )

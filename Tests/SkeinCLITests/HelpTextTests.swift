@@ -9,7 +9,7 @@ import Testing
 /// and read the diff before committing it.
 @Suite struct HelpTextTests {
     static let commands: [[String]] = [
-        [], ["run"], ["test"], ["validate"], ["graph"], ["models"], ["schema"], ["runs"], ["runs", "list"], ["runs", "show"],
+        [], ["run"], ["test"], ["report"], ["validate"], ["graph"], ["models"], ["schema"], ["runs"], ["runs", "list"], ["runs", "show"],
         ["runs", "diff"], ["cache"], ["cache", "stats"], ["cache", "clear"], ["cache", "prune"], ["merge"],
     ]
 

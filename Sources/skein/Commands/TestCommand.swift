@@ -35,6 +35,9 @@ struct TestCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Write a JUnit XML report here (one testcase per case and variant).", valueName: "file"))
     var junit: String?
 
+    @Option(help: ArgumentHelp("Write an HTML report of this test run here (skein report's page).", valueName: "file"))
+    var html: String?
+
     @Option(help: "How to print the results: text (a table), or one JSON object.")
     var output: RunCommand.OutputFormat = .text
 
@@ -136,6 +139,8 @@ struct TestCommand: AsyncParsableCommand {
         let junitTarget: OutputPath?
         do {
             junitTarget = try junit.map { try OutputPath($0, option: "--junit") }
+            // Checked now, written after the run: a paid-for run must not end on a bad path.
+            _ = try html.map { try OutputPath($0, option: "--html") }
         } catch {
             Terminal.standardError.write("error: \(error)\n")
             throw ExitCode(1)
@@ -188,6 +193,14 @@ struct TestCommand: AsyncParsableCommand {
                 Terminal.standardError.write("error: \(error)\n")
                 throw ExitCode(1)
             }
+        }
+        if let html {
+            guard let id = outcome.runID else {
+                Terminal.standardError.write("error: --html: the test run was not stored, so there is nothing to report\n")
+                throw ExitCode(1)
+            }
+            let report = try await RunsCommand.List.guarded { try await RunReport.load(store: store, run: id, graph: graph) }
+            try ReportCommand.write(report, to: html, option: "--html")
         }
         if let id = outcome.runID, !quiet {
             Terminal.standardError.write("test run \(id) stored; 'skein runs diff' compares it with another test run\n")
