@@ -66,7 +66,9 @@ import Testing
                 #expect(client.poolCount == pools, "\(connections) connections")
             }
         }
-        try await SkeinTestServer.withRunning(.init(latency: .fixed(.milliseconds(100)))) { server in
+        // One second each: under the whole suite's load (Chromium, the local model, tool
+        // processes) 100 ms replies ended before the last of the 30 tasks had started.
+        try await SkeinTestServer.withRunning(.init(latency: .fixed(.seconds(1)))) { server in
             try await HTTPCompletionClient.withClient(configuration: .init(connectionsPerHost: 250), environment: [:]) { client in
                 #expect(client.poolCount == 3)
                 let provider = clientTestProvider(server)
