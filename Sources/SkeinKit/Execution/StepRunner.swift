@@ -382,16 +382,9 @@ public final class StepRunner: Sendable {
                 conversation?.freshReplies += 1
             }
             if let conversation, conversation.continues(after: completion) {
-                emitTurnFinished(completion, step: name, item: item, turn: conversation.turn)
-                do {
-                    try await continueConversation(
-                        conversation, after: completion, builder: builder, item: item, row: row, usesCache: usesCache)
-                } catch let failure as StepFailure {
-                    // Counted: the turns before it were requests of the step.
-                    throw CountedFailure(
-                        failure: failure, requests: requests, cacheHits: cacheHits,
-                        retries: max(requests - conversation.freshReplies, 0))
-                }
+                try await runToolTurn(
+                    conversation, after: completion, builder: builder, item: item, row: row, usesCache: usesCache,
+                    requests: requests, cacheHits: cacheHits)
                 repair = nil
                 continue
             }
@@ -407,6 +400,25 @@ public final class StepRunner: Sendable {
                 }
                 throw Self.repairFailure(invalid, item: item, hasSchema: step.outputSchema != nil)
             }
+        }
+    }
+
+    /// A turn of the tool loop: the reply's calls run and the conversation goes on. Not
+    /// inlined: what it builds (the failure of a turn above all) would otherwise take slots
+    /// in `runItem`'s async frame, which every request in flight holds, tool step or not.
+    @inline(never)
+    func runToolTurn(
+        _ conversation: ToolConversation, after completion: Completion, builder: StepRequestBuilder, item: Int?, row: Int,
+        usesCache: Bool, requests: Int, cacheHits: Int
+    ) async throws {
+        emitTurnFinished(completion, step: builder.step.name, item: item, turn: conversation.turn)
+        do {
+            try await continueConversation(
+                conversation, after: completion, builder: builder, item: item, row: row, usesCache: usesCache)
+        } catch let failure as StepFailure {
+            // Counted: the turns before it were requests of the step.
+            throw CountedFailure(
+                failure: failure, requests: requests, cacheHits: cacheHits, retries: max(requests - conversation.freshReplies, 0))
         }
     }
 
