@@ -349,7 +349,7 @@ public final class StepRunner: Sendable {
         let usesCache = recording != nil
             && ((step.step.cache ?? graph.pipeline.defaults.cache ?? true) || configuration.cachePolicy == .offline)
         // Only for a step whose tools run: the loop's turns (one pointer in this frame).
-        let conversation = step.step.runnableTools.isEmpty ? nil : ToolConversation(step: step.step)
+        let conversation = Self.conversation(for: builder)
         while true {
             var mode = builder.initialStructuredMode
             if structuredSupport.rejectsJSONSchema(builder.provider.name) { mode = .jsonObject }
@@ -401,6 +401,15 @@ public final class StepRunner: Sendable {
                 throw Self.repairFailure(invalid, item: item, hasSchema: step.outputSchema != nil)
             }
         }
+    }
+
+    /// The tool loop's state for a step whose tools run; nil otherwise. Not inlined: reading
+    /// the step's tools inline copied the whole `Step` (over a kilobyte) into `runItem`'s
+    /// async frame, which every request in flight holds — 24 MB at 10,000 in flight.
+    @inline(never)
+    static func conversation(for builder: StepRequestBuilder) -> ToolConversation? {
+        let step = builder.step.step
+        return step.runnableTools.isEmpty ? nil : ToolConversation(step: step)
     }
 
     /// A turn of the tool loop: the reply's calls run and the conversation goes on. Not
