@@ -220,23 +220,14 @@ enum TestReport {
         return out
     }
 
-    /// Text as XML character data or an attribute value; characters XML 1.0 cannot carry
-    /// (control characters other than tab and newlines) are dropped.
+    /// Text as XML character data or an attribute value (`HTMLText.escape`); characters XML
+    /// 1.0 cannot carry (control characters other than tab and newlines) are dropped.
     static func xml(_ text: String) -> String {
-        var out = ""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "&": out += "&amp;"
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "\"": out += "&quot;"
-            case "'": out += "&apos;"
-            case "\t", "\n", "\r": out.unicodeScalars.append(scalar)
-            default:
-                if scalar.value < 0x20 || scalar.value == 0xFFFE || scalar.value == 0xFFFF { continue }
-                out.unicodeScalars.append(scalar)
-            }
-        }
-        return out
+        var kept = ""
+        kept.unicodeScalars.append(contentsOf: text.unicodeScalars.filter { scalar in
+            scalar == "\t" || scalar == "\n" || scalar == "\r"
+                || !(scalar.value < 0x20 || scalar.value == 0xFFFE || scalar.value == 0xFFFF)
+        })
+        return HTMLText.escape(kept)
     }
 }

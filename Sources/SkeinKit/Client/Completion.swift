@@ -101,3 +101,14 @@ public struct Completion: Sendable, Hashable {
         self.attempts = attempts
     }
 }
+
+extension Completion.Usage {
+    /// Two usages added (saturating).
+    public static func + (lhs: Completion.Usage, rhs: Completion.Usage) -> Completion.Usage {
+        Completion.Usage(
+            promptTokens: sum(lhs.promptTokens, rhs.promptTokens), completionTokens: sum(lhs.completionTokens, rhs.completionTokens),
+            totalTokens: sum(lhs.totalTokens, rhs.totalTokens),
+            cachedTokens: (lhs.cachedTokens == nil && rhs.cachedTokens == nil) ? nil : sum(lhs.cachedTokens ?? 0, rhs.cachedTokens ?? 0),
+            isCountedFromStream: lhs.isCountedFromStream || rhs.isCountedFromStream)
+    }
+}

@@ -150,7 +150,7 @@ public final class TestRunner: Sendable {
             latency: .zero, requests: 0, cacheHits: 0)
         let inputs: JSONValue.JSONObject
         do {
-            inputs = try InputResolver(pipeline: pipeline).resolve(testCase.inputs.mapValues { .value($0) }.ordered)
+            inputs = try InputResolver(pipeline: pipeline).resolve(testCase.inputs.mapValues { .value($0) })
         } catch {
             result.error = "the case's inputs: \(error)"
             return result
@@ -285,26 +285,4 @@ public final class TestRunner: Sendable {
         else { return nil }
         return price.cost(promptTokens: usage.promptTokens, completionTokens: usage.completionTokens, cachedTokens: usage.cachedTokens ?? 0)
     }
-}
-
-extension Completion.Usage {
-    /// Two usages added (saturating).
-    public static func + (lhs: Completion.Usage, rhs: Completion.Usage) -> Completion.Usage {
-        Completion.Usage(
-            promptTokens: sum(lhs.promptTokens, rhs.promptTokens), completionTokens: sum(lhs.completionTokens, rhs.completionTokens),
-            totalTokens: sum(lhs.totalTokens, rhs.totalTokens),
-            cachedTokens: (lhs.cachedTokens == nil && rhs.cachedTokens == nil) ? nil : sum(lhs.cachedTokens ?? 0, rhs.cachedTokens ?? 0),
-            isCountedFromStream: lhs.isCountedFromStream || rhs.isCountedFromStream)
-    }
-}
-
-extension Dictionary where Key == String {
-    /// The pairs in key order, as an ordered dictionary.
-    var ordered: OrderedDictionary<String, Value> {
-        OrderedDictionary(uniqueKeysWithValues: sorted { $0.key < $1.key })
-    }
-}
-
-extension OrderedDictionary where Key == String {
-    var ordered: OrderedDictionary<String, Value> { self }
 }

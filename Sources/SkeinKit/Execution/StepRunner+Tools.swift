@@ -41,16 +41,7 @@ final class ToolConversation {
 
     func add(usage more: Completion.Usage?) {
         guard let more else { return }
-        guard let usage else {
-            self.usage = more
-            return
-        }
-        self.usage = Completion.Usage(
-            promptTokens: Completion.Usage.sum(usage.promptTokens, more.promptTokens),
-            completionTokens: Completion.Usage.sum(usage.completionTokens, more.completionTokens),
-            totalTokens: Completion.Usage.sum(usage.totalTokens, more.totalTokens),
-            cachedTokens: usage.cachedTokens.map { Completion.Usage.sum($0, more.cachedTokens ?? 0) } ?? more.cachedTokens,
-            isCountedFromStream: usage.isCountedFromStream || more.isCountedFromStream)
+        usage = usage.map { $0 + more } ?? more
     }
 }
 
