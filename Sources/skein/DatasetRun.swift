@@ -52,9 +52,10 @@ struct DatasetRun {
             throw ExitCode(error.isUsageError ? 2 : 1)
         }
 
-        let store = try command.storeOptions.open()
+        let store = try await command.storeOptions.open()
         let session = command.session(graph: graph, streaming: false, keepsGoingOffline: false)
-        var runOptions: JSONValue.JSONObject = ["dataset": .string(dataset)]
+        var runOptions: JSONValue.JSONObject = command.nameOption
+        runOptions["dataset"] = .string(dataset)
         if let shard = command.shard { runOptions["shard"] = .string(shard) }
         if command.batch { runOptions["batch"] = true }
         let record = session.record(inputs: DatasetRunnerInputs.plain(fixedInputs), extraOptions: runOptions)

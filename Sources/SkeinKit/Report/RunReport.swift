@@ -61,7 +61,7 @@ public struct RunReport: Sendable {
     ///     file has changed since.
     /// - Throws: `StoreError` for a missing run, or what the store throws.
     public static func load(
-        store: SQLiteResultStore, run id: Int64, against: Int64? = nil, graph: PipelineGraph? = nil,
+        store: any HistoryStore, run id: Int64, against: Int64? = nil, graph: PipelineGraph? = nil,
         configuration: Configuration = Configuration()
     ) async throws -> RunReport {
         let detail = try await store.run(id)

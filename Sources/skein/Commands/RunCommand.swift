@@ -75,6 +75,9 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("With --dataset: run only rows whose index is i modulo n (0 <= i < n).", valueName: "i/n"))
     var shard: String?
 
+    @Option(help: ArgumentHelp("Name the run (default: $SKEIN_RUN_NAME): the shards of a --dataset run that share a name are one run to 'skein merge --store STORE --run NAME'.", valueName: "name"))
+    var runName: String?
+
     @Option(help: ArgumentHelp("With --dataset: also write failed rows, with their inputs, to this file.", valueName: "file"))
     var errors: String?
 
@@ -87,8 +90,16 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: .hidden)
     var batchWaveMs: Int = 500
 
+    /// The run's name in its recorded options: `--run-name`, else `SKEIN_RUN_NAME`.
+    var nameOption: JSONValue.JSONObject {
+        let name = runName ?? ProcessInfo.processInfo.environment["SKEIN_RUN_NAME"]
+        guard let name, !name.isEmpty else { return [:] }
+        return ["name": .string(name)]
+    }
+
     func validate() throws {
         if concurrency < 1 { throw ValidationError("--concurrency must be at least 1") }
+        if let runName, runName.trimmingCharacters(in: .whitespaces).isEmpty { throw ValidationError("--run-name needs a name") }
         if noCache && offline { throw ValidationError("--no-cache and --offline contradict each other: pick one") }
         if dataset == nil {
             for (flag, used) in [("--map", !map.isEmpty), ("--shard", shard != nil), ("--errors", errors != nil), ("--batch", batch)] where used {
@@ -159,8 +170,8 @@ struct RunCommand: AsyncParsableCommand {
         let progress = ProgressRenderer(steps: graph.names, mode: progressMode, streamStep: stream, color: Terminal.usesColor)
         let tracer = trace.map { _ in TraceRecorder() }
         let tally = ItemTally()
-        let store = try storeOptions.open()
-        let record = session.record(inputs: inputs)
+        let store = try await storeOptions.open()
+        let record = session.record(inputs: inputs, extraOptions: nameOption)
         let (outcome, throttles) = try await HTTPCompletionClient.withClient(
             configuration: .init(connectionsPerHost: max(concurrency, 8)), environment: session.options.environment
         ) { client in

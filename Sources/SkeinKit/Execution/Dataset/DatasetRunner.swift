@@ -91,6 +91,7 @@ public struct DatasetRunner: Sendable {
             recording = StepRunner.Recording(store: store, runID: try await store.beginRun(record))
         }
         let runner = scheduler.makeRunner(recording: recording, events: events)
+        let rowRecording = recording
         let permits = AsyncSemaphore(limit: window)
         let reorder = Reorderer(emit: emit, permits: permits)
         let resolver = InputResolver(pipeline: graph.pipeline)
@@ -136,7 +137,9 @@ public struct DatasetRunner: Sendable {
                         return
                     }
                     let outcome = await scheduler.execute(inputs: inputs, runner: runner, row: row.index, events: events)
-                    await reorder.deliver(slot, Self.rowOutcome(outcome, row: row.index, inputs: inputs))
+                    let rowOutcome = Self.rowOutcome(outcome, row: row.index, inputs: inputs)
+                    await Self.store(rowOutcome, recording: rowRecording)
+                    await reorder.deliver(slot, rowOutcome)
                 }
             }
         }
@@ -150,6 +153,15 @@ public struct DatasetRunner: Sendable {
         }
         if let readError { throw readError }
         return summary
+    }
+
+    /// Keeps a finished row's results line in the store, for `skein merge --store`. A row that
+    /// was interrupted is not finished: a re-run does it. Should the write fail, the row is
+    /// still in the results file, and `skein merge --store` names it as missing.
+    static func store(_ outcome: RowOutcome, recording: StepRunner.Recording?) async {
+        guard let recording, outcome.status != .interrupted else { return }
+        try? await recording.store.record(RowResultRecord(
+            runID: recording.runID, row: outcome.row, status: outcome.status.rawValue, line: outcome.jsonLine))
     }
 
     static func rowOutcome(_ outcome: Scheduler.Outcome, row: Int, inputs: JSONValue.JSONObject) -> RowOutcome {

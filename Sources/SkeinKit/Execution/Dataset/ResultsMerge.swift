@@ -14,6 +14,8 @@ public enum ResultsMerge {
         public var missingRows = 0
         /// The first few of them (at most five).
         public var missingSample: [Int] = []
+
+        public init() {}
     }
 
     /// Merges the files, calling `emit` with each line in row order.

@@ -10,6 +10,7 @@ public actor MemoryResultStore: ResultStore {
     public private(set) var toolExecutions: [ToolKey: StoredToolExecution] = [:]
     public private(set) var tools: [ToolRecord] = []
     public private(set) var tests: [TestVerdictsRecord] = []
+    public private(set) var rows: [RowResultRecord] = []
     private var nextRunID: Int64 = 1
 
     public init() {}
@@ -31,6 +32,8 @@ public actor MemoryResultStore: ResultStore {
     public func record(_ step: StepRecord) async throws { steps.append(step) }
 
     public func record(_ test: TestVerdictsRecord) async throws { tests.append(test) }
+
+    public func record(_ row: RowResultRecord) async throws { rows.append(row) }
 
     public func toolExecution(for key: ToolKey) async throws -> StoredToolExecution? { toolExecutions[key] }
 

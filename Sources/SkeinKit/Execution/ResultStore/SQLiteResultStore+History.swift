@@ -9,89 +9,11 @@ import Darwin
 
 /// Reading the history and maintaining the cache: what `skein runs` and `skein cache` show.
 extension SQLiteResultStore {
-    /// A run as `skein runs list` shows it.
-    public struct RunSummary: Sendable, Hashable {
-        public var id: Int64
-        public var pipelinePath: String
-        public var pipelineSHA256: String
-        public var gitCommit: String?
-        public var startedAt: Date
-        public var endedAt: Date?
-        /// `succeeded`, `failed`, `interrupted`, `running`, or `killed` (a run whose process
-        /// is gone without ending it: killed, or the machine stopped).
-        public var status: String
-        public var steps: Int
-        /// HTTP requests made (attempts included) and requests the store answered.
-        public var requests: Int
-        public var cacheHits: Int
-        /// For a `skein test` run: its cases and variants (nil for a plain run).
-        public var test: (cases: Int, variants: [String])? {
-            guard let object = try? JSONValue(parsing: options), let test = object["test"] else { return nil }
-            return (test["cases"]?.intValue ?? 0, test["variants"]?.arrayValue?.compactMap(\.stringValue) ?? [])
-        }
-        /// The options the run was started with, as JSON text.
-        public var options: String = "{}"
-
-        public static func == (lhs: RunSummary, rhs: RunSummary) -> Bool { lhs.id == rhs.id && lhs.status == rhs.status }
-        public func hash(into hasher: inout Hasher) { hasher.combine(id) }
-    }
-
-    /// A step of a run.
-    public struct StepRow: Sendable, Hashable {
-        public var row: Int
-        public var step: String
-        public var status: String
-        /// The output as JSON text (nil unless the step finished).
-        public var output: String?
-        public var message: String?
-        public var startedAt: Date
-        public var duration: Double
-        public var requests: Int
-        public var retries: Int
-        public var cacheHits: Int
-        public var usage: String?
-    }
-
-    /// A request of a run, with what was sent and what came back.
-    public struct RequestRow: Sendable, Hashable {
-        public var row: Int
-        public var step: String
-        public var item: Int?
-        public var key: String
-        public var provider: String
-        public var model: String?
-        public var cached: Bool
-        public var attempts: Int
-        public var startedAt: Date
-        public var duration: Double
-        public var error: String?
-        public var usage: String?
-        /// The request body (canonical JSON, without `stream`), nil once pruned from the cache.
-        public var request: String?
-        /// The reply as a chat completion object, nil once pruned or when the request failed.
-        public var response: String?
-    }
-
-    /// A run with its inputs, outputs and steps.
-    public struct RunDetail: Sendable, Hashable {
-        public var summary: RunSummary
-        public var inputs: String
-        public var options: String
-        public var outputs: String?
-        public var steps: [StepRow]
-    }
-
-    public struct CacheStats: Sendable, Hashable {
-        public var entries: Int
-        /// Bytes of stored requests and replies.
-        public var payloadBytes: Int
-        /// Size of the database file (and its WAL).
-        public var fileBytes: Int
-        public var runs: Int
-        /// Cache hits over all requests of the last `recentRuns` runs (nil with no requests).
-        public var recentHitRate: Double?
-        public var recentRuns: Int
-    }
+    public typealias RunSummary = SkeinKit.RunSummary
+    public typealias StepRow = SkeinKit.StepRow
+    public typealias RequestRow = SkeinKit.RequestRow
+    public typealias RunDetail = SkeinKit.RunDetail
+    public typealias CacheStats = SkeinKit.CacheStats
 
     /// The most recent runs first.
     public func runs(limit: Int = 20) async throws -> [RunSummary] {
@@ -244,7 +166,7 @@ extension SQLiteResultStore {
             id: row["id"], pipelinePath: row["pipeline_path"], pipelineSHA256: row["pipeline_sha256"], gitCommit: row["git_commit"],
             startedAt: Date(timeIntervalSince1970: row["started_at"]), endedAt: ended.map { Date(timeIntervalSince1970: $0) },
             status: status, steps: row["step_count"], requests: row["request_count"], cacheHits: row["hit_count"],
-            options: row["options"])
+            options: row["options"], host: row["host"])
     }
 
     static func processIsAlive(_ pid: Int) -> Bool {

@@ -181,6 +181,7 @@ public final class SQLiteResultStore: ResultStore {
         registerBatchMigration(&migrator)
         registerToolMigration(&migrator)
         registerTestMigration(&migrator)
+        registerRowMigration(&migrator)
         return migrator
     }()
 

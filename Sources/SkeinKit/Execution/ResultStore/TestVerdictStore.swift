@@ -101,13 +101,5 @@ extension SQLiteResultStore {
         }
     }
 
-    public struct TestCaseRow: Sendable, Hashable {
-        public var row: Int
-        public var caseName: String
-        public var variant: String
-        public var status: String
-        public var error: String?
-        public var cost: Double?
-        public var verdicts: [Verdict]
-    }
+    public typealias TestCaseRow = SkeinKit.TestCaseRow
 }

@@ -159,18 +159,5 @@ extension SQLiteResultStore {
         }
     }
 
-    /// One tool call from the history.
-    public struct ToolCallRow: Sendable, Hashable {
-        public var row: Int
-        public var step: String
-        public var item: Int?
-        public var turn: Int
-        public var tool: String
-        public var arguments: String
-        public var result: String?
-        public var error: String?
-        public var cached: Bool
-        public var startedAt: Date
-        public var duration: Double
-    }
+    public typealias ToolCallRow = SkeinKit.ToolCallRow
 }
