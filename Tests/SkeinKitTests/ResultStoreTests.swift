@@ -36,9 +36,10 @@ import Testing
     static let chainOutputs = "outputs:\n  b: \"{{ steps.b.output }}\"\n  c: \"{{ steps.c.output }}\""
     static let textInput = "inputs:\n  text: {type: string}"
 
-    @Test func anUnchangedRerunMakesNoRequestsAndPrintsTheSameOutputs() async throws {
-        let (store, directory) = try Self.temporaryStore()
-        defer { try? FileManager.default.removeItem(at: directory) }
+    @Test(arguments: StoreKind.allCases) func anUnchangedRerunMakesNoRequestsAndPrintsTheSameOutputs(kind: StoreKind) async throws {
+        guard let opened = try await kind.open() else { return }
+        defer { opened.cleanup() }
+        let store = opened.store
         try await SkeinTestServer.withRunning(.init()) { server in
             let graph = try SchedulerTests.graph(Self.chain, server: server, inputs: Self.textInput, outputs: Self.chainOutputs)
             let first = try await Self.run(graph, store: store, inputs: ["text": "hello"])
@@ -57,9 +58,10 @@ import Testing
         }
     }
 
-    @Test func editingOnePromptRerunsThatStepAndOnlyWhatItsOutputChanged() async throws {
-        let (store, directory) = try Self.temporaryStore()
-        defer { try? FileManager.default.removeItem(at: directory) }
+    @Test(arguments: StoreKind.allCases) func editingOnePromptRerunsThatStepAndOnlyWhatItsOutputChanged(kind: StoreKind) async throws {
+        guard let opened = try await kind.open() else { return }
+        defer { opened.cleanup() }
+        let store = opened.store
         try await SkeinTestServer.withRunning(.init()) { server in
             let original = try SchedulerTests.graph(Self.chain, server: server, inputs: Self.textInput, outputs: Self.chainOutputs)
             _ = try await Self.run(original, store: store, inputs: ["text": "hello"])
@@ -95,9 +97,10 @@ import Testing
         }
     }
 
-    @Test func refreshCallsEverythingAndOfflineCallsNothing() async throws {
-        let (store, directory) = try Self.temporaryStore()
-        defer { try? FileManager.default.removeItem(at: directory) }
+    @Test(arguments: StoreKind.allCases) func refreshCallsEverythingAndOfflineCallsNothing(kind: StoreKind) async throws {
+        guard let opened = try await kind.open() else { return }
+        defer { opened.cleanup() }
+        let store = opened.store
         try await SkeinTestServer.withRunning(.init()) { server in
             let graph = try SchedulerTests.graph(Self.chain, server: server, inputs: Self.textInput, outputs: Self.chainOutputs)
             // Offline with an empty store: fails, naming the missing steps, with no request.
@@ -122,9 +125,10 @@ import Testing
         }
     }
 
-    @Test func aStepWithCacheFalseAlwaysCalls() async throws {
-        let (store, directory) = try Self.temporaryStore()
-        defer { try? FileManager.default.removeItem(at: directory) }
+    @Test(arguments: StoreKind.allCases) func aStepWithCacheFalseAlwaysCalls(kind: StoreKind) async throws {
+        guard let opened = try await kind.open() else { return }
+        defer { opened.cleanup() }
+        let store = opened.store
         try await SkeinTestServer.withRunning(.init()) { server in
             let graph = try SchedulerTests.graph("""
                   kept:
@@ -152,9 +156,10 @@ import Testing
             """, server: server, inputs: "inputs:\n  items: {type: array}", sourceLocation: sourceLocation)
     }
 
-    @Test func forEachItemsAreStoredOneByOne() async throws {
-        let (store, directory) = try Self.temporaryStore()
-        defer { try? FileManager.default.removeItem(at: directory) }
+    @Test(arguments: StoreKind.allCases) func forEachItemsAreStoredOneByOne(kind: StoreKind) async throws {
+        guard let opened = try await kind.open() else { return }
+        defer { opened.cleanup() }
+        let store = opened.store
         try await SkeinTestServer.withRunning(.init()) { server in
             let first = try Self.forEachGraph(server)
             _ = try await Self.run(first, store: store, inputs: ["items": ["x", "y"]])
@@ -182,6 +187,7 @@ import Testing
         func toolExecution(for key: ToolKey) async throws -> StoredToolExecution? { try await inner.toolExecution(for: key) }
         func record(_ tool: ToolRecord) async throws { try await inner.record(tool) }
         func record(_ test: TestVerdictsRecord) async throws { try await inner.record(test) }
+        func record(_ row: RowResultRecord) async throws { try await inner.record(row) }
         func endRun(_ id: Int64, status: String, outputs: JSONValue?, endedAt: Date) async throws {
             try await inner.endRun(id, status: status, outputs: outputs, endedAt: endedAt)
         }
@@ -206,9 +212,10 @@ import Testing
         }
     }
 
-    @Test func aProviderThatRejectedJSONSchemaIsServedFromTheStoreWithoutAsking() async throws {
-        let (store, directory) = try Self.temporaryStore()
-        defer { try? FileManager.default.removeItem(at: directory) }
+    @Test(arguments: StoreKind.allCases) func aProviderThatRejectedJSONSchemaIsServedFromTheStoreWithoutAsking(kind: StoreKind) async throws {
+        guard let opened = try await kind.open() else { return }
+        defer { opened.cleanup() }
+        let store = opened.store
         try await SkeinTestServer.withRunning(.init(rejectsJSONSchema: true)) { server in
             let graph = try SchedulerTests.graph("""
                   extract:
@@ -226,9 +233,10 @@ import Testing
         }
     }
 
-    @Test func theHistoryRecordsRunsStepsAndTheExactRequests() async throws {
-        let (store, directory) = try Self.temporaryStore()
-        defer { try? FileManager.default.removeItem(at: directory) }
+    @Test(arguments: StoreKind.allCases) func theHistoryRecordsRunsStepsAndTheExactRequests(kind: StoreKind) async throws {
+        guard let opened = try await kind.open() else { return }
+        defer { opened.cleanup() }
+        let store = opened.store
         try await SkeinTestServer.withRunning(.init()) { server in
             let graph = try SchedulerTests.graph(Self.chain, server: server, inputs: Self.textInput, outputs: Self.chainOutputs)
             let record = RunRecord(pipelinePath: "p.yaml", pipelineSHA256: "abc", gitCommit: "0123", inputs: ["text": "hello"])
@@ -254,7 +262,7 @@ import Testing
             #expect(reply["choices"]?.arrayValue?.first?["message"]?["content"] == "echo: translate echo: summarize hello")
             #expect(try await store.resolveRun("last") == id)
             await #expect(throws: StoreError.self) { try await store.resolveRun("last~1") }
-            #expect(try await store.integrityCheck() == "ok")
+            if let sqlite = store as? SQLiteResultStore { #expect(try await sqlite.integrityCheck() == "ok") }
         }
     }
 
@@ -384,9 +392,10 @@ import Testing
         #expect(error.message.contains("--store"))
     }
 
-    @Test func cacheMaintenanceCountsClearsAndPrunes() async throws {
-        let (store, directory) = try Self.temporaryStore()
-        defer { try? FileManager.default.removeItem(at: directory) }
+    @Test(arguments: StoreKind.allCases) func cacheMaintenanceCountsClearsAndPrunes(kind: StoreKind) async throws {
+        guard let opened = try await kind.open() else { return }
+        defer { opened.cleanup() }
+        let store = opened.store
         try await SkeinTestServer.withRunning(.init()) { server in
             let graph = try SchedulerTests.graph(Self.chain, server: server, inputs: Self.textInput, outputs: Self.chainOutputs)
             _ = try await Self.run(graph, store: store, inputs: ["text": "hello"])

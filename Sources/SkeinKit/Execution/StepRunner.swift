@@ -500,6 +500,11 @@ public final class StepRunner: Sendable {
                 return nil
             }
             throw CountedFailure(failure: StepFailure(.provider(error)), requests: requests + error.attempts, cacheHits: cacheHits)
+        } catch {
+            // Cancelled, or the store failed: a claim on the request (a shared store) must not
+            // keep other processes waiting for its lease to run out.
+            if let key, let recording { await recording.store.release(key) }
+            throw error
         }
         requests += completion.attempts
         return completion
@@ -566,14 +571,19 @@ public final class StepRunner: Sendable {
         guard usesCache, let recording, configuration.cachePolicy != .refresh else { return nil }
         let key = key ?? RequestKey(provider: builder.provider, request: request)
         if let stored = try await recording.store.completion(for: key) { return (stored, request, key) }
-        guard mode == .jsonSchema, builder.step.outputSchema != nil else { return nil }
-        let fallback = try builder.request(
-            context: context, structuredMode: .jsonObject, stream: configuration.streaming, repair: repair,
-            conversation: conversation?.messages ?? [])
-        let fallbackKey = RequestKey(provider: builder.provider, request: fallback)
-        guard let stored = try await recording.store.completion(for: fallbackKey) else { return nil }
-        structuredSupport.markRejectsJSONSchema(builder.provider.name)
-        return (stored, fallback, fallbackKey)
+        if mode == .jsonSchema, builder.step.outputSchema != nil {
+            let fallback = try builder.request(
+                context: context, structuredMode: .jsonObject, stream: configuration.streaming, repair: repair,
+                conversation: conversation?.messages ?? [])
+            let fallbackKey = RequestKey(provider: builder.provider, request: fallback)
+            if let stored = try await recording.store.completion(for: fallbackKey) {
+                structuredSupport.markRejectsJSONSchema(builder.provider.name)
+                return (stored, fallback, fallbackKey)
+            }
+        }
+        // About to be sent: in a shared store, another process may be fetching it right now.
+        guard configuration.cachePolicy == .readWrite, let answered = try await recording.store.claim(key) else { return nil }
+        return (answered, request, key)
     }
 
     /// Records a request in the run's history (and a fresh reply in the cache).

@@ -16,9 +16,9 @@ struct CacheCommand: AsyncParsableCommand {
         @OptionGroup var storeOptions: StoreOptions
 
         func run() async throws {
-            let store = try storeOptions.openExisting()
+            let store = try await storeOptions.openExisting()
             let stats = try await RunsCommand.List.guarded { try await store.cacheStats() }
-            var out = "store     \(store.path)\n"
+            var out = "store     \(store.location)\n"
             out += "entries   \(stats.entries) stored replies, \(Self.bytes(stats.payloadBytes)) of requests and replies\n"
             out += "file      \(Self.bytes(stats.fileBytes))\n"
             out += "runs      \(stats.runs) recorded\n"
@@ -44,7 +44,7 @@ struct CacheCommand: AsyncParsableCommand {
         @OptionGroup var storeOptions: StoreOptions
 
         func run() async throws {
-            let store = try storeOptions.openExisting()
+            let store = try await storeOptions.openExisting()
             let deleted = try await RunsCommand.List.guarded { try await store.clearCache() }
             Terminal.standardOutput.write("deleted \(Terminal.count(deleted, "stored reply").replacingOccurrences(of: "replys", with: "replies"))\n")
         }
@@ -65,7 +65,7 @@ struct CacheCommand: AsyncParsableCommand {
 
         func run() async throws {
             let age = Self.parseAge(olderThan) ?? 0
-            let store = try storeOptions.openExisting()
+            let store = try await storeOptions.openExisting()
             let deleted = try await RunsCommand.List.guarded {
                 try await store.pruneCache(unusedSince: Date().addingTimeInterval(-age))
             }

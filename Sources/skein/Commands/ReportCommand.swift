@@ -25,7 +25,7 @@ struct ReportCommand: AsyncParsableCommand {
     @OptionGroup var storeOptions: StoreOptions
 
     func run() async throws {
-        let store = try storeOptions.openExisting()
+        let store = try await storeOptions.openExisting()
         let (id, report) = try await RunsCommand.List.guarded {
             let id = try await store.resolveRun(run)
             var againstID: Int64?

@@ -29,14 +29,14 @@ struct RunsCommand: AsyncParsableCommand {
                 if format == .json { return Terminal.standardOutput.write("[]\n") }
                 return Terminal.standardError.write("no runs in '\(storeOptions.resolvedPath)' yet (there is no store there)\n")
             }
-            let store = try storeOptions.open()
+            let store = try await storeOptions.open()
             let runs = try await Self.guarded { try await store.runs(limit: limit) }
             if format == .json {
                 Terminal.standardOutput.write(JSONValue.array(runs.map(RunsCommand.json)).serialized(.pretty) + "\n")
                 return
             }
             if runs.isEmpty {
-                Terminal.standardError.write("no runs in '\(store.path)' yet\n")
+                Terminal.standardError.write("no runs in '\(store.location)' yet\n")
                 return
             }
             var rows = [["RUN", "STATUS", "STARTED", "TIME", "STEPS", "REQUESTS", "STORED", "PIPELINE"]]
@@ -68,7 +68,7 @@ struct RunsCommand: AsyncParsableCommand {
         @Option(help: "text or json.") var format: Format = .text
 
         func run() async throws {
-            let store = try storeOptions.openExisting()
+            let store = try await storeOptions.openExisting()
             try await List.guarded {
                 let id = try await store.resolveRun(run)
                 let detail = try await store.run(id)
@@ -115,7 +115,7 @@ struct RunsCommand: AsyncParsableCommand {
         @OptionGroup var storeOptions: StoreOptions
 
         func run() async throws {
-            let store = try storeOptions.openExisting()
+            let store = try await storeOptions.openExisting()
             try await List.guarded {
                 let a = try await store.run(try await store.resolveRun(first))
                 let b = try await store.run(try await store.resolveRun(second))

@@ -146,7 +146,7 @@ struct TestCommand: AsyncParsableCommand {
             throw ExitCode(1)
         }
 
-        let store = try storeOptions.open()
+        let store = try await storeOptions.open()
         let first = variants[0].session
         var extra: JSONValue.JSONObject = [
             "test": .object([

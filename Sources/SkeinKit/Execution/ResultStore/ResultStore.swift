@@ -32,8 +32,26 @@ public protocol ResultStore: Sendable {
     /// Records one (case, variant) of a `skein test` run with its verdicts.
     func record(_ test: TestVerdictsRecord) async throws
 
+    /// Records a dataset row's results line (for `skein merge --store`).
+    func record(_ row: RowResultRecord) async throws
+
+    /// Called before a request the store could not answer is sent. A store shared by several
+    /// processes (`PostgresResultStore`) claims the request for this process, or, while
+    /// another holds the claim, waits for that process to store its reply and returns it;
+    /// recording the request lets go of the claim. Nil: send it.
+    func claim(_ key: RequestKey) async throws -> Completion?
+
+    /// Lets go of a claim whose request ended without being recorded (cancelled, a store error).
+    func release(_ key: RequestKey) async
+
     /// Ends a run.
     func endRun(_ id: Int64, status: String, outputs: JSONValue?, endedAt: Date) async throws
+}
+
+extension ResultStore {
+    /// One process alone uses the store: nothing to wait for.
+    public func claim(_ key: RequestKey) async throws -> Completion? { nil }
+    public func release(_ key: RequestKey) async {}
 }
 
 /// How a run uses the cache.
