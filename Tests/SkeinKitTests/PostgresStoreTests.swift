@@ -65,14 +65,29 @@ import Testing
         // Killed: a claim nobody renews (written as a killed process leaves it).
         let orphan = Self.key("orphaned")
         try database.execute("""
-            INSERT INTO request_claims (key, token, expires_at)
-            VALUES ('\(orphan.hex)', 'killed', extract(epoch FROM clock_timestamp()) + 1)
+            INSERT INTO request_claims (key, token, expires_at, host, pid)
+            VALUES ('\(orphan.hex)', 'killed', extract(epoch FROM clock_timestamp()) + 1, 'another-machine', 1)
             """)
         let started = ContinuousClock.now
         #expect(try await other.claim(orphan) == nil, "the lease ran out: this process sends it")
         let waited = ContinuousClock.now - started
         #expect(waited >= .milliseconds(500), "it waited for the lease (\(waited))")
         #expect(waited < .seconds(20), "and no longer (\(waited))")
+
+        // Killed on this machine (a run resumed where it was killed): no wait for the lease.
+        let exited = Process()
+        exited.executableURL = URL(fileURLWithPath: "/bin/true")
+        try exited.run()
+        exited.waitUntilExit()
+        let local = Self.key("killed here")
+        try database.execute("""
+            INSERT INTO request_claims (key, token, expires_at, host, pid)
+            VALUES ('\(local.hex)', 'killed-here', extract(epoch FROM clock_timestamp()) + 600,
+                    '\(ProcessInfo.processInfo.hostName)', \(exited.processIdentifier))
+            """)
+        let resumed = ContinuousClock.now
+        #expect(try await other.claim(local) == nil)
+        #expect(ContinuousClock.now - resumed < .seconds(5), "waited for the lease of a process known to be gone")
         await holder.close()
         await other.close()
     }

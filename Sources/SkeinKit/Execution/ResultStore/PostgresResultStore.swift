@@ -133,7 +133,8 @@ public final class PostgresResultStore: HistoryStore {
             // of the server only let a request be sent twice.
             """
             CREATE UNLOGGED TABLE request_claims (
-                key TEXT PRIMARY KEY, token TEXT NOT NULL, expires_at DOUBLE PRECISION NOT NULL)
+                key TEXT PRIMARY KEY, token TEXT NOT NULL, expires_at DOUBLE PRECISION NOT NULL,
+                host TEXT NOT NULL, pid BIGINT NOT NULL)
             """,
         ]),
     ]
@@ -374,7 +375,7 @@ public final class PostgresResultStore: HistoryStore {
     /// statement whose connection the server killed while its rows streamed in was seen to
     /// wait forever (PostgresNIO 1.33), holding up the request behind it.
     func perform<T: Sendable>(
-        deadline: Duration? = .seconds(10), _ body: @escaping @Sendable () async throws -> T
+        deadline: Duration? = .seconds(5), _ body: @escaping @Sendable () async throws -> T
     ) async throws -> T {
         let clock = ContinuousClock()
         let end = clock.now + .seconds(60)
@@ -583,15 +584,21 @@ public final class PostgresResultStore: HistoryStore {
             // statement (its reply lost with a dropped connection) finds the claim its own.
             let answers = try await fetch("""
                 WITH taken AS (
-                    INSERT INTO request_claims (key, token, expires_at)
-                    VALUES (\(key.hex), \(token), extract(epoch FROM clock_timestamp()) + \(lease))
-                    ON CONFLICT (key) DO UPDATE SET token = excluded.token, expires_at = excluded.expires_at
+                    INSERT INTO request_claims (key, token, expires_at, host, pid)
+                    VALUES (\(key.hex), \(token), extract(epoch FROM clock_timestamp()) + \(lease), \(Self.host), \(Self.pid))
+                    ON CONFLICT (key) DO UPDATE SET token = excluded.token, expires_at = excluded.expires_at,
+                        host = excluded.host, pid = excluded.pid
                     WHERE request_claims.expires_at < extract(epoch FROM clock_timestamp())
                         OR request_claims.token = excluded.token
                     RETURNING token)
-                SELECT (SELECT count(*) FROM taken) > 0 AS taken, (SELECT response FROM completions WHERE key = \(key.hex)) AS response
-                """) { (try $0["taken"].decode(Bool.self), try $0["response"].decode(String?.self)) }
-            let (taken, response) = answers.first ?? (false, nil)
+                SELECT (SELECT count(*) FROM taken) > 0 AS taken, (SELECT response FROM completions WHERE key = \(key.hex)) AS response,
+                    holder.token AS holder, holder.host AS holder_host, holder.pid AS holder_pid
+                FROM (SELECT 1) AS one LEFT JOIN request_claims AS holder ON holder.key = \(key.hex)
+                """) {
+                (try $0["taken"].decode(Bool.self), try $0["response"].decode(String?.self),
+                 (try $0["holder"].decode(String?.self), try $0["holder_host"].decode(String?.self), try $0["holder_pid"].decode(Int64?.self)))
+            }
+            let (taken, response, holder) = answers.first ?? (false, nil, (nil, nil, nil))
             if let response, let value = try? JSONValue(parsing: response), let completion = Completion(storedValue: value) {
                 if taken { try? await execute("DELETE FROM request_claims WHERE key = \(key.hex) AND token = \(token)") }
                 return completion
@@ -612,10 +619,21 @@ public final class PostgresResultStore: HistoryStore {
                 if stored != nil { await release(key) }
                 return stored
             }
+            // Held by a process of this machine that is gone (killed, and now resumed): its
+            // lease need not run out first.
+            if let token = holder.0, holder.1 == Self.host, let pid = holder.2, Int32(pid) != Self.pid,
+               !SQLiteResultStore.processIsAlive(Int(pid))
+            {
+                try await execute("DELETE FROM request_claims WHERE key = \(key.hex) AND token = \(token)")
+                continue
+            }
             try await Task.sleep(for: delay)
             delay = min(delay * 2, .milliseconds(200))
         }
     }
+
+    static let host = ProcessInfo.processInfo.hostName
+    static let pid = ProcessInfo.processInfo.processIdentifier
 
     /// Lets go of a claim whose request ended without being recorded (cancelled, or a store
     /// error): others need not wait for its lease to run out.
