@@ -53,6 +53,17 @@ import Testing
             #expect(list.status == 0, "\(list.stderr)")
             #expect(list.stdout.split(separator: "\n").count == 5, "a header and four runs:\n\(list.stdout)")
             #expect(try database.execute("SELECT count(*) FROM request_claims") == "0")
+            #expect(!list.stdout.contains("HOST"), "one machine's runs need no host column")
+
+            // A run of another machine in the shared store: the list says where each ran.
+            try database.execute("""
+                INSERT INTO runs (pipeline_path, pipeline_sha256, inputs, options, started_at, status, pid, host)
+                VALUES ('p.yaml', '0', '{}', '{"name":"nightly"}', 0, 'succeeded', 1, 'ci-runner-7')
+                """)
+            let shared = try await CLI.run(["runs", "list", "--store", database.url], in: directory)
+            #expect(shared.stdout.hasPrefix("RUN  STATUS     HOST"), "\(shared.stdout)")
+            #expect(shared.stdout.contains("ci-runner-7"))
+            #expect(shared.stdout.contains("p.yaml [nightly]"))
         }
     }
 

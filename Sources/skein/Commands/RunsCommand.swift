@@ -39,14 +39,19 @@ struct RunsCommand: AsyncParsableCommand {
                 Terminal.standardError.write("no runs in '\(store.location)' yet\n")
                 return
             }
+            // A shared store holds the runs of other machines: say which ran where.
+            let showsHost = runs.contains { $0.host != ProcessInfo.processInfo.hostName }
             var rows = [["RUN", "STATUS", "STARTED", "TIME", "STEPS", "REQUESTS", "STORED", "PIPELINE"]]
+            if showsHost { rows[0].insert("HOST", at: 2) }
             for run in runs {
                 let duration = run.endedAt.map { String(format: "%.1fs", $0.timeIntervalSince(run.startedAt)) } ?? "-"
                 rows.append([
                     "\(run.id)", run.status, RunsCommand.timestamp(run.startedAt), duration, "\(run.steps)", "\(run.requests)",
                     "\(run.cacheHits)", run.pipelinePath + (run.gitCommit.map { " @ " + $0.prefix(7) } ?? "")
-                        + (run.test.map { " (test: \($0.cases) case\($0.cases == 1 ? "" : "s") × \($0.variants.count) variant\($0.variants.count == 1 ? "" : "s"))" } ?? ""),
+                        + (run.test.map { " (test: \($0.cases) case\($0.cases == 1 ? "" : "s") × \($0.variants.count) variant\($0.variants.count == 1 ? "" : "s"))" } ?? "")
+                        + (run.name.map { " [\($0)]" } ?? ""),
                 ])
+                if showsHost { rows[rows.count - 1].insert(run.host, at: 2) }
             }
             Terminal.standardOutput.write(RunsCommand.table(rows))
         }
@@ -151,6 +156,8 @@ struct RunsCommand: AsyncParsableCommand {
         object["steps"] = .int(run.steps)
         object["requests"] = .int(run.requests)
         object["cache_hits"] = .int(run.cacheHits)
+        object["host"] = .string(run.host)
+        object["name"] = run.name.map { .string($0) } ?? .null
         return .object(object)
     }
 
