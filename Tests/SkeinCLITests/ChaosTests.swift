@@ -73,7 +73,18 @@ import Testing
         return tally
     }
 
-    @Test func everyRowCompletesUnderFaultsAndNoSuccessIsPaidTwice() async throws {
+    /// The store a chaos run uses: the default SQLite file in the run's directory, or a
+    /// scratch PostgreSQL database (nil: no server, the test skips, saying why).
+    static func storeArguments(_ store: String, for test: String = #function) throws -> (arguments: [String], drop: @Sendable () -> Void)? {
+        guard store == "postgres" else { return ([], {}) }
+        guard let database = try PostgresScratchDatabase.create(for: test) else { return nil }
+        return (["--store", database.url], { database.drop() })
+    }
+
+    @Test(arguments: ["sqlite", "postgres"])
+    func everyRowCompletesUnderFaultsAndNoSuccessIsPaidTwice(store: String) async throws {
+        guard let (storeArguments, drop) = try Self.storeArguments(store) else { return }
+        defer { drop() }
         let directory = try CLI.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let rows = try Self.dataset(in: directory, rows: Self.rows)
@@ -81,7 +92,7 @@ import Testing
         try await SkeinTestServer.withRunning(Self.faultyServer) { server in
             let path = try CLI.writePipeline(Self.pipeline, server: server, in: directory)
             let out = directory.appendingPathComponent("results.jsonl").path
-            let result = try await CLI.run(["run", path, "--dataset", rows, "-o", out, "--concurrency", "64"], in: directory)
+            let result = try await CLI.run(["run", path, "--dataset", rows, "-o", out, "--concurrency", "64"] + storeArguments, in: directory)
             #expect(result.status == 0, "\(result.stderr.suffix(2000))")
             #expect(try String(contentsOfFile: out, encoding: .utf8) == expected, "results differ from the fault-free run")
             let requests = await server.requests
@@ -94,14 +105,17 @@ import Testing
             #expect(worst <= Self.retries + 1, "a request took \(worst) attempts; the policy allows \(Self.retries + 1)")
             var faults: [RecordedRequest.Fault: Int] = [:]
             for request in requests { if case .fault(let fault) = request.handling { faults[fault, default: 0] += 1 } }
-            let summary = "chaos: \(Self.rows) rows, \(requests.count) attempts for \(tally.count) requests, faults \(faults.map { "\($0.key.rawValue)=\($0.value)" }.sorted().joined(separator: " ")), most attempts for one request \(worst), repeated successes \(repeated)"
+            let summary = "chaos (\(store)): \(Self.rows) rows, \(requests.count) attempts for \(tally.count) requests, faults \(faults.map { "\($0.key.rawValue)=\($0.value)" }.sorted().joined(separator: " ")), most attempts for one request \(worst), repeated successes \(repeated)"
             print(summary)
-            try? (summary + "\n").write(toFile: directory.deletingLastPathComponent().appendingPathComponent("skein-chaos-summary.txt").path, atomically: true, encoding: .utf8)
+            try? (summary + "\n").write(toFile: directory.deletingLastPathComponent().appendingPathComponent("skein-chaos-summary-\(store).txt").path, atomically: true, encoding: .utf8)
             #expect(faults.count == 6, "every kind of fault was injected: \(faults)")
         }
     }
 
-    @Test func killedAtRandomMomentsAndRestartedTheResultsAreByteIdentical() async throws {
+    @Test(arguments: ["sqlite", "postgres"])
+    func killedAtRandomMomentsAndRestartedTheResultsAreByteIdentical(store: String) async throws {
+        guard let (storeArguments, drop) = try Self.storeArguments(store) else { return }
+        defer { drop() }
         let directory = try CLI.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let rowCount = Self.rows
@@ -117,7 +131,7 @@ import Testing
         try await SkeinTestServer.withRunning(.init(latency: .uniform(min: .milliseconds(50), max: .milliseconds(150)))) { server in
             let path = try CLI.writePipeline(Self.pipeline, server: server, in: directory)
             let out = directory.appendingPathComponent("results.jsonl").path
-            let arguments = ["run", path, "--dataset", rows, "-o", out, "--concurrency", "32"]
+            let arguments = ["run", path, "--dataset", rows, "-o", out, "--concurrency", "32"] + storeArguments
             var generator = SystemRandomNumberGenerator()
             var kills: [ContinuousClock.Instant] = []
             for _ in 0..<Self.kills {
@@ -167,11 +181,13 @@ import Testing
                 #expect(lost <= inFlight, "kill \(kill + 1): \(lost) successful replies asked again, \(inFlight) in flight at the kill")
             }
             let inFlightAtKills = inFlightPerKill.reduce(0, +)
-            let summary = "soak: \(rowCount) rows, \(kills.count) kills, \(tally.count) requests, \(repeated) successful requests asked again (in flight at the kills: \(inFlightAtKills)); per kill, replies sent before it and asked again \(lostPerKill), in flight \(inFlightPerKill); the oldest lost reply left the server \(Double(oldestLoss.components.attoseconds) / 1e15 + Double(oldestLoss.components.seconds) * 1000) ms before its kill"
+            let summary = "soak (\(store)): \(rowCount) rows, \(kills.count) kills, \(tally.count) requests, \(repeated) successful requests asked again (in flight at the kills: \(inFlightAtKills)); per kill, replies sent before it and asked again \(lostPerKill), in flight \(inFlightPerKill); the oldest lost reply left the server \(Double(oldestLoss.components.attoseconds) / 1e15 + Double(oldestLoss.components.seconds) * 1000) ms before its kill"
             print(summary)
-            try? (summary + "\n").write(toFile: directory.deletingLastPathComponent().appendingPathComponent("skein-soak-summary.txt").path, atomically: true, encoding: .utf8)
-            let store = try SQLiteResultStore(path: directory.appendingPathComponent(".skein/skein.sqlite").path)
-            #expect(try await store.integrityCheck() == "ok")
+            try? (summary + "\n").write(toFile: directory.deletingLastPathComponent().appendingPathComponent("skein-soak-summary-\(store).txt").path, atomically: true, encoding: .utf8)
+            if store == "sqlite" {
+                let sqlite = try SQLiteResultStore(path: directory.appendingPathComponent(".skein/skein.sqlite").path)
+                #expect(try await sqlite.integrityCheck() == "ok")
+            }
         }
     }
 }
