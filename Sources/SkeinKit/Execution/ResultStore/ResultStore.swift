@@ -88,10 +88,14 @@ public struct RequestRecord: Sendable {
     public var attempts: Int
     public var startedAt: Date
     public var duration: Duration
+    /// USD the reply's tokens cost at the price the run knew (nil: no price). For a reply
+    /// from the store, what it cost when it was bought (at today's price): this run paid
+    /// nothing for it. 0 for a failed request.
+    public var cost: Double?
 
     public init(runID: Int64, row: Int = 0, step: String, item: Int?, key: RequestKey, provider: ProviderConfiguration,
                 api: CompletionAPI, model: String?, completion: Completion?, error: String? = nil, cached: Bool,
-                attempts: Int, startedAt: Date, duration: Duration) {
+                attempts: Int, startedAt: Date, duration: Duration, cost: Double? = nil) {
         self.runID = runID
         self.row = row
         self.step = step
@@ -107,6 +111,7 @@ public struct RequestRecord: Sendable {
         self.attempts = attempts
         self.startedAt = startedAt
         self.duration = duration
+        self.cost = cost
     }
 }
 

@@ -181,6 +181,7 @@ public final class SQLiteResultStore: ResultStore {
         registerBatchMigration(&migrator)
         registerToolMigration(&migrator)
         registerTestMigration(&migrator)
+        registerCostMigration(&migrator)
         return migrator
     }()
 
@@ -238,8 +239,8 @@ public final class SQLiteResultStore: ResultStore {
                 try touch.execute()
             }
             var history = try SQLiteRawStatement(db, sql: """
-                INSERT INTO run_requests (run_id, row, step, item, key, provider, model, cached, attempts, started_at, duration, error, usage)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                INSERT INTO run_requests (run_id, row, step, item, key, provider, model, cached, attempts, started_at, duration, error, usage, cost)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """)
             history.bind(request.runID)
             history.bind(request.row)
@@ -254,6 +255,7 @@ public final class SQLiteResultStore: ResultStore {
             history.bind(request.duration.inSeconds)
             history.bind(request.error)
             history.bind(usage)
+            history.bind(request.cost)
             try history.execute()
         }
     }
