@@ -216,4 +216,104 @@ import Testing
         let free = await RunSession(graph: graph).scheduler(client: client, store: nil).run(inputs: [:])
         #expect(free.status == .succeeded && free.spend.unpriced == ["scripted/scripted-model"])
     }
+
+    @Test func everyForEachItemReservesAndTheStepStopsMidListKeepingItsCounts() async throws {
+        let text = """
+            version: 1
+            defaults:
+              provider: scripted
+              model: scripted-model
+            \(Self.pricedProvider)
+            steps:
+              each:
+                for_each: "{{ [1, 2, 3, 4, 5, 6, 7, 8, 9, 10] }}"
+                as: item
+                prompt: "item {{ item }}"
+                max_tokens: 20
+            """
+        let (graph, result) = PipelineValidator().validateGraph(text: text, path: "each.yaml")
+        let client = ScriptedCompletionClient(fallback: .text("one two three four five six seven eight nine ten"))
+        let session = RunSession(graph: try #require(graph, "\(result.diagnostics)"), options: .init(concurrency: 1, maxCost: 0.055))
+        let outcome = await session.scheduler(client: client, store: nil).run(inputs: [:])
+        // $0.01 a reply, $0.02 reserved: four fit (the fourth at $0.03 + $0.02), the fifth does not.
+        #expect(client.requests.count == 4)
+        let step = try #require(outcome.results["each"])
+        #expect(step.status == .failed && step.failure?.isBudgetStop == true && step.failure?.item == 4)
+        #expect(step.requests == 4)
+        #expect(abs(outcome.spend.total - 0.04) < 1e-9 && outcome.spend.cost(of: "each").map { abs($0 - 0.04) < 1e-9 } == true)
+    }
+
+    @Test func everyTurnOfAToolLoopIsARequestThatCostsAndReserves() async throws {
+        let pricing = "    pricing: {\"*\": {input_per_million: 0, output_per_million: 1000}}"
+        let step = ToolLoopTests.weatherStep.replacingOccurrences(
+            of: "    prompt: \"What should I wear", with: "    max_tokens: 5\n    prompt: \"What should I wear")
+        let workspace = try ToolLoopTests.workspace(step, scripts: ["tools/weather.sh": ToolLoopTests.weatherScript], env: pricing)
+        defer { try? FileManager.default.removeItem(at: workspace.directory) }
+        let client = ScriptedCompletionClient(rules: [.init(.any, reply: .computed { request in
+            let results = ToolLoopTests.toolResults(request)
+            // 5 tokens out ($0.005), then 3 ($0.003).
+            if results.isEmpty { return ToolLoopTests.calling([("get_weather", #"{"city":"Oslo"}"#)], turn: 1) }
+            return ToolLoopTests.answer("Wear sunglasses")
+        })])
+        let free = await RunSession(graph: workspace.graph).scheduler(client: client, store: nil).run(inputs: ["city": "Oslo"])
+        #expect(free.status == .succeeded)
+        #expect(abs(free.spend.total - 0.008) < 1e-12 && free.spend.isComplete)
+        // Each turn reserves 5 tokens out ($0.005): the second does not fit in $0.006.
+        let budgeted = await RunSession(graph: workspace.graph, options: .init(maxCost: 0.006)).scheduler(client: client, store: nil)
+            .run(inputs: ["city": "Oslo"])
+        #expect(budgeted.status == .failed)
+        #expect(budgeted.results["ask"]?.failure?.isBudgetStop == true)
+        #expect(client.requests.count == 3)
+        #expect(abs(budgeted.spend.total - 0.005) < 1e-12)
+    }
+
+    // MARK: The store
+
+    @Test func theStoreKeepsEachRequestsCostAndARunsSpendCountsRepliesFromTheProviderOnly() async throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("skein-cost-\(UUID().uuidString).sqlite").path
+        defer { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) } }
+        let store = try SQLiteResultStore(path: path)
+        let run = try await store.beginRun(RunRecord(pipelinePath: "p.yaml", pipelineSHA256: "x", inputs: .object([:])))
+        let provider = ProviderConfiguration(name: "p", baseURL: "http://127.0.0.1:9/v1")
+        func record(_ body: String, cached: Bool, cost: Double?, step: String = "a", error: String? = nil) async throws {
+            let request = CompletionRequest.chat(model: "m", messages: [ChatMessage(role: .user, content: .text(body))])
+            try await store.record(RequestRecord(
+                runID: run, step: step, item: nil, key: RequestKey(provider: provider, request: request), provider: provider,
+                api: .chat, model: "m", completion: error == nil ? Completion(content: "ok", usage: .init(promptTokens: 1, completionTokens: 1)) : nil,
+                error: error, cached: cached, attempts: cached ? 0 : 1, startedAt: Date(), duration: .zero, cost: cost))
+        }
+        try await record("one", cached: false, cost: 0.25)
+        try await record("two", cached: true, cost: 0.5)  // what it cost when bought: not this run's spend
+        try await record("three", cached: false, cost: 0, error: "HTTP 500")
+        try await record("four", cached: false, cost: 0.125, step: "b")
+        for step in ["a", "b"] {
+            try await store.record(StepRecord(runID: run, result: StepResult(name: step, status: .finished), startedAt: Date()))
+        }
+        var summary = try #require(try await store.runs().first)
+        #expect(summary.cost == 0.375 && summary.unpricedRequests == 0)
+        var detail = try await store.run(run)
+        #expect(detail.steps.map(\.cost) == [0.25, 0.125])
+        #expect(try await store.requests(run: run).map(\.cost) == [0.25, 0.5, 0, 0.125])
+        // A reply with no price makes its step's cost, and the run's, partly unknown.
+        try await record("five", cached: false, cost: nil, step: "b")
+        summary = try #require(try await store.runs().first)
+        #expect(summary.cost == 0.375 && summary.unpricedRequests == 1)
+        detail = try await store.run(run)
+        #expect(detail.steps.map(\.cost) == [0.25, nil])
+    }
+
+    @Test func aStoreFromBeforeCostsGainsTheColumnAndItsRunsCostIsUnknown() async throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("skein-v4-\(UUID().uuidString).sqlite").path
+        defer { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) } }
+        try SQLiteResultStore.makeOlderStore(at: path, upTo: "v4-tests", then: """
+            INSERT INTO runs (id, pipeline_path, pipeline_sha256, inputs, options, started_at, status, pid, host)
+            VALUES (1, 'p.yaml', 'x', '{}', '{}', 0, 'succeeded', 1, 'h');
+            INSERT INTO run_requests (run_id, row, step, key, provider, cached, attempts, started_at, duration, usage)
+            VALUES (1, 0, 'a', 'k', 'p', 0, 1, 0, 0, '{"prompt_tokens": 1, "completion_tokens": 1}');
+            """)
+        let store = try SQLiteResultStore(path: path)
+        let summary = try #require(try await store.runs().first)
+        #expect(summary.unpricedRequests == 1 && summary.cost == 0)
+        #expect(try await store.requests(run: 1).first?.cost == nil)
+    }
 }

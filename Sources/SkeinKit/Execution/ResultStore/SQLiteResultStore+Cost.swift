@@ -13,3 +13,13 @@ extension SQLiteResultStore {
         }
     }
 }
+
+extension SQLiteResultStore {
+    /// Makes a store file as an older Skein left it: migrated up to `migration` only, then
+    /// `sql` run. For the tests of upgrades (a store from before `v5-cost`).
+    static func makeOlderStore(at path: String, upTo migration: String, then sql: String) throws {
+        let queue = try DatabaseQueue(path: path)
+        try migrator.migrate(queue, upTo: migration)
+        try queue.write { db in try db.execute(sql: sql) }
+    }
+}
