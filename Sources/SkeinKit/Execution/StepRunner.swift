@@ -620,9 +620,9 @@ public final class StepRunner: Sendable {
     }
 
     /// Records a request in the run's history (and a fresh reply in the cache).
-    @inline(never)  // kept out of `runItem`'s async frame, which every request in flight holds
     /// - Parameter cost: what a fresh reply cost (nil: no price); a stored reply's is worked
     ///   out here, at today's price: what it would have cost (the run paid nothing for it).
+    @inline(never)  // kept out of `runItem`'s async frame, which every request in flight holds
     func recordRequest(
         _ request: CompletionRequest, key: RequestKey?, builder: StepRequestBuilder, item: Int?, row: Int, completion: Completion?,
         error: String?, cached: Bool, attempts: Int, startedAt: Date, duration: Duration, cost: Double? = nil

@@ -103,7 +103,9 @@ public final class CostMeter: Sendable {
     ///   - cost: USD of the reply; nil when it had no price (`label`, `provider/model`, is
     ///     then listed as unpriced; under a budget the reservation is counted instead).
     ///   - step: the step it belongs to.
-    public func settle(_ reservation: Reservation, cost: Double?, step: String, label: String) {
+    public func settle(_ reservation: Reservation, cost: Double?, step: String, label: @autoclosure () -> String) {
+        // Built only for a reply with no price.
+        let label = cost == nil && budget == nil ? label() : ""
         state.withLock { state in
             let counted = cost ?? (state.ledger != nil ? reservation.amount : 0)
             state.ledger?.settle(reserved: reservation.amount, cost: counted)
@@ -116,7 +118,7 @@ public final class CostMeter: Sendable {
                 state.spend.byStep[step, default: 0] += counted
             }
         }
-        wakeAll()
+        if budget != nil { wakeAll() }
     }
 
     /// Gives a reservation back for a request that cost nothing (it failed before a reply).

@@ -24,12 +24,12 @@ public final class PriceBook: Sendable {
     /// What a reply cost at `provider`'s price for its model, or nil when there is no price
     /// or the reply reported no usage.
     /// - Parameter estimatedPromptTokens: the prompt's count when the provider reported none
-    ///   (a stream counted by its chunks).
-    public func cost(of completion: Completion, provider: ProviderConfiguration, model: String?, estimatedPromptTokens: Int = 0)
-        -> Double?
-    {
+    ///   (a stream counted by its chunks); worked out only then.
+    public func cost(
+        of completion: Completion, provider: ProviderConfiguration, model: String?, estimatedPromptTokens: @autoclosure () -> Int = 0
+    ) -> Double? {
         guard let usage = completion.usage, let price = price(provider: provider, model: model) else { return nil }
-        let prompt = usage.isCountedFromStream ? estimatedPromptTokens : usage.promptTokens
+        let prompt = usage.isCountedFromStream ? estimatedPromptTokens() : usage.promptTokens
         return price.cost(promptTokens: prompt, completionTokens: usage.completionTokens, cachedTokens: usage.cachedTokens ?? 0)
     }
 
