@@ -480,9 +480,12 @@ public final class StepRunner: Sendable {
         let startedAt = Date()
         let clock = ContinuousClock()
         let began = clock.now
-        let (completion, cost): (Completion, Double?)
+        let completion: Completion
+        // Set by the closure rather than returned with the reply: a (Completion, Double?)
+        // result took a second Completion-sized slot in this frame, held by every request out.
+        var cost: Double?
         do {
-            (completion, cost) = try await requestLimit.withPermit {
+            completion = try await requestLimit.withPermit {
                 // The budget is reserved once the request has a slot: one waiting for a slot
                 // holds none of it.
                 let reservation = try await reserve(request, builder: builder)
@@ -490,7 +493,8 @@ public final class StepRunner: Sendable {
                     let completion = try await client.complete(
                         request, provider: builder.provider, retryPolicy: policy, timeout: timeout,
                         events: Self.forwarding(events, step: name, item: item))
-                    return (completion, settle(reservation, completion: completion, request: request, builder: builder))
+                    cost = settle(reservation, completion: completion, request: request, builder: builder)
+                    return completion
                 } catch {
                     // No reply, nothing billed: providers charge for a reply's tokens (Novita
                     // also for a request the client abandoned mid-reply, which a timeout is;
@@ -628,16 +632,21 @@ public final class StepRunner: Sendable {
         error: String?, cached: Bool, attempts: Int, startedAt: Date, duration: Duration, cost: Double? = nil
     ) async throws {
         guard let recording else { return }
-        var cost = cost
-        if cached, let completion {
-            cost = prices.cost(
-                of: completion, provider: builder.provider, model: request.model, estimatedPromptTokens: request.promptTokenBound)
-        }
         try await recording.store.record(RequestRecord(
             runID: recording.runID, row: row, step: builder.step.name, item: item,
             key: key ?? RequestKey(provider: builder.provider, request: request), provider: builder.provider, api: request.api,
             model: request.model, completion: completion, error: error, cached: cached,
-            attempts: attempts, startedAt: startedAt, duration: duration, cost: cost))
+            attempts: attempts, startedAt: startedAt, duration: duration,
+            cost: cached ? storedCost(of: completion, request: request, builder: builder) : cost))
+    }
+
+    /// What a reply from the store cost when it was bought, at today's price. Not inlined:
+    /// binding the reply in `recordRequest` took a Completion-sized slot in its frame.
+    @inline(never)
+    func storedCost(of completion: Completion?, request: CompletionRequest, builder: StepRequestBuilder) -> Double? {
+        guard let completion else { return nil }
+        return prices.cost(
+            of: completion, provider: builder.provider, model: request.model, estimatedPromptTokens: request.promptTokenBound)
     }
 }
 
