@@ -61,7 +61,7 @@ public final class SQLiteResultStore: ResultStore {
                 lastError = error
                 Thread.sleep(forTimeInterval: 0.02 * Double(attempt + 1))
             } catch let error as DatabaseError
-                where error.resultCode == .SQLITE_ERROR && (error.message ?? "").contains("already exists") && attempt < 10
+                where error.resultCode == .SQLITE_ERROR && Self.isMigrationRace(error.message ?? "") && attempt < 10
             {
                 // Another process created the new file's tables first: GRDB's migrator reads
                 // which migrations are applied before it takes the write lock, so both saw
@@ -75,6 +75,12 @@ public final class SQLiteResultStore: ResultStore {
         guard let opened else { throw Self.openError(path: path, lastError ?? StoreError("busy")) }
         pool = opened
         writes = GroupCommitQueue(pool: opened, path: path, checkpointer: Checkpointer(path: path, configuration: configuration))
+    }
+
+    /// Whether a migration failed because another process applied it first: a table it
+    /// creates exists already, or a column it adds (`v5-cost`, `v6-request-times`) does.
+    static func isMigrationRace(_ message: String) -> Bool {
+        message.contains("already exists") || message.contains("duplicate column name")
     }
 
     static func openError(path: String, _ error: any Error) -> StoreError {
