@@ -480,6 +480,7 @@ public final class StepRunner: Sendable {
         let startedAt = Date()
         let clock = ContinuousClock()
         let began = clock.now
+        let timing = RequestTiming(began: began)
         let completion: Completion
         // Set by the closure rather than returned with the reply: a (Completion, Double?)
         // result took a second Completion-sized slot in this frame, held by every request out.
@@ -489,10 +490,11 @@ public final class StepRunner: Sendable {
                 // The budget is reserved once the request has a slot: one waiting for a slot
                 // holds none of it.
                 let reservation = try await reserve(request, builder: builder)
+                timing.markSent()
                 do {
                     let completion = try await client.complete(
                         request, provider: builder.provider, retryPolicy: policy, timeout: timeout,
-                        events: Self.forwarding(events, step: name, item: item))
+                        events: Self.forwarding(events, step: name, item: item, timing: timing))
                     cost = settle(reservation, completion: completion, request: request, builder: builder)
                     return completion
                 } catch {
@@ -509,13 +511,13 @@ public final class StepRunner: Sendable {
             // once its reply is durable, so nothing downstream starts before that.
             try await recordRequest(
                 request, key: key, builder: builder, item: item, row: row, completion: completion, error: nil, cached: false,
-                attempts: completion.attempts, startedAt: startedAt, duration: clock.now - began, cost: cost)
+                attempts: completion.attempts, startedAt: startedAt, duration: clock.now - began, cost: cost, timing: timing)
         } catch let exceeded as BudgetExceeded {
             throw CountedFailure(failure: StepFailure(.budget(exceeded), item: item), requests: requests, cacheHits: cacheHits)
         } catch let error as ProviderError {
             try await recordRequest(
                 request, key: key, builder: builder, item: item, row: row, completion: nil, error: error.description,
-                cached: false, attempts: error.attempts, startedAt: startedAt, duration: clock.now - began, cost: 0)
+                cached: false, attempts: error.attempts, startedAt: startedAt, duration: clock.now - began, cost: 0, timing: timing)
             if mode == .jsonSchema && builder.provider.dialect.refusesJSONSchema(error) && builder.step.outputSchema != nil {
                 // The provider does not take `json_schema` (its dialect reads that from the
                 // error). Remember it for the provider and ask again with json_object.
@@ -552,15 +554,22 @@ public final class StepRunner: Sendable {
         return cost
     }
 
-    /// The client's events for one request, as the run's: streamed text and retries.
+    /// The client's events for one request, as the run's: streamed text and retries; when a
+    /// streamed reply's first text came goes to `timing`.
     static func forwarding(
-        _ events: @escaping @Sendable (RunEvent) -> Void, step: String, item: Int?
+        _ events: @escaping @Sendable (RunEvent) -> Void, step: String, item: Int?, timing: RequestTiming? = nil
     ) -> @Sendable (ClientEvent) -> Void {
         { event in
             switch event {
-            case .contentDelta(let text): events(.token(step: step, item: item, text: text, isReasoning: false))
-            case .reasoningDelta(let text): events(.token(step: step, item: item, text: text, isReasoning: true))
+            case .contentDelta(let text):
+                timing?.markFirstByte()
+                events(.token(step: step, item: item, text: text, isReasoning: false))
+            case .reasoningDelta(let text):
+                timing?.markFirstByte()
+                events(.token(step: step, item: item, text: text, isReasoning: true))
+            case .toolCallDelta: timing?.markFirstByte()
             case .retrying(let attempt, let delay, let error):
+                timing?.attemptFailed()
                 events(.retry(step: step, item: item, attempt: attempt, delay: delay, message: error.description))
             case .providerThrottled(let throttle): events(.throttled(step: step, item: item, throttle))
             default: break
@@ -629,7 +638,8 @@ public final class StepRunner: Sendable {
     @inline(never)  // kept out of `runItem`'s async frame, which every request in flight holds
     func recordRequest(
         _ request: CompletionRequest, key: RequestKey?, builder: StepRequestBuilder, item: Int?, row: Int, completion: Completion?,
-        error: String?, cached: Bool, attempts: Int, startedAt: Date, duration: Duration, cost: Double? = nil
+        error: String?, cached: Bool, attempts: Int, startedAt: Date, duration: Duration, cost: Double? = nil,
+        timing: RequestTiming? = nil
     ) async throws {
         guard let recording else { return }
         try await recording.store.record(RequestRecord(
@@ -637,7 +647,8 @@ public final class StepRunner: Sendable {
             key: key ?? RequestKey(provider: builder.provider, request: request), provider: builder.provider, api: request.api,
             model: request.model, completion: completion, error: error, cached: cached,
             attempts: attempts, startedAt: startedAt, duration: duration,
-            cost: cached ? storedCost(of: completion, request: request, builder: builder) : cost))
+            cost: cached ? storedCost(of: completion, request: request, builder: builder) : cost,
+            sentAfter: timing?.sentAfter, firstByteAfter: timing?.firstByteAfter))
     }
 
     /// What a reply from the store cost when it was bought, at today's price. Not inlined:

@@ -228,6 +228,8 @@ struct RunsCommand: AsyncParsableCommand {
             if let item = request.item { title += ", item \(item)" }
             title += " — \(request.provider)" + (request.model.map { " / \($0)" } ?? "")
             title += request.cached ? ", from the store" : String(format: ", %d attempt%@, %.2fs", request.attempts, request.attempts == 1 ? "" : "s", request.duration)
+            if !request.cached, let sent = request.sentAfter, sent >= 0.01 { title += String(format: " (%.2fs of it queued)", sent) }
+            if !request.cached, let firstByte = request.firstByteAfter { title += String(format: ", first byte after %.2fs", firstByte) }
             out += "━━ \(title)\n"
             guard let body = request.request.flatMap({ try? JSONValue(parsing: $0) }) else {
                 out += "(the request text is no longer stored: the cache was cleared or pruned)\n\n"
@@ -336,6 +338,10 @@ struct RunsCommand: AsyncParsableCommand {
             object["error"] = request.error.map { .string($0) } ?? .null
             // What the reply cost when it was bought (a `cached` one cost this run nothing).
             object["cost"] = request.cost.map { .double($0) } ?? .null
+            // Seconds after it was ready: when it went out (it waited for a slot before) and
+            // when a streamed reply's first byte came.
+            if let sent = request.sentAfter { object["sent_after"] = .double(sent) }
+            if let firstByte = request.firstByteAfter { object["first_byte_after"] = .double(firstByte) }
             return .object(object)
         }
         guard !tools.isEmpty else { return JSONValue.array(requestValues).serialized(.pretty) + "\n" }

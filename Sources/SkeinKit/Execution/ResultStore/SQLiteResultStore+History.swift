@@ -79,6 +79,11 @@ extension SQLiteResultStore {
         /// USD its reply cost when it was bought (the run paid nothing for a `cached` one);
         /// nil when the run knew no price.
         public var cost: Double? = nil
+        /// Seconds after `startedAt` the request went out (it waited for a slot before);
+        /// nil for a reply from the store, or a run recorded before `v6-request-times`.
+        public var sentAfter: Double? = nil
+        /// Seconds after `startedAt` a streamed reply's first text came (its first token); nil otherwise.
+        public var firstByteAfter: Double? = nil
     }
 
     /// A run with its inputs, outputs and steps.
@@ -187,7 +192,7 @@ extension SQLiteResultStore {
                 model: row["model"], cached: row["cached"], attempts: row["attempts"],
                 startedAt: Date(timeIntervalSince1970: row["started_at"]), duration: row["duration"], error: failed,
                 usage: row["usage"], request: row["request_body"], response: failed == nil ? row["response_body"] : nil,
-                cost: row["cost"])
+                cost: row["cost"], sentAfter: row["sent_after"], firstByteAfter: row["first_byte_after"])
             }
         }
     }

@@ -188,6 +188,7 @@ public final class SQLiteResultStore: ResultStore {
         registerToolMigration(&migrator)
         registerTestMigration(&migrator)
         registerCostMigration(&migrator)
+        registerRequestTimesMigration(&migrator)
         return migrator
     }()
 
@@ -245,8 +246,9 @@ public final class SQLiteResultStore: ResultStore {
                 try touch.execute()
             }
             var history = try SQLiteRawStatement(db, sql: """
-                INSERT INTO run_requests (run_id, row, step, item, key, provider, model, cached, attempts, started_at, duration, error, usage, cost)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                INSERT INTO run_requests (run_id, row, step, item, key, provider, model, cached, attempts, started_at, duration, error, usage, cost,
+                    sent_after, first_byte_after)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """)
             history.bind(request.runID)
             history.bind(request.row)
@@ -262,6 +264,8 @@ public final class SQLiteResultStore: ResultStore {
             history.bind(request.error)
             history.bind(usage)
             history.bind(request.cost)
+            history.bind(request.sentAfter)
+            history.bind(request.firstByteAfter)
             try history.execute()
         }
     }
