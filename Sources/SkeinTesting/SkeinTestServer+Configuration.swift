@@ -21,6 +21,9 @@ extension SkeinTestServer {
         public var rateLimitWindow: Duration
         /// The models `GET /v1/models` lists; the first is the reply's `model` when a request names none.
         public var modelIDs: [String]
+        /// Prices `GET /v1/models` lists, by model id, in the shape of a provider whose list
+        /// carries them (see ``ListedPrice``); models without one are listed without a price.
+        public var modelPrices: [String: ListedPrice]
         /// Answer a model missing from ``modelIDs`` with HTTP 404 `model_not_found`.
         public var rejectsUnknownModels: Bool
         /// Answer `response_format: {type: json_schema}` with HTTP 500 and the message
@@ -73,6 +76,7 @@ extension SkeinTestServer {
             requestsPerMinute: Int? = nil,
             rateLimitWindow: Duration = .seconds(60),
             modelIDs: [String] = ["test-model"],
+            modelPrices: [String: ListedPrice] = [:],
             rejectsUnknownModels: Bool = false,
             rejectsJSONSchema: Bool = false,
             requiredAPIKey: String? = nil,
@@ -96,6 +100,7 @@ extension SkeinTestServer {
             self.requestsPerMinute = requestsPerMinute
             self.rateLimitWindow = rateLimitWindow
             self.modelIDs = modelIDs
+            self.modelPrices = modelPrices
             self.rejectsUnknownModels = rejectsUnknownModels
             self.rejectsJSONSchema = rejectsJSONSchema
             self.requiredAPIKey = requiredAPIKey
@@ -111,6 +116,39 @@ extension SkeinTestServer {
             self.shutdownGracePeriod = shutdownGracePeriod
             self.batches = batches
             self.tls = tls
+        }
+    }
+
+    /// A model's price as a provider's model list carries it, in USD per million tokens.
+    public struct ListedPrice: Sendable, Equatable {
+        /// The fields a provider's list uses.
+        public enum Style: Sendable, Equatable {
+            /// Novita: `input_token_price_per_m` / `output_token_price_per_m`, integers in 0.0001 USD per million tokens.
+            case novita
+            /// OpenRouter: `pricing: {prompt, completion}`, strings in USD per token.
+            case openRouter
+        }
+
+        public var inputPerMillion: Double
+        public var outputPerMillion: Double
+        public var style: Style
+
+        public init(inputPerMillion: Double, outputPerMillion: Double, style: Style = .novita) {
+            self.inputPerMillion = inputPerMillion
+            self.outputPerMillion = outputPerMillion
+            self.style = style
+        }
+
+        /// The entry's price fields.
+        var fields: [String: TestJSON] {
+            switch style {
+            case .novita:
+                return ["input_token_price_per_m": .int(Int((inputPerMillion * 10_000).rounded())),
+                        "output_token_price_per_m": .int(Int((outputPerMillion * 10_000).rounded()))]
+            case .openRouter:
+                return ["pricing": .object(["prompt": .string("\(inputPerMillion / 1_000_000)"),
+                                            "completion": .string("\(outputPerMillion / 1_000_000)")])]
+            }
         }
     }
 

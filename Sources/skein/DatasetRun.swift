@@ -69,6 +69,7 @@ struct DatasetRun {
         let (summary, throttles) = try await HTTPCompletionClient.withClient(
             configuration: .init(connectionsPerHost: max(command.concurrency, 8)), environment: session.options.environment
         ) { http in
+            try await command.loadPrices(session, client: http)
             let quiet = command.quiet
             let client: any CompletionClient = command.batch
                 ? BatchingCompletionClient(
@@ -106,9 +107,20 @@ struct DatasetRun {
         if summary.failed > 0 { line += ", \(summary.failed) failed" }
         line += "; \(Terminal.count(summary.requests, "request"))"
         if summary.cacheHits > 0 { line += ", \(summary.cacheHits) from the store" }
+        line += "; " + Summary.cost(summary.spend)
         line += String(format: "; %.1fs, %.1f rows/s", summary.duration.inSeconds, rate)
         Terminal.standardError.write(line + "\n")
         for note in Summary.throttleNotes(throttles) { Terminal.standardError.write(note + "\n") }
+        if summary.stoppedByBudget {
+            // Like an interrupt: the results file is left as PATH.partial (a whole file at
+            // PATH means every row ran), and a re-run with a higher budget finishes it, taking
+            // the rows done from the store.
+            let rows = DatasetReader.countRows(path: dataset).map { shard.count == 1 ? $0 : ($0 + shard.count - 1 - shard.index) / shard.count }
+            let done = "\(summary.succeeded)" + (rows.map { " of \($0)" } ?? "") + " rows done"
+            if let line = Summary.budgetStop(summary.spend, done: done) { Terminal.standardError.write(line + "\n") }
+            if let resultsPath { Terminal.standardError.write("the rows done so far are in \(resultsPath.partial)\n") }
+            throw ExitCode(1)
+        }
         if summary.interrupted {
             // Keep the partial files: a re-run fills in the rest from the store.
             Terminal.standardError.write("interrupted after \(Terminal.count(summary.rows, "row")); run the same command again to finish (finished requests come from the store)\n")

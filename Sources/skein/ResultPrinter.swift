@@ -26,12 +26,20 @@ enum ResultPrinter {
                     object["turns"] = result.turns
                 }
                 object["usage"] = result.usage?.jsonValue ?? .null
+                object["cost"] = outcome.spend.cost(of: name).map { .double($0) } ?? .null
                 if let message = result.message { object["message"] = .string(message) }
                 steps[name] = .object(object)
             }
             var object: JSONValue.JSONObject = [
                 "status": .string(outcome.status.rawValue), "outputs": .object(outcome.outputs), "steps": .object(steps),
             ]
+            // USD of the replies from the provider (those from the store cost nothing); null
+            // when a reply had no price.
+            object["cost"] = outcome.spend.isComplete ? .double(outcome.spend.total) : .null
+            if let budget = outcome.spend.budget {
+                object["max_cost"] = .double(budget)
+                if outcome.spend.refusal != nil { object["stopped_by_budget"] = true }
+            }
             if !outcome.expectations.isEmpty { object["expectations"] = .array(outcome.expectations.map(\.jsonValue)) }
             return JSONValue.object(object).serialized(.pretty) + "\n"
         case .text:
@@ -177,8 +185,29 @@ enum Summary {
         parts.append(
             tokens(input: input, output: output, cached: cached, inputUnknown: unreported > 0 || countedFromStream,
                    outputUnknown: unreported > 0, countedFromStream: countedFromStream))
+        parts.append(cost(outcome.spend))
         parts.append(ProgressRenderer.seconds(outcome.duration))
         return parts.joined(separator: ", ")
+    }
+
+    /// `cost $0.0123` (of the replies from the provider: those from the store cost nothing;
+    /// `of --max-cost $0.10` under a budget); where a model has no price, `cost unknown` or
+    /// `cost at least $X`, naming the models.
+    static func cost(_ spend: CostMeter.Spend) -> String {
+        let budget = spend.budget.map { " of --max-cost \(CostFormat.usd($0))" } ?? ""
+        if spend.isComplete { return "cost \(CostFormat.usd(spend.total))" + budget }
+        let models = spend.unpriced.sorted()
+        let named = models.prefix(3).joined(separator: ", ") + (models.count > 3 ? " and \(models.count - 3) more" : "")
+        let why = " (no price for \(named): give the provider 'pricing:')"
+        return (spend.total == 0 ? "cost unknown" : "cost at least \(CostFormat.usd(spend.total))") + why
+    }
+
+    /// What to say when `--max-cost` stopped the run, or nil when it did not.
+    /// - Parameter done: how much finished, e.g. `37 of 100 rows done`.
+    static func budgetStop(_ spend: CostMeter.Spend, done: String) -> String? {
+        guard spend.refusal != nil, let budget = spend.budget else { return nil }
+        return "budget: stopped at \(CostFormat.usd(spend.total)) of --max-cost \(CostFormat.usd(budget)); \(done); "
+            + "raise --max-cost and run again to continue (what finished comes from the store, at no cost)"
     }
 
     /// A note per provider that answered 429 during the run: how often, and the request rate

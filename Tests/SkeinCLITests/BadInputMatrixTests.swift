@@ -298,6 +298,13 @@ import Testing
                      return try await CLI.run(["run", path], in: directory)
                  }
              }),
+        Case(name: "--max-cost that is not above 0", exit: 2, expect: "--max-cost must be a number of USD above 0",
+             run: withServer(body: oneStep, arguments: ["--max-cost", "0"])),
+        Case(name: "--max-cost with a model that has no price", exit: 1, expect: "needs the price of every model",
+             run: withServer(body: oneStep, arguments: ["--max-cost", "1"])),
+        Case(name: "--max-cost too small for the first request", exit: 1, expect: "budget: stopped at $0 of --max-cost $0.000001",
+             run: withServer(body: oneStep, arguments: ["--max-cost", "0.000001"],
+                             providerSettings: ["pricing": #"{"*": {input_per_million: 1, output_per_million: 1}}"#])),
     ]
 
     /// A step whose model calls tool `call` once (every time, with `answers: false`) and

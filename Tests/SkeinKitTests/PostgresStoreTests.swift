@@ -50,13 +50,15 @@ import Testing
     @Test func theClaimOfAKilledProcessRunsOutAndAnotherTakesOver() async throws {
         guard let database = try PostgresScratchDatabase.create() else { return }
         defer { database.drop() }
-        let holder = try await PostgresResultStore.open(try PostgresURL(database.url), leaseDuration: 1.5)
-        let other = try await PostgresResultStore.open(try PostgresURL(database.url), leaseDuration: 1.5)
+        // A lease of 5 s, renewed every 1.7 s: a renewal would have to be late by over 3 s to
+        // lose it (the whole suite on two cores delays tasks, not by that much).
+        let holder = try await PostgresResultStore.open(try PostgresURL(database.url), leaseDuration: 5)
+        let other = try await PostgresResultStore.open(try PostgresURL(database.url), leaseDuration: 5)
         let key = Self.key("claimed")
         #expect(try await holder.claim(key) == nil, "nobody held it: the holder sends it")
-        // The holder renews every half second: the other waits past the lease and still waits.
+        // The holder renews its claim: the other waits past the lease and still waits.
         let waiting = Task { try await other.claim(key) }
-        try await Task.sleep(for: .seconds(2.5))
+        try await Task.sleep(for: .seconds(6))
         #expect(!waiting.isCancelled)
         let run = try await holder.beginRun(RunRecord(pipelinePath: "p.yaml", pipelineSHA256: "0", inputs: [:]))
         try await holder.record(Self.record(key, run: run, content: "the holder's reply"))

@@ -27,6 +27,27 @@ import Testing
         }
         #expect(failures.all.isEmpty, "\(failures.all)")
     }
+
+    /// The same race on an older store: the migrations that add a column (`v5-cost`,
+    /// `v6-request-times`) failed the second process with "duplicate column name".
+    @Test func storesUpgradingOneOlderFileAtOnceAllSucceed() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("skein-upgrade-race-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let failures = Failures()
+        for round in 0..<20 {
+            let path = directory.appendingPathComponent("store-\(round).sqlite").path
+            try SQLiteResultStore.makeOlderStore(at: path, upTo: "v4-tests", then: "SELECT 1")
+            DispatchQueue.concurrentPerform(iterations: 4) { _ in
+                do {
+                    _ = try SQLiteResultStore(path: path)
+                } catch {
+                    failures.append("round \(round): \(error)")
+                }
+            }
+        }
+        #expect(failures.all.isEmpty, "\(failures.all)")
+    }
 }
 
 private final class Failures: @unchecked Sendable {

@@ -399,7 +399,7 @@ public enum PipelineSchema {
           "minimum": 1
         },
         "pricing": {
-          "description": "Prices in USD per million tokens, by model id (\"*\" for any other model): the cost in `skein test` and `max_cost`.",
+          "description": "Prices in USD per million tokens, by model id (\"*\" for any other model): the cost in the run's summary, `runs`, reports, `skein test`, `max_cost` and `--max-cost`. They win over prices the provider's model list carries (read under `--max-cost` only).",
           "type": "object",
           "additionalProperties": {
             "description": "A model's prices.",

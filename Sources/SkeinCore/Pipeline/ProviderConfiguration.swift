@@ -44,7 +44,8 @@ public struct ProviderConfiguration: Sendable, Hashable {
     /// this long whatever the step's `retries`; nil for `defaultRateLimitPatience`.
     public var rateLimitPatience: Duration?
     /// Prices in USD per million tokens, by model id (`"*"` for any other model), for the
-    /// cost in summaries, `skein test` and `max_cost`.
+    /// cost in summaries, `runs`, reports, `skein test`, `max_cost` and `--max-cost`. They win
+    /// over prices from the provider's model list (SkeinKit's `PriceBook`).
     public var pricing: [String: Price] = [:]
 
     /// What a model's tokens cost, in USD per million.

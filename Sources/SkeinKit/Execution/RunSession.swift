@@ -27,12 +27,15 @@ public final class RunSession: Sendable {
         /// A dataset run through the provider's Batch API (`--batch`): every ready request
         /// of a window of rows goes into one batch.
         public var batch: Bool
+        /// USD the run may spend (`--max-cost`): no request starts that could take the spend
+        /// past it (see `BudgetLedger`); nil for no limit.
+        public var maxCost: Double?
 
         public init(
             concurrency: Int = 16, failurePolicy: Plan.FailurePolicy = .stopOnFirstFailure, streaming: Bool = false,
             providerOverride: String? = nil, modelOverride: String? = nil,
             environment: [String: String] = ProcessInfo.processInfo.environment, cachePolicy: CachePolicy = .readWrite,
-            batch: Bool = false
+            batch: Bool = false, maxCost: Double? = nil
         ) {
             self.concurrency = concurrency
             self.failurePolicy = failurePolicy
@@ -42,6 +45,7 @@ public final class RunSession: Sendable {
             self.environment = environment
             self.cachePolicy = cachePolicy
             self.batch = batch
+            self.maxCost = maxCost
         }
     }
 
@@ -51,6 +55,8 @@ public final class RunSession: Sendable {
     public let pipelinePath: String
     /// Which provider and model each step uses, with the overrides applied.
     public let resolver: ProviderResolver
+    /// What the steps' models cost (the pipeline's `pricing:`, and model lists once read).
+    public let prices = PriceBook()
 
     /// Rows whose requests one `--batch` wave may hold.
     public static let batchWindow = 10_000
@@ -104,6 +110,36 @@ public final class RunSession: Sendable {
             pipelinePath: pipelinePath, pipelineSHA256: sha256Hex(Data(graph.pipeline.sourceText.utf8)),
             gitCommit: gitCommit ?? GitRevision.head(containing: pipelinePath), inputs: .object(inputs),
             options: .object(recordedOptions(extraOptions)))
+    }
+
+    /// Makes sure every model a step uses has a price, reading the model lists of providers
+    /// the pipeline gives none for. Needed by `--max-cost` before the first request; does
+    /// nothing without a budget (no request is added to a run that has none), nor under
+    /// `--offline`, which sends nothing and so spends nothing.
+    /// - Throws: `DiagnosticsError`, one error per step without a price, at the step.
+    public func loadPrices(client: any CompletionClient) async throws {
+        guard let budget = options.maxCost, options.cachePolicy != .offline else { return }
+        let pipeline = graph.pipeline
+        var uses: [(step: String, use: PriceBook.Use)] = []
+        for name in graph.names {
+            guard let step = pipeline.steps[name],
+                let provider = try? resolver.provider(for: step, defaults: pipeline.defaults),
+                let model = try? resolver.model(for: step, defaults: pipeline.defaults, provider: provider)
+            else { continue }  // A step that cannot resolve its provider fails on its own, with its error.
+            uses.append((name, PriceBook.Use(provider: provider, model: model)))
+        }
+        let missing = await prices.loadListedPrices(for: uses.map(\.use), client: client)
+        guard !missing.isEmpty else { return }
+        var diagnostics: [Diagnostic] = []
+        for (name, use) in uses {
+            guard let reason = missing.first(where: { $0.use == use })?.reason else { continue }
+            diagnostics.append(.error(
+                "--max-cost \(CostFormat.usd(budget)) needs the price of every model: step '\(name)' uses "
+                    + "\(use.model.map { "'\($0)'" } ?? "no model") at provider '\(use.provider.name)', and \(reason); give the provider "
+                    + "'pricing:' in the pipeline (USD per million tokens, e.g. pricing: {\"*\": {input_per_million: 0.2, output_per_million: 0.8}})",
+                at: pipeline.steps[name]?.location))
+        }
+        throw DiagnosticsError(diagnostics)
     }
 
     /// A scheduler for this session's runs.

@@ -28,6 +28,9 @@ public final class Scheduler: Sendable {
         public var runID: Int64?
         /// The verdicts of the steps' own `expect:` (not `judge`, which `skein test` runs).
         public var expectations: [Verdict] = []
+        /// What the run's replies from the provider cost (replies from the store cost nothing),
+        /// by step, and the budget's refusal when `--max-cost` stopped the run.
+        public var spend = CostMeter.Spend()
 
         public var failedSteps: [StepResult] { results.values.filter { $0.status == .failed } }
     }
@@ -66,6 +69,11 @@ public final class Scheduler: Sendable {
     ) async -> Outcome {
         let clock = ContinuousClock()
         let started = clock.now
+        do {
+            try await session.loadPrices(client: client)
+        } catch {
+            return Outcome(status: .failed, results: [:], outputs: [:], outputErrors: ["\(error)"], duration: clock.now - started)
+        }
         var recording: StepRunner.Recording?
         if let store {
             let record = record ?? session.record(inputs: inputs, extraOptions: [:], gitCommit: .some(nil))
@@ -76,7 +84,9 @@ public final class Scheduler: Sendable {
                                duration: clock.now - started)
             }
         }
-        var outcome = await execute(inputs: inputs, runner: makeRunner(recording: recording, events: events), row: 0, events: events)
+        let runner = makeRunner(recording: recording, events: events)
+        var outcome = await execute(inputs: inputs, runner: runner, row: 0, events: events)
+        outcome.spend = runner.meter.spend
         outcome.expectations = StepExpectations.verdicts(of: outcome, session: session, inputs: inputs)
         outcome.duration = clock.now - started
         if let recording {
@@ -104,7 +114,7 @@ public final class Scheduler: Sendable {
             graph: graph, client: client, resolver: session.resolver,
             configuration: .init(streaming: options.streaming, environment: options.environment, cachePolicy: options.cachePolicy),
             requestLimit: requestLimit ?? AsyncSemaphore(limit: session.requestLimit), structuredSupport: StructuredOutputSupport(),
-            recording: recording, events: events)
+            recording: recording, events: events, meter: CostMeter(budget: options.maxCost), prices: session.prices)
     }
 
     /// Runs the pipeline once for one set of inputs (a dataset row, or the whole run).

@@ -23,6 +23,8 @@ public struct StepFailure: Error, Sendable, Hashable, CustomStringConvertible {
         case store(String)
         /// The run was interrupted while the step ran.
         case cancelled
+        /// `--max-cost` could not take the step's next request: the run stops, keeping what finished.
+        case budget(BudgetExceeded)
     }
 
     public var kind: Kind
@@ -36,6 +38,12 @@ public struct StepFailure: Error, Sendable, Hashable, CustomStringConvertible {
 
     /// Whether this is `--offline` finding no stored reply.
     public var isOfflineMiss: Bool { kind == .offlineMiss }
+
+    /// Whether the budget (`--max-cost`) stopped the step.
+    public var isBudgetStop: Bool {
+        if case .budget = kind { return true }
+        return false
+    }
 
     public var description: String {
         let prefix = item.map { "item \($0): " } ?? ""
@@ -59,6 +67,8 @@ public struct StepFailure: Error, Sendable, Hashable, CustomStringConvertible {
                 + "; raise 'max_turns', or make the prompt say when the model has enough to answer"
         case .cancelled:
             return prefix + "interrupted"
+        case .budget(let exceeded):
+            return prefix + exceeded.description
         }
     }
 
@@ -77,6 +87,7 @@ public struct StepFailure: Error, Sendable, Hashable, CustomStringConvertible {
         case let error as StoreError: return StepFailure(.store(error.description))
         case let error as ReplyDecoder.ToolCallError: return StepFailure(.invalidToolArguments(error.message))
         case is CancellationError: return StepFailure(.cancelled)
+        case let exceeded as BudgetExceeded: return StepFailure(.budget(exceeded))
         // What else a step's work can throw comes from the result store (SQLite's errors).
         default: return StepFailure(.store(String(describing: error)))
         }

@@ -44,11 +44,15 @@ public final class StepRunner: Sendable {
     let recording: Recording?
     let events: @Sendable (RunEvent) -> Void
     let toolExecutor: ToolExecutor
+    /// What the run spends, and its budget (`--max-cost`).
+    let meter: CostMeter
+    /// What the models cost.
+    let prices: PriceBook
 
     init(
         graph: PipelineGraph, client: any CompletionClient, resolver: ProviderResolver, configuration: Configuration,
         requestLimit: AsyncSemaphore, structuredSupport: StructuredOutputSupport, recording: Recording?,
-        events: @escaping @Sendable (RunEvent) -> Void
+        events: @escaping @Sendable (RunEvent) -> Void, meter: CostMeter = CostMeter(), prices: PriceBook = PriceBook()
     ) {
         self.graph = graph
         self.client = client
@@ -59,6 +63,8 @@ public final class StepRunner: Sendable {
         self.recording = recording
         self.events = events
         self.toolExecutor = ToolExecutor(pipeline: graph.pipeline, environment: configuration.environment)
+        self.meter = meter
+        self.prices = prices
     }
 
     /// The template context for a step: `inputs`, `steps` (results so far), `env` (listed names only).
@@ -474,12 +480,30 @@ public final class StepRunner: Sendable {
         let startedAt = Date()
         let clock = ContinuousClock()
         let began = clock.now
+        let timing = RequestTiming(began: began)
         let completion: Completion
+        // Set by the closure rather than returned with the reply: a (Completion, Double?)
+        // result took a second Completion-sized slot in this frame, held by every request out.
+        var cost: Double?
         do {
             completion = try await requestLimit.withPermit {
-                try await client.complete(
-                    request, provider: builder.provider, retryPolicy: policy, timeout: timeout,
-                    events: Self.forwarding(events, step: name, item: item))
+                // The budget is reserved once the request has a slot: one waiting for a slot
+                // holds none of it.
+                let reservation = try await reserve(request, builder: builder)
+                timing.markSent()
+                do {
+                    let completion = try await client.complete(
+                        request, provider: builder.provider, retryPolicy: policy, timeout: timeout,
+                        events: Self.forwarding(events, step: name, item: item, timing: timing))
+                    cost = settle(reservation, completion: completion, request: request, builder: builder)
+                    return completion
+                } catch {
+                    // No reply, nothing billed: providers charge for a reply's tokens (Novita
+                    // also for a request the client abandoned mid-reply, which a timeout is;
+                    // see README, "Cost").
+                    meter.release(reservation)
+                    throw error
+                }
             }
             // Stored after the slot is given back: the slot is the provider's capacity,
             // and the next request can go out while this reply waits for its group
@@ -487,11 +511,13 @@ public final class StepRunner: Sendable {
             // once its reply is durable, so nothing downstream starts before that.
             try await recordRequest(
                 request, key: key, builder: builder, item: item, row: row, completion: completion, error: nil, cached: false,
-                attempts: completion.attempts, startedAt: startedAt, duration: clock.now - began)
+                attempts: completion.attempts, startedAt: startedAt, duration: clock.now - began, cost: cost, timing: timing)
+        } catch let exceeded as BudgetExceeded {
+            throw CountedFailure(failure: StepFailure(.budget(exceeded), item: item), requests: requests, cacheHits: cacheHits)
         } catch let error as ProviderError {
             try await recordRequest(
                 request, key: key, builder: builder, item: item, row: row, completion: nil, error: error.description,
-                cached: false, attempts: error.attempts, startedAt: startedAt, duration: clock.now - began)
+                cached: false, attempts: error.attempts, startedAt: startedAt, duration: clock.now - began, cost: 0, timing: timing)
             if mode == .jsonSchema && builder.provider.dialect.refusesJSONSchema(error) && builder.step.outputSchema != nil {
                 // The provider does not take `json_schema` (its dialect reads that from the
                 // error). Remember it for the provider and ask again with json_object.
@@ -510,15 +536,45 @@ public final class StepRunner: Sendable {
         return completion
     }
 
-    /// The client's events for one request, as the run's: streamed text and retries.
+    /// Reserves what `request` can cost from the run's budget (`--max-cost`); without a
+    /// budget, nothing. Not inlined: the bound is worked out only under a budget.
+    @inline(never)
+    func reserve(_ request: CompletionRequest, builder: StepRequestBuilder) async throws -> CostMeter.Reservation {
+        guard meter.budget != nil else { return try await meter.reserve(0) }
+        // `loadPrices` made sure every step's model has a price; a model the reply names
+        // otherwise is priced at the reservation when it ends.
+        let price = prices.price(provider: builder.provider, model: request.model)
+        return try await meter.reserve(price.map { request.costBound(at: $0) } ?? 0)
+    }
+
+    /// Counts what a fresh reply cost and gives its reservation back.
+    /// - Returns: the cost, nil when its model has no price.
+    @inline(never)
+    func settle(
+        _ reservation: CostMeter.Reservation, completion: Completion, request: CompletionRequest, builder: StepRequestBuilder
+    ) -> Double? {
+        let cost = prices.cost(
+            of: completion, provider: builder.provider, model: request.model, estimatedPromptTokens: request.promptTokenBound)
+        meter.settle(reservation, cost: cost, step: builder.step.name, label: "\(builder.provider.name)/\(request.model ?? "?")")
+        return cost
+    }
+
+    /// The client's events for one request, as the run's: streamed text and retries; when a
+    /// streamed reply's first text came goes to `timing`.
     static func forwarding(
-        _ events: @escaping @Sendable (RunEvent) -> Void, step: String, item: Int?
+        _ events: @escaping @Sendable (RunEvent) -> Void, step: String, item: Int?, timing: RequestTiming? = nil
     ) -> @Sendable (ClientEvent) -> Void {
         { event in
             switch event {
-            case .contentDelta(let text): events(.token(step: step, item: item, text: text, isReasoning: false))
-            case .reasoningDelta(let text): events(.token(step: step, item: item, text: text, isReasoning: true))
+            case .contentDelta(let text):
+                timing?.markFirstByte()
+                events(.token(step: step, item: item, text: text, isReasoning: false))
+            case .reasoningDelta(let text):
+                timing?.markFirstByte()
+                events(.token(step: step, item: item, text: text, isReasoning: true))
+            case .toolCallDelta: timing?.markFirstByte()
             case .retrying(let attempt, let delay, let error):
+                timing?.attemptFailed()
                 events(.retry(step: step, item: item, attempt: attempt, delay: delay, message: error.description))
             case .providerThrottled(let throttle): events(.throttled(step: step, item: item, throttle))
             default: break
@@ -587,17 +643,31 @@ public final class StepRunner: Sendable {
     }
 
     /// Records a request in the run's history (and a fresh reply in the cache).
+    /// - Parameter cost: what a fresh reply cost (nil: no price); a stored reply's is worked
+    ///   out here, at today's price: what it would have cost (the run paid nothing for it).
     @inline(never)  // kept out of `runItem`'s async frame, which every request in flight holds
     func recordRequest(
         _ request: CompletionRequest, key: RequestKey?, builder: StepRequestBuilder, item: Int?, row: Int, completion: Completion?,
-        error: String?, cached: Bool, attempts: Int, startedAt: Date, duration: Duration
+        error: String?, cached: Bool, attempts: Int, startedAt: Date, duration: Duration, cost: Double? = nil,
+        timing: RequestTiming? = nil
     ) async throws {
         guard let recording else { return }
         try await recording.store.record(RequestRecord(
             runID: recording.runID, row: row, step: builder.step.name, item: item,
             key: key ?? RequestKey(provider: builder.provider, request: request), provider: builder.provider, api: request.api,
             model: request.model, completion: completion, error: error, cached: cached,
-            attempts: attempts, startedAt: startedAt, duration: duration))
+            attempts: attempts, startedAt: startedAt, duration: duration,
+            cost: cached ? storedCost(of: completion, request: request, builder: builder) : cost,
+            sentAfter: timing?.sentAfter, firstByteAfter: timing?.firstByteAfter))
+    }
+
+    /// What a reply from the store cost when it was bought, at today's price. Not inlined:
+    /// binding the reply in `recordRequest` took a Completion-sized slot in its frame.
+    @inline(never)
+    func storedCost(of completion: Completion?, request: CompletionRequest, builder: StepRequestBuilder) -> Double? {
+        guard let completion else { return nil }
+        return prices.cost(
+            of: completion, provider: builder.provider, model: request.model, estimatedPromptTokens: request.promptTokenBound)
     }
 }
 

@@ -42,12 +42,14 @@ svg.graph a:hover rect,svg.graph a:focus rect{stroke:var(--accent);stroke-width:
 .key.ok{background:var(--bar)}.key.retried{background:repeating-linear-gradient(90deg,var(--bar-retry) 0 5px,transparent 5px 7px)}
 .key.cached{border:1.5px dashed var(--bar-cache)}.key.failed{background:repeating-linear-gradient(45deg,var(--bar-fail) 0 3px,transparent 3px 6px);border:1px solid var(--bar-fail)}
 .key.tool{background:var(--bar-tool);height:6px;border-radius:3px}
+.key.queued{height:0;border-top:2px dotted var(--muted);border-radius:0}.key.first-byte{width:2px;height:12px;background:var(--fg);border-radius:0}
 .hint{margin-left:auto}
 .timeline{overflow-x:auto;border:1px solid var(--line);border-radius:8px;background:var(--card)}
 .timeline svg{display:block}.timeline text{fill:var(--fg);font-size:12px}.timeline .axis text{fill:var(--muted);font-size:11px}
 .timeline .grid{stroke:var(--line)}.timeline .lane-sep{stroke:var(--line);stroke-dasharray:2 3}
 .timeline rect.ok{fill:var(--bar)}.timeline rect.retried{fill:url(#p-retry);stroke:var(--bar-retry)}
 .timeline rect.cached{fill:none;stroke:var(--bar-cache);stroke-dasharray:3 2}.timeline rect.failed{fill:url(#p-fail);stroke:var(--bar-fail)}
+.timeline line.queued{stroke:var(--muted);stroke-width:2;stroke-dasharray:1 2}.timeline line.first-byte{stroke:var(--fg);stroke-width:1.5}
 .timeline rect.tool{fill:var(--bar-tool)}.timeline .pattern-retry{fill:var(--bar-retry)}.timeline .pattern-fail{fill:var(--bar-fail)}.timeline rect:hover{stroke:var(--fg);stroke-width:2;cursor:pointer}
 .tooltip{position:fixed;z-index:20;max-width:420px;background:var(--fg);color:var(--bg);padding:6px 9px;border-radius:6px;font-size:13px;pointer-events:none;white-space:pre-wrap}
 .step{background:var(--card);border:1px solid var(--line);border-radius:10px;padding:14px 16px;margin:0 0 14px;scroll-margin-top:56px}
@@ -350,7 +352,7 @@ details.item>summary{flex-wrap:wrap}details.item>summary .preview{flex-basis:100
   function renderTimeline() {
     const container = document.getElementById("timeline-view");
     const bars = [];
-    data.requests.forEach((r, index) => bars.push({ s: r.s, t: r.t, d: r.h ? 0 : r.d, kind: r.e ? "failed" : r.h ? "cached" : r.a > 1 ? "retried" : "ok", request: index }));
+    data.requests.forEach((r, index) => bars.push({ s: r.s, t: r.t, d: r.h ? 0 : r.d, q: r.h ? 0 : Math.min(r.q || 0, r.d), fb: r.fb, kind: r.e ? "failed" : r.h ? "cached" : r.a > 1 ? "retried" : "ok", request: index }));
     data.tools.forEach((t, index) => bars.push({ s: t.s, t: t.t, d: t.d, kind: "tool", tool: index }));
     if (!bars.length) { container.append(el("p", { class: "muted", style: "padding:8px 12px", text: "No request was made in this run." })); return; }
     const total = bars.reduce((m, b) => Math.max(m, b.t + b.d), Math.max(data.run.duration, 0.001));
@@ -399,12 +401,22 @@ details.item>summary{flex-wrap:wrap}details.item>summary .preview{flex-basis:100
       root.append(svg("line", { x1: 0, x2: width, y1: group.y + group.lanes * (laneHeight + laneGap) + groupGap / 2, y2: group.y + group.lanes * (laneHeight + laneGap) + groupGap / 2, class: "lane-sep" }));
       const fragment = document.createDocumentFragment();
       for (const bar of group.bars) {
-        const x = labelWidth + bar.t / total * plot;
-        const w = Math.max(2, bar.d / total * plot);
+        // A request that waited for a slot: a dotted line while queued, the bar once sent, a
+        // tick at a streamed reply's first byte.
+        const queued = bar.q || 0;
+        const x0 = labelWidth + bar.t / total * plot;
+        const x = labelWidth + (bar.t + queued) / total * plot;
+        const w = Math.max(2, (bar.d - queued) / total * plot);
         const h = bar.kind === "tool" ? laneHeight - 4 : laneHeight;
-        const rect = svg("rect", { x: x.toFixed(1), y: group.y + bar.lane * (laneHeight + laneGap) + (laneHeight - h) / 2, width: w.toFixed(1), height: h, class: bar.kind, "data-b": bySvg.length });
-        bySvg.push(bar);
+        const laneY = group.y + bar.lane * (laneHeight + laneGap);
+        if (queued > 0) fragment.append(svg("line", { x1: x0.toFixed(1), x2: x.toFixed(1), y1: laneY + laneHeight / 2, y2: laneY + laneHeight / 2, class: "queued", "data-b": bySvg.length }));
+        const rect = svg("rect", { x: x.toFixed(1), y: laneY + (laneHeight - h) / 2, width: w.toFixed(1), height: h, class: bar.kind, "data-b": bySvg.length });
         fragment.append(rect);
+        if (bar.fb !== undefined && bar.fb !== null) {
+          const fx = (labelWidth + (bar.t + bar.fb) / total * plot).toFixed(1);
+          fragment.append(svg("line", { x1: fx, x2: fx, y1: laneY - 1, y2: laneY + laneHeight + 1, class: "first-byte", "data-b": bySvg.length }));
+        }
+        bySvg.push(bar);
       }
       root.append(fragment);
     }
@@ -420,7 +432,7 @@ details.item>summary{flex-wrap:wrap}details.item>summary .preview{flex-basis:100
         text = "⚙ " + t.tool + " (" + t.s + where(t.r, t.i) + ", turn " + t.turn + ")\n" + (t.h ? "from the store" : "ran in " + seconds(t.d)) + (t.e ? "\n✗ " + t.e.slice(0, 200) : "");
       } else {
         const r = data.requests[bar.request];
-        text = r.s + where(r.r, r.i) + "\nstarted at " + seconds(r.t) + (r.h ? ", ◌ from the store" : ", took " + seconds(r.d)) + (r.a > 1 ? "\n↻ " + r.a + " attempts" : "") + (r.e ? "\n✗ " + r.e.slice(0, 200) : "");
+        text = r.s + where(r.r, r.i) + "\nready at " + seconds(r.t) + (r.h ? ", ◌ from the store" : (r.q ? ", queued " + seconds(r.q) : "") + (r.fb !== undefined ? ", first byte after " + seconds(r.fb) : "") + ", done after " + seconds(r.d)) + (r.a > 1 ? "\n↻ " + r.a + " attempts" : "") + (r.e ? "\n✗ " + r.e.slice(0, 200) : "");
       }
       tooltip.textContent = text;
       tooltip.hidden = false;

@@ -35,6 +35,7 @@ extension RunReport {
             <section id="timeline"><h2>Timeline</h2>
             <p class="legend"><span class="key ok"></span>reply <span class="key retried"></span>retried (more than one attempt) \
             <span class="key cached"></span>from the store <span class="key failed"></span>failed <span class="key tool"></span>tool run \
+            <span class="key queued"></span>queued (waiting for a slot) <span class="key first-byte"></span>first streamed text \
             <span class="hint">Hover a bar for its request, click it to open it.</span></p>
             <div id="timeline-view" class="timeline"></div></section>
 
@@ -266,6 +267,9 @@ extension RunReport {
                 "t": offset(request.startedAt), "d": .double(request.duration), "a": .int(request.attempts), "p": .string(request.provider),
             ]
             if request.cached { row["h"] = .bool(true) }
+            // Queued (waiting for a slot) until "q", first byte at "fb", both after "t".
+            if let sent = request.sentAfter, sent >= 0.001 { row["q"] = .double(sent) }
+            if let firstByte = request.firstByteAfter { row["fb"] = .double(firstByte) }
             if let model = request.model { row["m"] = .string(model) }
             if let error = request.error { row["e"] = text(error) }
             if let tokens = Self.tokens(request.usage) {

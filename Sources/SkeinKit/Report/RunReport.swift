@@ -125,8 +125,11 @@ public struct RunReport: Sendable {
 
     /// What a request cost: 0 for one the store answered, nil when its provider has no price
     /// for its model (or it reported no usage).
+    /// The cost the store kept with the request (since `v5-cost`) comes first: it holds
+    /// prices read from a model list, and does not change with the pipeline's prices.
     func cost(of request: SQLiteResultStore.RequestRow) -> Double? {
         if request.cached { return 0 }
+        if let cost = request.cost { return cost }
         guard let tokens = Self.tokens(request.usage) else { return request.error == nil ? nil : 0 }
         guard let price = providers[request.provider]?.price(of: request.model) else { return nil }
         return price.cost(promptTokens: tokens.prompt ?? 0, completionTokens: tokens.completion, cachedTokens: tokens.cached)

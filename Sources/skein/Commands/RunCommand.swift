@@ -90,6 +90,11 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: .hidden)
     var batchWaveMs: Int = 500
 
+    @Option(help: ArgumentHelp(
+        "Spend at most this many USD: no request starts that could take the spend past it (a request counts at its step's max_tokens, 4,096 output tokens without one); the run stops as failed, keeping what finished. Every model needs a price: the provider's 'pricing:', or its model list.",
+        valueName: "usd"))
+    var maxCost: Double?
+
     /// The run's name in its recorded options: `--run-name`, else `SKEIN_RUN_NAME`.
     var nameOption: JSONValue.JSONObject {
         let name = runName ?? ProcessInfo.processInfo.environment["SKEIN_RUN_NAME"]
@@ -110,6 +115,9 @@ struct RunCommand: AsyncParsableCommand {
             if stream != nil { throw ValidationError("--stream does not take --dataset: the rows run at the same time") }
         }
         if batch && offline { throw ValidationError("--batch and --offline contradict each other: --offline sends nothing") }
+        if let maxCost, !(maxCost > 0 && maxCost.isFinite) {
+            throw ValidationError("--max-cost must be a number of USD above 0, like 2.50; got \(maxCost)")
+        }
         if !(batchPoll > 0 && batchPoll <= 3600) {
             throw ValidationError("--batch-poll must be a number of seconds above 0 and at most 3600, got \(batchPoll)")
         }
@@ -175,6 +183,7 @@ struct RunCommand: AsyncParsableCommand {
         let (outcome, throttles) = try await HTTPCompletionClient.withClient(
             configuration: .init(connectionsPerHost: max(concurrency, 8)), environment: session.options.environment
         ) { client in
+            try await loadPrices(session, client: client)
             let scheduler = session.scheduler(client: client, store: store)
             let runTask = Task {
                 await scheduler.run(inputs: inputs, record: record) { event in
@@ -194,6 +203,8 @@ struct RunCommand: AsyncParsableCommand {
             Terminal.standardError.write(warning + "\n")
         }
         Terminal.standardError.write(Summary.line(outcome, tally: tally) + "\n")
+        let budgetLine = Summary.budgetStop(outcome.spend, done: "\(outcome.results.values.filter { $0.status == .finished }.count) of "
+            + Terminal.count(outcome.results.count, "step") + " finished")
         for note in Summary.throttleNotes(throttles) { Terminal.standardError.write(note + "\n") }
         if let traceOutput, let tracer {
             // A trace that cannot be written is said, but the results are still printed.
@@ -211,6 +222,7 @@ struct RunCommand: AsyncParsableCommand {
                 Diagnostics.report([diagnostic], sourceText: graph.pipeline.sourceText, file: file)
             }
             for problem in outcome.outputErrors { Terminal.standardError.write("error: \(problem)\n") }
+            if let budgetLine { Terminal.standardError.write(budgetLine + "\n") }
             if offline, outcome.failedSteps.contains(where: { $0.failure?.isOfflineMiss == true }) {
                 let missing = outcome.failedSteps.filter { $0.failure?.isOfflineMiss == true }.map(\.name)
                 Terminal.standardError.write("offline: no stored result for \(missing.joined(separator: ", "))\n")
@@ -250,7 +262,18 @@ struct RunCommand: AsyncParsableCommand {
                 failurePolicy: keepGoing || (offline && keepsGoingOffline) ? .keepGoing : .stopOnFirstFailure,
                 streaming: streaming, providerOverride: provider, modelOverride: model,
                 environment: ProcessInfo.processInfo.environment,
-                cachePolicy: offline ? .offline : (noCache ? .refresh : .readWrite), batch: batch))
+                cachePolicy: offline ? .offline : (noCache ? .refresh : .readWrite), batch: batch, maxCost: maxCost))
+    }
+
+    /// Under `--max-cost`, makes sure every model has a price before anything is sent (reading
+    /// model lists where the pipeline gives none); the steps without one are errors at the step.
+    func loadPrices(_ session: RunSession, client: any CompletionClient) async throws {
+        do {
+            try await session.loadPrices(client: client)
+        } catch let error as DiagnosticsError {
+            Diagnostics.report(error.diagnostics, sourceText: session.graph.pipeline.sourceText, file: file)
+            throw ExitCode(1)
+        }
     }
 
     /// Inputs from `--inputs` first, then each `-i` (which wins).

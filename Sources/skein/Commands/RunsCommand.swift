@@ -41,13 +41,13 @@ struct RunsCommand: AsyncParsableCommand {
             }
             // A shared store holds the runs of other machines: say which ran where.
             let showsHost = runs.contains { $0.host != ProcessInfo.processInfo.hostName }
-            var rows = [["RUN", "STATUS", "STARTED", "TIME", "STEPS", "REQUESTS", "STORED", "PIPELINE"]]
+            var rows = [["RUN", "STATUS", "STARTED", "TIME", "STEPS", "REQUESTS", "STORED", "COST", "PIPELINE"]]
             if showsHost { rows[0].insert("HOST", at: 2) }
             for run in runs {
                 let duration = run.endedAt.map { String(format: "%.1fs", $0.timeIntervalSince(run.startedAt)) } ?? "-"
                 rows.append([
                     "\(run.id)", run.status, RunsCommand.timestamp(run.startedAt), duration, "\(run.steps)", "\(run.requests)",
-                    "\(run.cacheHits)", run.pipelinePath + (run.gitCommit.map { " @ " + $0.prefix(7) } ?? "")
+                    "\(run.cacheHits)", RunsCommand.costText(run), run.pipelinePath + (run.gitCommit.map { " @ " + $0.prefix(7) } ?? "")
                         + (run.test.map { " (test: \($0.cases) case\($0.cases == 1 ? "" : "s") × \($0.variants.count) variant\($0.variants.count == 1 ? "" : "s"))" } ?? "")
                         + (run.name.map { " [\($0)]" } ?? ""),
                 ])
@@ -99,6 +99,7 @@ struct RunsCommand: AsyncParsableCommand {
                         object["output"] = step.output.flatMap { try? JSONValue(parsing: $0) } ?? .null
                         if let message = step.message { object["message"] = .string(message) }
                         object["usage"] = step.usage.flatMap { try? JSONValue(parsing: $0) } ?? .null
+                        object["cost"] = step.cost.map { .double($0) } ?? .null
                         return .object(object)
                     })
                     Terminal.standardOutput.write(JSONValue.object(object).serialized(.pretty) + "\n")
@@ -158,7 +159,17 @@ struct RunsCommand: AsyncParsableCommand {
         object["cache_hits"] = .int(run.cacheHits)
         object["host"] = .string(run.host)
         object["name"] = run.name.map { .string($0) } ?? .null
+        // USD of the replies bought from the provider (replies from the store cost the run
+        // nothing); null when one had no price, or the run was recorded before costs were.
+        object["cost"] = run.unpricedRequests > 0 ? .null : .double(run.cost)
         return .object(object)
+    }
+
+    /// A run's cost: `$0.0123`; `≥ $0.0123` when some replies had no price, `unknown` when
+    /// none had one (or the run was recorded before costs were kept).
+    static func costText(_ run: SQLiteResultStore.RunSummary) -> String {
+        guard run.unpricedRequests > 0 else { return CostFormat.usd(run.cost) }
+        return run.cost > 0 ? "≥ " + CostFormat.usd(run.cost) : "unknown"
     }
 
     static func table(_ rows: [[String]]) -> String {
@@ -179,13 +190,16 @@ struct RunsCommand: AsyncParsableCommand {
         out += "started   \(timestamp(run.startedAt))"
         if let ended = run.endedAt { out += String(format: ", took %.1fs", ended.timeIntervalSince(run.startedAt)) }
         out += "\nrequests  \(run.requests) made, \(run.cacheHits) from the store\n"
+        out += "cost      \(costText(run))"
+            + (run.unpricedRequests > 0 ? " (\(Terminal.count(run.unpricedRequests, "request")) with no price)" : "")
+            + (run.cacheHits > 0 ? "; replies from the store cost nothing" : "") + "\n"
         out += "inputs    \(shorten(detail.inputs, 300))\n\nsteps:\n"
-        var rows = [["STEP", "STATUS", "TIME", "REQUESTS", "STORED", "OUTPUT"]]
+        var rows = [["STEP", "STATUS", "TIME", "REQUESTS", "STORED", "COST", "OUTPUT"]]
         for step in detail.steps {
             let name = step.row == 0 ? step.step : "row \(step.row) \(step.step)"
             rows.append([
                 name, step.status, String(format: "%.1fs", step.duration), "\(step.requests)", "\(step.cacheHits)",
-                shorten(step.output.map(displayText) ?? step.message ?? "", 80),
+                step.cost.map(CostFormat.usd) ?? "unknown", shorten(step.output.map(displayText) ?? step.message ?? "", 80),
             ])
         }
         out += table(rows).split(separator: "\n", omittingEmptySubsequences: false).map { $0.isEmpty ? "" : "  " + $0 }.joined(separator: "\n")
@@ -221,6 +235,8 @@ struct RunsCommand: AsyncParsableCommand {
             if let item = request.item { title += ", item \(item)" }
             title += " — \(request.provider)" + (request.model.map { " / \($0)" } ?? "")
             title += request.cached ? ", from the store" : String(format: ", %d attempt%@, %.2fs", request.attempts, request.attempts == 1 ? "" : "s", request.duration)
+            if !request.cached, let sent = request.sentAfter, sent >= 0.01 { title += String(format: " (%.2fs of it queued)", sent) }
+            if !request.cached, let firstByte = request.firstByteAfter { title += String(format: ", first byte after %.2fs", firstByte) }
             out += "━━ \(title)\n"
             guard let body = request.request.flatMap({ try? JSONValue(parsing: $0) }) else {
                 out += "(the request text is no longer stored: the cache was cleared or pruned)\n\n"
@@ -271,7 +287,13 @@ struct RunsCommand: AsyncParsableCommand {
                     out += "  \(run.tool) \(how): " + (run.error.map { "error: \($0)" } ?? shorten(run.result ?? "", 300)) + "\n"
                 }
             }
-            if let usage = request.usage { out += "usage: \(usage)\n" }
+            if let usage = request.usage {
+                out += "usage: \(usage)"
+                if let cost = request.cost {
+                    out += request.cached ? "; cost \(CostFormat.usd(cost)) when it was bought, nothing this run" : "; cost \(CostFormat.usd(cost))"
+                }
+                out += "\n"
+            }
             out += "\n"
         }
         return out
@@ -321,6 +343,12 @@ struct RunsCommand: AsyncParsableCommand {
             object["request"] = request.request.flatMap { try? JSONValue(parsing: $0) } ?? .null
             object["response"] = request.response.flatMap { try? JSONValue(parsing: $0) } ?? .null
             object["error"] = request.error.map { .string($0) } ?? .null
+            // What the reply cost when it was bought (a `cached` one cost this run nothing).
+            object["cost"] = request.cost.map { .double($0) } ?? .null
+            // Seconds after it was ready: when it went out (it waited for a slot before) and
+            // when a streamed reply's first byte came.
+            if let sent = request.sentAfter { object["sent_after"] = .double(sent) }
+            if let firstByte = request.firstByteAfter { object["first_byte_after"] = .double(firstByte) }
             return .object(object)
         }
         guard !tools.isEmpty else { return JSONValue.array(requestValues).serialized(.pretty) + "\n" }

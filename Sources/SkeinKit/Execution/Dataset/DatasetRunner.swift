@@ -52,6 +52,12 @@ public struct DatasetRunner: Sendable {
         public var interrupted = false
         public var runID: Int64?
         public var duration: Duration = .zero
+        /// What the rows' replies from the provider cost, and the budget's refusal when
+        /// `--max-cost` stopped the run (rows after it were not started).
+        public var spend = CostMeter.Spend()
+        /// Whether the budget stopped the run: rows were left unstarted, and rows in flight
+        /// failed with the budget's error.
+        public var stoppedByBudget: Bool { spend.refusal != nil }
     }
 
     public let scheduler: Scheduler
@@ -75,7 +81,8 @@ public struct DatasetRunner: Sendable {
     ///   - events: step events of every row (for token counts and progress).
     ///   - emit: called once per row, in row order, never concurrently.
     /// - Returns: the totals; cancellation stops reading rows and reports the rest as interrupted.
-    /// - Throws: `DatasetError` when the file cannot be read, or a store error at the start.
+    /// - Throws: `DatasetError` when the file cannot be read, a store error at the start, or
+    ///   `DiagnosticsError` when `--max-cost` finds a model without a price (before any request).
     public func run(
         reader: DatasetReader, fixedInputs: OrderedDictionary<String, InputResolver.Provided> = [:], record: RunRecord? = nil,
         events: @escaping @Sendable (RunEvent) -> Void = { _ in },
@@ -84,6 +91,7 @@ public struct DatasetRunner: Sendable {
         let clock = ContinuousClock()
         let started = clock.now
         let graph = scheduler.graph
+        try await scheduler.session.loadPrices(client: scheduler.client)
         var recording: StepRunner.Recording?
         if let store = scheduler.store {
             let record = record ?? scheduler.session.record(
@@ -100,7 +108,9 @@ public struct DatasetRunner: Sendable {
 
         await withDiscardingTaskGroup { group in
             var position = 0
-            while !Task.isCancelled {
+            // Once the budget refused a request, no row starts: the rows after it are left for a
+            // re-run with a higher budget.
+            while !Task.isCancelled && !runner.meter.isExhausted {
                 let row: DatasetRow?
                 do {
                     row = try reader.next()
@@ -121,6 +131,10 @@ public struct DatasetRunner: Sendable {
                 guard let row else { break }
                 guard shard.contains(row.index) else { continue }
                 do { try await permits.acquire() } catch { break }
+                if runner.meter.isExhausted {
+                    permits.release()
+                    break
+                }
                 let slot = position
                 position += 1
                 group.addTask {
@@ -144,6 +158,7 @@ public struct DatasetRunner: Sendable {
             }
         }
         var summary = await reorder.summary
+        summary.spend = runner.meter.spend
         summary.interrupted = Task.isCancelled || summary.interrupted
         summary.duration = clock.now - started
         if let recording {

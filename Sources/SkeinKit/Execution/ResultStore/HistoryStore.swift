@@ -89,6 +89,10 @@ public struct RunSummary: Sendable, Hashable {
     public var options: String = "{}"
     /// The machine that ran it (`skein runs list` names it when the store holds runs of several).
     public var host: String = ""
+    /// USD its replies from the provider cost (replies from the store cost it nothing).
+    public var cost: Double = 0
+    /// Replies from the provider with no price: `cost` leaves them out.
+    public var unpricedRequests: Int = 0
     /// The `--run-name` it was started with, if any.
     public var name: String? { (try? JSONValue(parsing: options))?["name"]?.stringValue }
 
@@ -110,6 +114,8 @@ public struct StepRow: Sendable, Hashable {
     public var retries: Int
     public var cacheHits: Int
     public var usage: String?
+    /// USD the step's replies from the provider cost; nil when one had no price.
+    public var cost: Double? = 0
 }
 
 /// A request of a run, with what was sent and what came back.
@@ -130,6 +136,14 @@ public struct RequestRow: Sendable, Hashable {
     public var request: String?
     /// The reply as a chat completion object, nil once pruned or when the request failed.
     public var response: String?
+    /// USD its reply cost when it was bought (the run paid nothing for a `cached` one);
+    /// nil when the run knew no price.
+    public var cost: Double? = nil
+    /// Seconds after `startedAt` the request went out (it waited for a slot before);
+    /// nil for a reply from the store, or a run recorded before `v6-request-times`.
+    public var sentAfter: Double? = nil
+    /// Seconds after `startedAt` a streamed reply's first text came (its first token); nil otherwise.
+    public var firstByteAfter: Double? = nil
 }
 
 /// A run with its inputs, outputs and steps.

@@ -119,7 +119,12 @@ public final class PostgresResultStore: HistoryStore {
                 score DOUBLE PRECISION, PRIMARY KEY (run_id, row, position))
             """,
         ]),
-        ("v5-row-results", [
+        ("v5-cost", ["ALTER TABLE run_requests ADD COLUMN cost DOUBLE PRECISION"]),
+        ("v6-request-times", [
+            "ALTER TABLE run_requests ADD COLUMN sent_after DOUBLE PRECISION",
+            "ALTER TABLE run_requests ADD COLUMN first_byte_after DOUBLE PRECISION",
+        ]),
+        ("v7-row-results", [
             """
             CREATE TABLE run_rows (
                 run_id BIGINT NOT NULL REFERENCES runs(id) ON DELETE CASCADE, row BIGINT NOT NULL, status TEXT NOT NULL,
@@ -127,7 +132,7 @@ public final class PostgresResultStore: HistoryStore {
             """,
             "CREATE INDEX run_rows_by_row ON run_rows(row)",
         ]),
-        ("v6-claims", [
+        ("v8-claims", [
             // Unlogged: a claim is not worth a disk flush (a transaction that writes only
             // unlogged tables commits without waiting for one), and claims lost in a crash
             // of the server only let a request be sent twice.
@@ -489,10 +494,12 @@ public final class PostgresResultStore: HistoryStore {
                 RETURNING 1),
             touched AS (UPDATE completions SET last_used_at = \(now) WHERE key = \(request.key.hex) AND \(request.cached) RETURNING 1),
             released AS (DELETE FROM request_claims WHERE key = \(request.key.hex) AND token = \(token) RETURNING 1)
-            INSERT INTO run_requests (run_id, row, step, item, key, provider, model, cached, attempts, started_at, duration, error, usage)
+            INSERT INTO run_requests (run_id, row, step, item, key, provider, model, cached, attempts, started_at, duration, error, usage,
+                cost, sent_after, first_byte_after)
             VALUES (\(request.runID), \(request.row), \(request.step), \(request.item), \(request.key.hex), \(request.provider),
                     \(request.model), \(request.cached), \(request.attempts), \(request.startedAt.timeIntervalSince1970),
-                    \(request.duration.inSeconds), \(request.error), \(usage))
+                    \(request.duration.inSeconds), \(request.error), \(usage), \(request.cost), \(request.sentAfter),
+                    \(request.firstByteAfter))
             """)
         if token != nil { claims.withLock { _ = $0.removeValue(forKey: request.key.hex) } }
     }
@@ -711,7 +718,10 @@ public final class PostgresResultStore: HistoryStore {
         SELECT r.*,
             (SELECT count(*) FROM run_steps s WHERE s.run_id = r.id) AS step_count,
             (SELECT coalesce(sum(attempts), 0)::bigint FROM run_requests q WHERE q.run_id = r.id AND NOT q.cached) AS request_count,
-            (SELECT count(*) FROM run_requests q WHERE q.run_id = r.id AND q.cached) AS hit_count
+            (SELECT count(*) FROM run_requests q WHERE q.run_id = r.id AND q.cached) AS hit_count,
+            (SELECT coalesce(sum(cost), 0) FROM run_requests q WHERE q.run_id = r.id AND NOT q.cached) AS cost_total,
+            (SELECT count(*) FROM run_requests q
+                WHERE q.run_id = r.id AND NOT q.cached AND q.cost IS NULL AND q.error IS NULL) AS unpriced_count
         FROM runs r
         """
 
@@ -729,7 +739,8 @@ public final class PostgresResultStore: HistoryStore {
             startedAt: Date(timeIntervalSince1970: try row["started_at"].decode(Double.self)),
             endedAt: try row["ended_at"].decode(Double?.self).map { Date(timeIntervalSince1970: $0) }, status: status,
             steps: Int(try row["step_count"].decode(Int64.self)), requests: Int(try row["request_count"].decode(Int64.self)),
-            cacheHits: Int(try row["hit_count"].decode(Int64.self)), options: try row["options"].decode(String.self), host: host)
+            cacheHits: Int(try row["hit_count"].decode(Int64.self)), options: try row["options"].decode(String.self), host: host,
+            cost: try row["cost_total"].decode(Double.self), unpricedRequests: Int(try row["unpriced_count"].decode(Int64.self)))
     }
 
     public func runs(limit: Int = 20) async throws -> [RunSummary] {
@@ -764,6 +775,15 @@ public final class PostgresResultStore: HistoryStore {
              try row["outputs"].decode(String?.self))
         }
         guard let (summary, inputs, options, outputs) = found.first else { throw StoreError("no run \(id) in \(location)") }
+        // Each step's spend, from its requests: unknown when a reply it paid for had no price.
+        let spent = try await fetch("""
+            SELECT row, step, coalesce(sum(cost), 0) AS spent, count(*) FILTER (WHERE cost IS NULL AND error IS NULL) AS unpriced
+            FROM run_requests WHERE run_id = \(id) AND NOT cached GROUP BY row, step
+            """) { row in
+            ("\(try row["row"].decode(Int64.self)) \(try row["step"].decode(String.self))",
+             try row["unpriced"].decode(Int64.self) > 0 ? Double?.none : Double?.some(try row["spent"].decode(Double.self)))
+        }
+        let costs = Dictionary(spent, uniquingKeysWith: { first, _ in first })
         let steps = try await fetch("SELECT * FROM run_steps WHERE run_id = \(id) ORDER BY row, started_at, step") { row in
             StepRow(
                 row: Int(try row["row"].decode(Int64.self)), step: try row["step"].decode(String.self),
@@ -772,7 +792,8 @@ public final class PostgresResultStore: HistoryStore {
                 startedAt: Date(timeIntervalSince1970: try row["started_at"].decode(Double.self)),
                 duration: try row["duration"].decode(Double.self), requests: Int(try row["requests"].decode(Int64.self)),
                 retries: Int(try row["retries"].decode(Int64.self)), cacheHits: Int(try row["cache_hits"].decode(Int64.self)),
-                usage: try row["usage"].decode(String?.self))
+                usage: try row["usage"].decode(String?.self),
+                cost: costs["\(try row["row"].decode(Int64.self)) \(try row["step"].decode(String.self))"] ?? 0)
         }
         return RunDetail(summary: summary, inputs: inputs, options: options, outputs: outputs, steps: steps)
     }
@@ -792,7 +813,9 @@ public final class PostgresResultStore: HistoryStore {
                 startedAt: Date(timeIntervalSince1970: try row["started_at"].decode(Double.self)),
                 duration: try row["duration"].decode(Double.self), error: failed, usage: try row["usage"].decode(String?.self),
                 request: try row["request_body"].decode(String?.self),
-                response: failed == nil ? try row["response_body"].decode(String?.self) : nil)
+                response: failed == nil ? try row["response_body"].decode(String?.self) : nil,
+                cost: try row["cost"].decode(Double?.self), sentAfter: try row["sent_after"].decode(Double?.self),
+                firstByteAfter: try row["first_byte_after"].decode(Double?.self))
         }
     }
 

@@ -106,10 +106,21 @@ public struct RequestRecord: Sendable {
     public var attempts: Int
     public var startedAt: Date
     public var duration: Duration
+    /// USD the reply's tokens cost at the price the run knew (nil: no price). For a reply
+    /// from the store, what it cost when it was bought (at today's price): this run paid
+    /// nothing for it. 0 for a failed request.
+    public var cost: Double?
+    /// Seconds from `startedAt` until the request went out: the wait for a slot under
+    /// `--concurrency` (and for the budget); nil for a reply from the store.
+    public var sentAfter: Double?
+    /// Seconds from `startedAt` until a streamed reply's first text (its first token); nil
+    /// when not streamed.
+    public var firstByteAfter: Double?
 
     public init(runID: Int64, row: Int = 0, step: String, item: Int?, key: RequestKey, provider: ProviderConfiguration,
                 api: CompletionAPI, model: String?, completion: Completion?, error: String? = nil, cached: Bool,
-                attempts: Int, startedAt: Date, duration: Duration) {
+                attempts: Int, startedAt: Date, duration: Duration, cost: Double? = nil, sentAfter: Double? = nil,
+                firstByteAfter: Double? = nil) {
         self.runID = runID
         self.row = row
         self.step = step
@@ -125,6 +136,9 @@ public struct RequestRecord: Sendable {
         self.attempts = attempts
         self.startedAt = startedAt
         self.duration = duration
+        self.cost = cost
+        self.sentAfter = sentAfter
+        self.firstByteAfter = firstByteAfter
     }
 }
 

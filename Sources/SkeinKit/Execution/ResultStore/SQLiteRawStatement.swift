@@ -59,6 +59,15 @@ struct SQLiteRawStatement {
         failure = sqlite3_bind_double(handle, index, value)
     }
 
+    mutating func bind(_ value: Double?) {
+        guard let value else {
+            index += 1
+            guard failure == SQLITE_OK else { return }
+            return failure = sqlite3_bind_null(handle, index)
+        }
+        bind(value)
+    }
+
     /// Runs a statement that returns no rows.
     mutating func execute() throws {
         let code = failure == SQLITE_OK ? sqlite3_step(handle) : failure

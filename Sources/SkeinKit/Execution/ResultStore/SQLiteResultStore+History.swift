@@ -50,11 +50,29 @@ extension SQLiteResultStore {
         let detail: RunDetail? = try await read { db in
             guard let summaryRow = try Row.fetchOne(db, sql: Self.summarySQL + " WHERE r.id = ?", arguments: [id]) else { return nil }
             let stepRows = try Row.fetchAll(db, sql: "SELECT * FROM run_steps WHERE run_id = ? ORDER BY row, started_at, step", arguments: [id])
+            // Each step's spend, from its requests: unknown when a reply it paid for had no price.
+            var costs: [String: Double?] = [:]
+            for row in try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT row, step, coalesce(sum(cost), 0) AS spent,
+                        sum(CASE WHEN cost IS NULL AND error IS NULL THEN 1 ELSE 0 END) AS unpriced
+                    FROM run_requests WHERE run_id = ? AND cached = 0 GROUP BY row, step
+                    """,
+                arguments: [id])
+            {
+                let step: String = row["step"]
+                let index: Int = row["row"]
+                let unpriced: Int = row["unpriced"]
+                let spent: Double = row["spent"]
+                costs["\(index) \(step)"] = unpriced > 0 ? Double?.none : Double?.some(spent)
+            }
             let steps = stepRows.map { row in
             StepRow(
                 row: row["row"], step: row["step"], status: row["status"], output: row["output"], message: row["message"],
                 startedAt: Date(timeIntervalSince1970: row["started_at"]), duration: row["duration"], requests: row["requests"],
-                retries: row["retries"], cacheHits: row["cache_hits"], usage: row["usage"])
+                retries: row["retries"], cacheHits: row["cache_hits"], usage: row["usage"],
+                cost: costs["\(row["row"] as Int) \(row["step"] as String)"] ?? 0)
             }
             return RunDetail(
                 summary: Self.summary(summaryRow), inputs: summaryRow["inputs"], options: summaryRow["options"],
@@ -81,7 +99,8 @@ extension SQLiteResultStore {
                 row: row["row"], step: row["step"], item: row["item"], key: row["key"], provider: row["provider"],
                 model: row["model"], cached: row["cached"], attempts: row["attempts"],
                 startedAt: Date(timeIntervalSince1970: row["started_at"]), duration: row["duration"], error: failed,
-                usage: row["usage"], request: row["request_body"], response: failed == nil ? row["response_body"] : nil)
+                usage: row["usage"], request: row["request_body"], response: failed == nil ? row["response_body"] : nil,
+                cost: row["cost"], sentAfter: row["sent_after"], firstByteAfter: row["first_byte_after"])
             }
         }
     }
@@ -150,7 +169,10 @@ extension SQLiteResultStore {
         SELECT r.*,
             (SELECT count(*) FROM run_steps s WHERE s.run_id = r.id) AS step_count,
             (SELECT coalesce(sum(attempts), 0) FROM run_requests q WHERE q.run_id = r.id AND q.cached = 0) AS request_count,
-            (SELECT count(*) FROM run_requests q WHERE q.run_id = r.id AND q.cached = 1) AS hit_count
+            (SELECT count(*) FROM run_requests q WHERE q.run_id = r.id AND q.cached = 1) AS hit_count,
+            (SELECT coalesce(sum(cost), 0) FROM run_requests q WHERE q.run_id = r.id AND q.cached = 0) AS cost_total,
+            (SELECT count(*) FROM run_requests q
+                WHERE q.run_id = r.id AND q.cached = 0 AND q.cost IS NULL AND q.error IS NULL) AS unpriced_count
         FROM runs r
         """
 
@@ -166,7 +188,7 @@ extension SQLiteResultStore {
             id: row["id"], pipelinePath: row["pipeline_path"], pipelineSHA256: row["pipeline_sha256"], gitCommit: row["git_commit"],
             startedAt: Date(timeIntervalSince1970: row["started_at"]), endedAt: ended.map { Date(timeIntervalSince1970: $0) },
             status: status, steps: row["step_count"], requests: row["request_count"], cacheHits: row["hit_count"],
-            options: row["options"], host: row["host"])
+            options: row["options"], host: row["host"], cost: row["cost_total"], unpricedRequests: row["unpriced_count"])
     }
 
     static func processIsAlive(_ pid: Int) -> Bool {

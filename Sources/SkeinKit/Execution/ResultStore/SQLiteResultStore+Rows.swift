@@ -4,7 +4,7 @@ import GRDB
 /// Dataset rows' results lines (`skein merge --store`), and the rest of `HistoryStore`.
 extension SQLiteResultStore: HistoryStore {
     static func registerRowMigration(_ migrator: inout DatabaseMigrator) {
-        migrator.registerMigration("v5-row-results") { db in
+        migrator.registerMigration("v7-row-results") { db in
             try db.execute(sql: """
                 CREATE TABLE run_rows (
                     run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,

@@ -61,7 +61,7 @@ public final class SQLiteResultStore: ResultStore {
                 lastError = error
                 Thread.sleep(forTimeInterval: 0.02 * Double(attempt + 1))
             } catch let error as DatabaseError
-                where error.resultCode == .SQLITE_ERROR && (error.message ?? "").contains("already exists") && attempt < 10
+                where error.resultCode == .SQLITE_ERROR && Self.isMigrationRace(error.message ?? "") && attempt < 10
             {
                 // Another process created the new file's tables first: GRDB's migrator reads
                 // which migrations are applied before it takes the write lock, so both saw
@@ -75,6 +75,12 @@ public final class SQLiteResultStore: ResultStore {
         guard let opened else { throw Self.openError(path: path, lastError ?? StoreError("busy")) }
         pool = opened
         writes = GroupCommitQueue(pool: opened, path: path, checkpointer: Checkpointer(path: path, configuration: configuration))
+    }
+
+    /// Whether a migration failed because another process applied it first: a table it
+    /// creates exists already, or a column it adds (`v5-cost`, `v6-request-times`) does.
+    static func isMigrationRace(_ message: String) -> Bool {
+        message.contains("already exists") || message.contains("duplicate column name")
     }
 
     static func openError(path: String, _ error: any Error) -> StoreError {
@@ -181,6 +187,8 @@ public final class SQLiteResultStore: ResultStore {
         registerBatchMigration(&migrator)
         registerToolMigration(&migrator)
         registerTestMigration(&migrator)
+        registerCostMigration(&migrator)
+        registerRequestTimesMigration(&migrator)
         registerRowMigration(&migrator)
         return migrator
     }()
@@ -239,8 +247,9 @@ public final class SQLiteResultStore: ResultStore {
                 try touch.execute()
             }
             var history = try SQLiteRawStatement(db, sql: """
-                INSERT INTO run_requests (run_id, row, step, item, key, provider, model, cached, attempts, started_at, duration, error, usage)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                INSERT INTO run_requests (run_id, row, step, item, key, provider, model, cached, attempts, started_at, duration, error, usage, cost,
+                    sent_after, first_byte_after)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """)
             history.bind(request.runID)
             history.bind(request.row)
@@ -255,6 +264,9 @@ public final class SQLiteResultStore: ResultStore {
             history.bind(request.duration.inSeconds)
             history.bind(request.error)
             history.bind(usage)
+            history.bind(request.cost)
+            history.bind(request.sentAfter)
+            history.bind(request.firstByteAfter)
             try history.execute()
         }
     }
