@@ -196,6 +196,47 @@ import Testing
         await store.close()
     }
 
+    /// `sslmode=require` encrypts (the server's own view, `pg_stat_ssl`); `verify-full`
+    /// checks the certificate against `sslrootcert` and refuses one it cannot verify.
+    @Test func tlsIsUsedWhenTheURLAsksForIt() async throws {
+        guard let database = try PostgresScratchDatabase.create() else { return }
+        defer { database.drop() }
+        guard try database.execute("SHOW ssl") == "on", let ca = ProcessInfo.processInfo.environment["SKEIN_TEST_POSTGRES_CA"] else {
+            Issue.record("the test server has no TLS: scripts/postgres starts it with ssl=on and scripts/test sets SKEIN_TEST_POSTGRES_CA")
+            return
+        }
+        func encrypted() throws -> Int {
+            Int(try database.executeOnServer("""
+                SELECT count(*) FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid)
+                WHERE a.datname = '\(database.name)' AND s.ssl
+                """)) ?? -1
+        }
+        let required = try await PostgresResultStore.open(try PostgresURL(database.url + "?sslmode=require"))
+        _ = try await required.beginRun(RunRecord(pipelinePath: "p.yaml", pipelineSHA256: "0", inputs: [:]))
+        #expect(try encrypted() >= 1, "no encrypted connection with sslmode=require")
+        await required.close()
+
+        let verified = try await PostgresResultStore.open(try PostgresURL(database.url + "?sslmode=verify-full&sslrootcert=\(ca)"))
+        #expect(try await verified.runs().count == 1)
+        await verified.close()
+        // Another CA: the server's certificate cannot be verified.
+        let elsewhere = FileManager.default.temporaryDirectory.appendingPathComponent("other-ca-\(UUID().uuidString).pem").path
+        defer { try? FileManager.default.removeItem(atPath: elsewhere) }
+        let made = Process()
+        made.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        made.arguments = ["openssl", "req", "-new", "-x509", "-days", "1", "-nodes", "-subj", "/CN=other", "-keyout", elsewhere + ".key",
+                          "-out", elsewhere]
+        made.standardError = FileHandle.nullDevice
+        made.standardOutput = FileHandle.nullDevice
+        try made.run()
+        made.waitUntilExit()
+        defer { try? FileManager.default.removeItem(atPath: elsewhere + ".key") }
+        let refused = await #expect(throws: StoreError.self) {
+            try await PostgresResultStore.open(try PostgresURL(database.url + "?sslmode=verify-full&sslrootcert=\(elsewhere)"))
+        }
+        #expect(refused?.message.contains("could not be verified") == true, "\(String(describing: refused))")
+    }
+
     @Test func urlsAreReadAsLibpqReadsThem() throws {
         let url = try PostgresURL("postgres://ann:s%40cret@db.example:6543/runs?sslmode=require", environment: [:])
         #expect(url.user == "ann" && url.password == "s@cret" && url.host == "db.example" && url.port == 6543)

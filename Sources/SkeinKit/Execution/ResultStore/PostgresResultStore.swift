@@ -323,7 +323,15 @@ public final class PostgresResultStore: HistoryStore {
             case .authMechanismRequiresPassword:
                 return StoreError("the server of \(url) asks for a password and none was given: "
                     + "put it in the URL, PGPASSWORD or ~/.pgpass")
-            case .connectionError:
+            case .connectionError, .failedToAddSSLHandler:
+                if let underlying = error.underlying, underlying is NIOSSLError || "\(underlying)".contains("SSL") {
+                    let text = "\(underlying)"
+                    if text.contains("CERTIFICATE_VERIFY_FAILED") || text.contains("unableToValidateCertificate") {
+                        return StoreError("the certificate of the store \(url) could not be verified (sslmode=\(url.tls.rawValue)): "
+                            + "give the CA that signed it with sslrootcert=FILE, or use sslmode=require to encrypt without checking")
+                    }
+                    return StoreError("TLS with the store \(url) failed: \(PostgresURL.masked(text))")
+                }
                 return StoreError("cannot reach the store \(url): \(reason(error.underlying)); "
                     + "is PostgreSQL running there and listening on TCP port \(url.port)?")
             default: break
