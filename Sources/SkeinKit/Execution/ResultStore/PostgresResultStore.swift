@@ -38,6 +38,9 @@ public final class PostgresResultStore: HistoryStore {
     private let writes = PostgresGroupCommit()
     private let runner: Task<Void, Never>
     private let renewer = Mutex<Task<Void, Never>?>(nil)
+    private let listener = Mutex<Task<Void, Never>?>(nil)
+    /// Waits for other processes' replies, woken by `skein_replies` notifications.
+    private let notices = ReplyNotices()
     /// This process's claims: request key → the claim's token.
     private let claims = Mutex<[String: String]>([:])
     private let closed = Atomic<Bool>(false)
@@ -196,6 +199,7 @@ public final class PostgresResultStore: HistoryStore {
     public func close() async {
         guard !closed.exchange(true, ordering: .acquiringAndReleasing) else { return }
         renewer.withLock { $0?.cancel() }
+        listener.withLock { $0?.cancel() }
         let tokens = claims.withLock { claims -> [String] in
             defer { claims = [:] }
             return Array(claims.values)
@@ -539,11 +543,13 @@ public final class PostgresResultStore: HistoryStore {
             touched AS (
                 UPDATE completions c SET last_used_at = b.now FROM batch b WHERE c.key = b.key AND b.cached RETURNING 1),
             released AS (
-                DELETE FROM request_claims c USING batch b WHERE c.key = b.key AND c.token = b.token RETURNING 1)
+                DELETE FROM request_claims c USING batch b WHERE c.key = b.key AND c.token = b.token RETURNING c.key),
+            -- Processes waiting for these requests hear of them when this commits.
+            notified AS (SELECT pg_notify('skein_replies', key) FROM released)
             INSERT INTO run_requests (run_id, row, step, item, key, provider, model, cached, attempts, started_at, duration, error, usage,
                 cost, sent_after, first_byte_after)
             SELECT run_id, "row", step, item, key, provider, model, cached, attempts, started_at, duration, error, usage, cost,
-                sent_after, first_byte_after FROM batch
+                sent_after, first_byte_after FROM batch WHERE (SELECT count(*) FROM notified) >= 0
             """)
     }
 
@@ -624,7 +630,7 @@ public final class PostgresResultStore: HistoryStore {
     /// process holds the claim (send the request), the reply once another process stored it.
     /// Waiting is polling, every 20 ms at first and at most every 200 ms.
     public func claim(_ key: RequestKey) async throws -> Completion? {
-        var delay = Duration.milliseconds(20)
+        var delay = Duration.milliseconds(50)
         while true {
             let token = UUID().uuidString
             let lease = leaseDuration
@@ -671,14 +677,60 @@ public final class PostgresResultStore: HistoryStore {
             }
             // Held by a process of this machine that is gone (killed, and now resumed): its
             // lease need not run out first.
-            if let token = holder.0, holder.1 == Self.host, let pid = holder.2, Int32(pid) != Self.pid,
-               !SQLiteResultStore.processIsAlive(Int(pid))
-            {
-                try await execute("DELETE FROM request_claims WHERE key = \(key.hex) AND token = \(token)")
+            if Self.isGone(holder) {
+                try await execute("DELETE FROM request_claims WHERE key = \(key.hex) AND token = \(holder.0 ?? "")")
                 continue
             }
-            try await Task.sleep(for: delay)
-            delay = min(delay * 2, .milliseconds(200))
+            // Held by another: wait for its reply. The holder's store notifies when it records
+            // the request (`skein_replies`); a cheap read after each notice or timeout (50 ms,
+            // doubling to 1 s) sees the reply, or a claim gone or run out, which this process
+            // then tries to take.
+            startListening()
+            waiting: while true {
+                await notices.wait(for: key.hex, upTo: delay)
+                delay = min(delay * 2, .seconds(1))
+                let state = try await fetch("""
+                    SELECT (SELECT response FROM completions WHERE key = \(key.hex)) AS response,
+                        holder.token AS holder, holder.host AS holder_host, holder.pid AS holder_pid,
+                        holder.expires_at < extract(epoch FROM clock_timestamp()) AS expired
+                    FROM (SELECT 1) AS one LEFT JOIN request_claims AS holder ON holder.key = \(key.hex)
+                    """) { row in
+                    (try row["response"].decode(String?.self),
+                     (try row["holder"].decode(String?.self), try row["holder_host"].decode(String?.self),
+                      try row["holder_pid"].decode(Int64?.self)),
+                     try row["expired"].decode(Bool?.self))
+                }
+                guard let (response, holder, expired) = state.first else { break waiting }
+                if let response, let value = try? JSONValue(parsing: response), let completion = Completion(storedValue: value) {
+                    return completion
+                }
+                if holder.0 == nil || expired == true || Self.isGone(holder) { break waiting }
+            }
+        }
+    }
+
+    /// Whether a claim's holder is a process of this machine that no longer runs.
+    static func isGone(_ holder: (String?, String?, Int64?)) -> Bool {
+        guard holder.0 != nil, holder.1 == host, let pid = holder.2, Int32(truncatingIfNeeded: pid) != Self.pid else { return false }
+        return !SQLiteResultStore.processIsAlive(Int(pid))
+    }
+
+    /// Listens on `skein_replies` for the keys other processes record, on a connection of
+    /// the pool, from the first wait on; again after a dropped connection.
+    private func startListening() {
+        listener.withLock { task in
+            guard task == nil else { return }
+            task = Task { [client, logger, notices] in
+                while !Task.isCancelled {
+                    _ = try? await client.withConnection { connection in
+                        try await connection.listen(on: "skein_replies") { notifications in
+                            for try await notification in notifications { notices.wake(notification.payload) }
+                        }
+                    }
+                    _ = logger
+                    try? await Task.sleep(for: .milliseconds(500))
+                }
+            }
         }
     }
 
@@ -689,7 +741,10 @@ public final class PostgresResultStore: HistoryStore {
     /// error): others need not wait for its lease to run out.
     public func release(_ key: RequestKey) async {
         guard let token = claims.withLock({ $0.removeValue(forKey: key.hex) }) else { return }
-        try? await execute("DELETE FROM request_claims WHERE key = \(key.hex) AND token = \(token)")
+        try? await execute("""
+            WITH released AS (DELETE FROM request_claims WHERE key = \(key.hex) AND token = \(token) RETURNING key)
+            SELECT pg_notify('skein_replies', key) FROM released
+            """)
     }
 
     /// Renews this process's claims every third of the lease while it holds any.
@@ -1026,4 +1081,36 @@ final class PostgresGroupCommit: Sendable {
 
 struct PostgresResultStoreReference: Sendable {
     weak var store: PostgresResultStore?
+}
+
+/// Tasks of this process waiting for a request another process is fetching, woken when a
+/// `skein_replies` notification names its key, or when their time is up.
+final class ReplyNotices: Sendable {
+    private final class Waiter: Sendable {
+        let once = PostgresResultStore.Once()
+        let continuation: CheckedContinuation<Void, Never>
+        init(_ continuation: CheckedContinuation<Void, Never>) { self.continuation = continuation }
+        func resume() { if once.first() { continuation.resume() } }
+    }
+    private let waiters = Mutex<[String: [Waiter]]>([:])
+
+    /// Returns when `key` is notified, or after `limit`.
+    func wait(for key: String, upTo limit: Duration) async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let waiter = Waiter(continuation)
+            waiters.withLock { $0[key, default: []].append(waiter) }
+            Task {
+                try? await Task.sleep(for: limit)
+                waiter.resume()
+                self.waiters.withLock { waiters in
+                    waiters[key]?.removeAll { $0 === waiter }
+                    if waiters[key]?.isEmpty == true { waiters[key] = nil }
+                }
+            }
+        }
+    }
+
+    func wake(_ key: String) {
+        for waiter in waiters.withLock({ $0.removeValue(forKey: key) ?? [] }) { waiter.resume() }
+    }
 }
