@@ -1312,8 +1312,8 @@ def store_report(out, pg, overhead, sharing, rows, latency_ms, concurrency, pair
     group_statements = ", ".join(f"{x['statements']:,}" for x in group)
     out.append(f"- Transactions in the database (`pg_stat_database`): {median([x['statements'] for x in alone]):,.0f} for "
                f"one process, {median([x['statements'] for x in group]):,.0f} for {processes} sharing "
-               f"({group_statements}){cpu_note}. Each waiting request polls "
-               "its claim with a statement of its own (see the notes).")
+               f"({group_statements}){cpu_note}: every process does the store's work for "
+               "every request, sent or waited for (see the notes).")
     out.append("")
 
 
