@@ -30,7 +30,7 @@ parser.add_argument("--python", help="the Python of .venv-bench (openai, langcha
 parser.add_argument("--full", action="store_true", help="also the 1,000,000-row dataset")
 parser.add_argument("--only", help="comma-separated sections, for working on one")
 parser.add_argument("--smoke", action="store_true",
-                    help="with --only overload: a brief version for scripts/bench-smoke (its figures mean nothing)")
+                    help="with --only overload or store: a brief version for scripts/bench-smoke (its figures mean nothing)")
 ARGS = parser.parse_args()
 BIN = ARGS.bin
 SKEIN = os.path.join(BIN, "skein")
@@ -1012,6 +1012,312 @@ def previous_block(begin, end):
 
 
 # ---------------------------------------------------------------------------------------------
+# The shared result store on PostgreSQL (issue 25)
+
+
+def store_pipeline(path, url):
+    """Two chained steps per row; each prompt starts with the row and the step, so the server's
+    record (`--bodies`, the first 40 characters) tells every distinct request apart."""
+    lines = kit.provider_header(url, "bench-store", max_tokens=12)
+    lines += [
+        "inputs:",
+        "  id: {type: integer}",
+        "  text: {type: string}",
+        "steps:",
+        "  summary:",
+        '    prompt: "[{{ inputs.id }}a] Summarize in one line: {{ inputs.text }}"',
+        "  french:",
+        '    prompt: "[{{ inputs.id }}b] Translate into French: {{ steps.summary.output }}"',
+        "outputs:",
+        '  french: "{{ steps.french.output }}"',
+    ]
+    kit.write(path, lines)
+
+
+def dataset_summary(run):
+    """(requests sent, replies from the store) from the summary line a dataset run ends with."""
+    import re
+    match = re.search(r"\d+ rows?: \d+ succeeded[^;]*; (\d+) requests?(?:, (\d+) from the store)?;", run.stderr)
+    if not match:
+        raise RuntimeError(f"no summary line in skein's stderr: {run.stderr[-500:]}")
+    return int(match.group(1)), int(match.group(2) or 0)
+
+
+class StoreBench:
+    """Fresh stores for the store section: a SQLite file, or a new PostgreSQL database; each made
+    (and its tables created) by a one-row run of another dataset before it is measured."""
+
+    def __init__(self, tmp, pg, pipeline, warm):
+        self.tmp = tmp
+        self.pg = pg
+        self.pipeline = pipeline
+        self.warm = warm
+        self.made = 0
+
+    def fresh(self, kind):
+        self.made += 1
+        if kind == "sqlite":
+            path = os.path.join(self.tmp, f"store-{self.made}.sqlite")
+            kit.remove_files(*kit.store_files(path))
+            store, name = path, path
+        else:
+            name = f"bench_store_{os.getpid()}_{self.made}"
+            store = self.pg.create(name)
+        skein_run([self.pipeline, "--dataset", self.warm, "-o", os.devnull, "--quiet", "--store", store],
+                  cwd=self.tmp, timeout=120).check(f"skein run (making the {kind} store)")
+        return store, name
+
+    def discard(self, kind, name):
+        if kind == "sqlite":
+            kit.remove_files(*kit.store_files(name))
+        else:
+            self.pg.drop(name)
+
+
+def server_count(server, peak=False):
+    """(requests the server answered, distinct requests among them[, most in flight at once])."""
+    stats = server.stats()
+    records = stats["requests"]
+    counts = (len(records), len({r.get("prompt") for r in records}))
+    return counts + (stats["peak_in_flight"],) if peak else counts
+
+
+def section_store(out, tmp, rows=1000, latency_ms=2, concurrency=64, pairs=5, share_rows=1000, share_latency_ms=50,
+                  share_concurrency=32, processes=4, share_rounds=3, smoke=False):
+    log("result store: SQLite and PostgreSQL side by side; processes sharing one PostgreSQL store")
+    pg = kit.Postgres.open(ROOT, install=not smoke)
+    if pg is None:
+        log(f"  skipped: no PostgreSQL server ({kit.Postgres.missing})")
+        out.append("## Result store: SQLite and PostgreSQL\n")
+        out.append(f"Not measured: no PostgreSQL server ({kit.Postgres.missing}).\n")
+        return
+    try:
+        overhead = store_overhead(tmp, pg, rows, latency_ms, concurrency, pairs, warm_up=not smoke)
+        sharing = store_sharing(tmp, pg, share_rows, share_latency_ms, share_concurrency, processes, share_rounds)
+    finally:
+        pg.close()
+    store_report(out, pg, overhead, sharing, rows, latency_ms, concurrency, pairs, share_rows, share_latency_ms,
+                 share_concurrency, processes, share_rounds)
+
+
+def store_data(tmp, name, rows):
+    data = os.path.join(tmp, f"{name}.jsonl")
+    kit.dataset_file(data, rows)
+    warm = os.path.join(tmp, f"{name}-warm.jsonl")
+    with open(warm, "w") as f:
+        f.write(json.dumps({"id": -1, "text": "the store is made by this row"}) + "\n")
+    return data, warm
+
+
+def store_overhead(tmp, pg, rows, latency_ms, concurrency, pairs, warm_up=True):
+    """A B pairs, order alternating: the same dataset run on a fresh SQLite file and on a fresh
+    PostgreSQL database. Returns {kind: [run dicts]}."""
+    log(f"  overhead: {rows:,} rows × 2 steps, latency {latency_ms} ms, concurrency {concurrency}, {pairs} pairs")
+    results = {"sqlite": [], "postgres": []}
+    with kit.Server([BENCH, "server", "--latency-ms", str(latency_ms), "--honor-max-tokens", "--bodies"],
+                    recording=True) as server:
+        pipeline = os.path.join(tmp, "store.yaml")
+        store_pipeline(pipeline, server.url)
+        data, warm = store_data(tmp, "store-rows", rows)
+        bench = StoreBench(tmp, pg, pipeline, warm)
+
+        def one(kind):
+            store, name = bench.fresh(kind)
+            server.reset()
+            output = os.path.join(tmp, f"store-{kind}.jsonl")
+            statements = pg.transactions(name) if kind == "postgres" else None
+            before = pg.cpu_seconds()
+            run = skein_run([pipeline, "--dataset", data, "-o", output, "--concurrency", str(concurrency), "--quiet",
+                             "--store", store], cwd=tmp, timeout=900).check(f"skein run --store {kind}")
+            after = pg.cpu_seconds()
+            statements = pg.transactions(name) - statements if kind == "postgres" else None
+            requests, distinct = server_count(server)
+            sent, stored = dataset_summary(run)
+            with open(output) as f:
+                lines = sum(1 for _ in f)
+            assert lines == rows, f"{lines} result lines for {rows} rows"
+            assert requests == distinct == sent == 2 * rows and stored == 0, \
+                f"{kind}: {requests} at the server ({distinct} distinct), {sent} sent, {stored} from the store"
+            bench.discard(kind, name)
+            kit.remove_files(output)
+            return {"wall": run.wall, "cpu": run.cpu, "rss": run.rss_mb, "requests": requests, "statements": statements,
+                    "server_cpu": None if before is None or after is None else after - before}
+
+        if warm_up:
+            one("sqlite")
+            one("postgres")
+        for r in range(pairs):
+            order = ["sqlite", "postgres"] if r % 2 == 0 else ["postgres", "sqlite"]
+            for kind in order:
+                results[kind].append(one(kind))
+            log(f"  pair {r + 1}/{pairs}: SQLite {results['sqlite'][-1]['wall']:.2f}s, "
+                f"PostgreSQL {results['postgres'][-1]['wall']:.2f}s")
+    return results
+
+
+def store_sharing(tmp, pg, rows, latency_ms, concurrency, processes, rounds):
+    """One process against `processes` started together: on one fresh PostgreSQL database, and
+    (the baseline without sharing) on a SQLite file each. Returns {config: [round dicts]}."""
+    log(f"  sharing: {rows:,} rows × 2 steps, latency {latency_ms} ms, concurrency {concurrency}, "
+        f"1 and {processes} processes, {rounds} rounds")
+    configs = [("alone-postgres", 1, "postgres", True), ("group-postgres", processes, "postgres", True),
+               ("alone-sqlite", 1, "sqlite", False), ("group-sqlite", processes, "sqlite", False)]
+    results = {name: [] for name, *_ in configs}
+    with kit.Server([BENCH, "server", "--latency-ms", str(latency_ms), "--honor-max-tokens", "--bodies"],
+                    recording=True) as server:
+        pipeline = os.path.join(tmp, "store-share.yaml")
+        store_pipeline(pipeline, server.url)
+        data, warm = store_data(tmp, "store-share-rows", rows)
+        bench = StoreBench(tmp, pg, pipeline, warm)
+        for r in range(rounds):
+            order = configs[r % len(configs):] + configs[:r % len(configs)]
+            for name, count, kind, shared in order:
+                stores = [bench.fresh(kind)] if shared else [bench.fresh(kind) for _ in range(count)]
+                outputs = [os.path.join(tmp, f"share-{i}.jsonl") for i in range(count)]
+                cmds = [[SKEIN, "run", pipeline, "--dataset", data, "-o", outputs[i], "--concurrency",
+                         str(concurrency), "--quiet", "--store", stores[0 if shared else i][0]] for i in range(count)]
+                server.reset()
+                statements = pg.transactions(stores[0][1]) if kind == "postgres" else None
+                before = pg.cpu_seconds()
+                runs, wall = kit.measure_group(cmds, cwd=tmp, env=ENV, timeout=900)
+                after = pg.cpu_seconds()
+                if kind == "postgres":
+                    statements = pg.transactions(stores[0][1]) - statements
+                requests, distinct, in_flight = server_count(server, peak=True)
+                for i, run in enumerate(runs):
+                    run.check(f"skein run ({name}, process {i + 1} of {count})")
+                texts = []
+                for path in outputs:
+                    with open(path) as f:
+                        texts.append(f.read())
+                assert len(set(texts)) == 1 and texts[0].count("\n") == rows, f"{name}: the results files differ"
+                claims = None
+                if kind == "postgres":
+                    claims = int(pg.sql("SELECT count(*) FROM request_claims", database=stores[0][1]))
+                summaries = [dataset_summary(run) for run in runs]
+                results[name].append({
+                    "wall": wall, "walls": [run.wall for run in runs], "cpu": sum(run.cpu for run in runs),
+                    "requests": requests, "distinct": distinct, "sent": [s for s, _ in summaries],
+                    "stored": [c for _, c in summaries], "claims_left": claims, "statements": statements, "in_flight": in_flight,
+                    "server_cpu": None if before is None or after is None else after - before})
+                for _, store_name in stores:
+                    bench.discard(kind, store_name)
+                kit.remove_files(*outputs)
+                log(f"  round {r + 1}/{rounds}, {name}: {wall:.2f}s, {requests:,} requests at the server "
+                    f"({distinct:,} distinct); sent {'/'.join(str(s) for s, _ in summaries)}, from the store "
+                    f"{'/'.join(str(c) for _, c in summaries)}")
+    return results
+
+
+def store_report(out, pg, overhead, sharing, rows, latency_ms, concurrency, pairs, share_rows, share_latency_ms,
+                 share_concurrency, processes, rounds):
+    requests = 2 * rows
+    has_server_cpu = overhead["postgres"][0]["server_cpu"] is not None
+    out.append("## Result store: SQLite and PostgreSQL\n")
+    out.append("Issue 25: the shared store (`--store postgres://…`, PostgreSQL 15 on 127.0.0.1, the same machine) against "
+               "the SQLite default. A two-step")
+    out.append("pipeline (a summary, then its translation) over a JSON Lines dataset, `skein run --dataset rows.jsonl -o "
+               "results.jsonl`, against")
+    out.append("`skein-bench server --honor-max-tokens --bodies`, which records every request it answers: the request "
+               "counts below are the")
+    out.append("server's. Every store is fresh, made (its tables created) by a one-row run of another dataset just before "
+               "it is measured.\n")
+
+    out.append("### Overhead per request\n")
+    out.append(f"{rows:,} rows × 2 steps = {requests:,} requests, server latency {latency_ms} ms, `--concurrency "
+               f"{concurrency}`, every request sent and stored.")
+    out.append(f"{pairs} pairs, each a run on a fresh SQLite file and one on a fresh PostgreSQL database, the order "
+               "alternating from pair to pair;")
+    out.append("ratios are per pair, then the median. *CPU* is the `skein` process's own (`wait4`)"
+               + ("; *server CPU* is what the whole PostgreSQL" if has_server_cpu else "."))
+    if has_server_cpu:
+        out.append("cluster used meanwhile (its processes in `/proc`; other clients of the same cluster would count "
+                   "too).\n")
+    else:
+        out.append("")
+    header = "| store | wall | wall per request | CPU | CPU per request |" + (" server CPU |" if has_server_cpu else "")
+    out.append(header + " peak RSS | requests at the server |")
+    out.append("| --- | ---: | ---: | ---: | ---: |" + (" ---: |" if has_server_cpu else "") + " ---: | ---: |")
+    for kind, label in [("sqlite", "SQLite (file)"), ("postgres", "PostgreSQL (`postgres://…`)")]:
+        runs = overhead[kind]
+        wall = median([x["wall"] for x in runs])
+        cpu = median([x["cpu"] for x in runs])
+        row = (f"| {label} | {fmt_s(wall)} | {wall / requests * 1e6:,.0f} µs | {fmt_s(cpu)} | "
+               f"{cpu / requests * 1e6:,.0f} µs |")
+        if has_server_cpu:
+            row += f" {fmt_s(median([x['server_cpu'] for x in runs]))} |"
+        counts = ", ".join(f"{x['requests']:,}" for x in runs)
+        row += f" {median([x['rss'] for x in runs]):.0f} MB | {counts} |"
+        out.append(row)
+    out.append("")
+    sq, pq = overhead["sqlite"], overhead["postgres"]
+    wall_ratios = [p["wall"] / s["wall"] for s, p in zip(sq, pq)]
+    cpu_ratios = [p["cpu"] / s["cpu"] for s, p in zip(sq, pq)]
+    extra = [(p["wall"] - s["wall"]) / requests * 1e6 for s, p in zip(sq, pq)]
+    out.append(f"PostgreSQL over SQLite (median of the {pairs} pairs' ratios): wall **{median(wall_ratios):.2f}×** "
+               f"({', '.join(f'{x:.2f}' for x in wall_ratios)}), CPU of the `skein` process {median(cpu_ratios):.2f}×; "
+               f"the shared store adds **{median(extra):,.0f} µs of wall per request** "
+               f"({', '.join(f'{x:,.0f}' for x in extra)})"
+               + (f", and the PostgreSQL server spends {median([p['server_cpu'] for p in pq]) / requests * 1e6:,.0f} µs "
+                  "of CPU per request on the same two cores" if has_server_cpu else "")
+               + f". The store made {median([p['statements'] for p in pq]) / requests:.1f} transactions in PostgreSQL per "
+               "request (`pg_stat_database`), each a round trip and, for the writes, a commit.\n")
+
+    out.append("### Processes sharing one store\n")
+    ideal = 2 * share_rows / share_concurrency * share_latency_ms / 1000
+    out.append(f"{share_rows:,} rows × 2 steps = {2 * share_rows:,} distinct requests, server latency {share_latency_ms} "
+               f"ms, `--concurrency {share_concurrency}` per process. One process")
+    out.append(f"alone, and {processes} processes started together over the same rows: on one PostgreSQL database "
+               "(they share the store and its claims),")
+    out.append(f"and on a SQLite file each (no sharing: the baseline). *Wall* runs from the first start to the last "
+               f"exit; {rounds} rounds in rotating order,")
+    out.append(f"medians (the request counts of every round). One process alone needs at least {2 * share_rows:,} / "
+               f"{share_concurrency} × {share_latency_ms} ms = {fmt_s(ideal)}.\n")
+    out.append("| processes | store | wall | each process | requests at the server | peak in flight | sent by each process | "
+               "from the store, each process | CPU (all `skein`) |")
+    out.append("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    labels = {"alone-postgres": ("1", "PostgreSQL"), "group-postgres": (str(processes), "one PostgreSQL database"),
+              "alone-sqlite": ("1", "SQLite"), "group-sqlite": (str(processes), "a SQLite file each")}
+    for name in ["alone-postgres", "group-postgres", "alone-sqlite", "group-sqlite"]:
+        runs = sharing[name]
+        count, store = labels[name]
+        walls = [w for x in runs for w in x["walls"]]
+        each = fmt_s(median(walls)) if len(walls) == len(runs) else f"{min(walls):.2f}–{max(walls):.2f} s"
+        counts = ", ".join(f"{x['requests']:,}" for x in runs)
+        sent = "; ".join(" / ".join(f"{s:,}" for s in x["sent"]) for x in runs)
+        stored = "; ".join(" / ".join(f"{s:,}" for s in x["stored"]) for x in runs)
+        out.append(f"| {count} | {store} | {fmt_s(median([x['wall'] for x in runs]))} | {each} | **{counts}** | "
+                   f"{max(x['in_flight'] for x in runs)} | "
+                   f"{sent} | {stored} | {fmt_s(median([x['cpu'] for x in runs]))} |")
+    out.append("")
+    group = sharing["group-postgres"]
+    shared_counts = [x["requests"] for x in group]
+    duplicates = [x["requests"] - x["distinct"] for x in group]
+    ok = all(n == 2 * share_rows for n in shared_counts) and not any(duplicates)
+    over_alone = median([g["wall"] / a["wall"] for g, a in zip(group, sharing["alone-postgres"])])
+    over_separate = median([g["wall"] / s["wall"] for g, s in zip(group, sharing["group-sqlite"])])
+    left = [x["claims_left"] for x in group]
+    out.append(f"- {processes} processes sharing one PostgreSQL database: **{', '.join(f'{n:,}' for n in shared_counts)}** "
+               f"requests at the server, {sum(duplicates)} of them duplicates (target: {2 * share_rows:,}, not "
+               f"{2 * share_rows * processes:,}: {verdict(ok)}); every process wrote the same "
+               f"{share_rows:,}-line results file; claims left in the store after the runs: {', '.join(str(x) for x in left)}.")
+    separate = ", ".join(f"{x['requests']:,}" for x in sharing["group-sqlite"])
+    out.append(f"- The group's wall over one process alone on PostgreSQL: **{over_alone:.2f}×**; over {processes} "
+               f"processes on a SQLite file each (which paid {separate} requests): {over_separate:.2f}×.")
+    alone = sharing["alone-postgres"]
+    cpu_note = ""
+    if group[0]["server_cpu"] is not None:
+        cpu_note = (f"; the PostgreSQL server's CPU {fmt_s(median([x['server_cpu'] for x in alone]))} against "
+                    f"{fmt_s(median([x['server_cpu'] for x in group]))}")
+    group_statements = ", ".join(f"{x['statements']:,}" for x in group)
+    out.append(f"- Transactions in the database (`pg_stat_database`): {median([x['statements'] for x in alone]):,.0f} for "
+               f"one process, {median([x['statements'] for x in group]):,.0f} for {processes} sharing "
+               f"({group_statements}){cpu_note}: every process does the store's work for "
+               "every request, sent or waited for (see the notes).")
+    out.append("")
+
+
+# ---------------------------------------------------------------------------------------------
 
 
 def main():
@@ -1029,7 +1335,7 @@ def main():
     if ARGS.python:
         out.append(f"- {version([ARGS.python, '--version'])} in `.venv-bench/` for the peers")
     out.append(f"- load average at start: {os.getloadavg()[0]:.1f}{LOAD_NOTE}\n")
-    out.append("Commands: `scripts/bench` (about 13 minutes after the release build, 8 of them the overload section), `scripts/bench --full` (adds "
+    out.append("Commands: `scripts/bench` (about 15 minutes after the release build, 8 of them the overload section, 2 the store section), `scripts/bench --full` (adds "
                "100,000 rows live and through `--batch` and 1,000,000 rows live, about 30 minutes more); "
                "the harness is")
     out.append("`scripts/lib/bench.py`, the Swift side `Benchmarks/skein-bench`, the Python peers "
@@ -1064,6 +1370,12 @@ def main():
             section_dataset(out, tmp, full=ARGS.full)
         if wanted("test"):
             section_test(out, tmp)
+        if wanted("store"):
+            if ARGS.smoke:
+                section_store(out, tmp, rows=60, latency_ms=2, concurrency=16, pairs=1, share_rows=60,
+                              share_latency_ms=20, share_concurrency=8, share_rounds=1, smoke=True)
+            else:
+                section_store(out, tmp)
         if ARGS.only and "full-dataset" in ARGS.only.split(","):
             section_full_dataset(out, tmp)
     out.insert(header_end, f"Load average at the end: {os.getloadavg()[0]:.1f}; the run took "

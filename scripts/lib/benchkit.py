@@ -1,10 +1,12 @@
 """Helpers for scripts/lib/bench.py: measured child processes, test servers, generated
 pipelines and datasets, and the streaming-latency probe."""
+import glob
 import json
 import os
 import random
 import re
 import selectors
+import shutil
 import signal
 import socket
 import statistics
@@ -12,6 +14,7 @@ import subprocess
 import tempfile
 import threading
 import time
+import urllib.parse
 
 
 # ---------------------------------------------------------------------------------------------
@@ -57,6 +60,49 @@ def measure(cmd, cwd=None, env=None, timeout=None):
         err.seek(0)
         return Run(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, process.returncode,
                    out.read().decode(errors="replace"), err.read().decode(errors="replace"))
+
+
+def measure_group(cmds, cwd=None, env=None, timeout=None):
+    """Starts every command of `cmds` at once and waits for all: (a Run per command, in order,
+    each with its own wall, CPU and peak RSS from wait4; the group's wall, from the first start
+    to the last exit)."""
+    files = []
+    processes = []
+    start = time.perf_counter()
+    for cmd in cmds:
+        out, err = tempfile.TemporaryFile(), tempfile.TemporaryFile()
+        files.append((out, err))
+        processes.append((subprocess.Popen(cmd, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=err),
+                          time.perf_counter()))
+    ended = [None] * len(cmds)
+
+    def reap(i):
+        process, began = processes[i]
+        _, status, usage = os.wait4(process.pid, 0)
+        process.returncode = os.waitstatus_to_exitcode(status)
+        ended[i] = (time.perf_counter() - began, usage, time.perf_counter())
+
+    threads = [threading.Thread(target=reap, args=(i,), daemon=True) for i in range(len(cmds))]
+    for thread in threads:
+        thread.start()
+    timers = []
+    if timeout:
+        for process, _ in processes:
+            timers.append(threading.Timer(timeout, process.kill))
+            timers[-1].start()
+    for thread in threads:
+        thread.join()
+    for timer in timers:
+        timer.cancel()
+    runs = []
+    for (process, _), (out, err), (wall, usage, _) in zip(processes, files, ended):
+        out.seek(0)
+        err.seek(0)
+        runs.append(Run(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, process.returncode,
+                        out.read().decode(errors="replace"), err.read().decode(errors="replace")))
+        out.close()
+        err.close()
+    return runs, max(end for _, _, end in ended) - start
 
 
 def median(values):
@@ -123,6 +169,135 @@ class Server:
 
     def __exit__(self, *exc):
         self.stop()
+
+
+class Postgres:
+    """The PostgreSQL server of the store benchmarks: $SKEIN_BENCH_POSTGRES_URL when set, else a
+    server already answering where `scripts/postgres` puts one, else one `scripts/postgres start`
+    starts now (and `close` stops: only a server this harness started). Scratch databases are
+    made with `psql` and dropped by `close`. `Postgres.open` returns None, with the reason in
+    `Postgres.missing`, when there is no server to use."""
+
+    missing = ""
+
+    def __init__(self, url, script, started):
+        self.url = url
+        self.script = script
+        self.started = started
+        self.databases = []
+        self.psql = shutil.which("psql") or next(iter(sorted(glob.glob("/usr/lib/postgresql/*/bin/psql"))[::-1]), None)
+        self.postmaster = self._postmaster()
+
+    @classmethod
+    def open(cls, root, install=True):
+        server = cls._open(root, install)
+        if server is None:
+            return None
+        try:
+            server.sql("SELECT 1")
+        except (RuntimeError, OSError) as error:
+            cls.missing = f"cannot use {server.masked()}: " + (str(error).strip().splitlines() or ["?"])[0]
+            server.close()
+            return None
+        return server
+
+    def masked(self):
+        parts = urllib.parse.urlsplit(self.url)
+        if parts.password:
+            parts = parts._replace(netloc=parts.netloc.replace(":" + parts.password + "@", ":***@"))
+        return urllib.parse.urlunsplit(parts)
+
+    @classmethod
+    def _open(cls, root, install):
+        script = os.path.join(root, "scripts", "postgres")
+        url = os.environ.get("SKEIN_BENCH_POSTGRES_URL")
+        if url:
+            return cls(url, script, started=False)
+        if subprocess.run([script, "status"], capture_output=True).returncode == 0:
+            return cls(subprocess.run([script, "url"], capture_output=True, text=True).stdout.strip(), script, False)
+        if not install and not glob.glob("/usr/lib/postgresql/*/bin/initdb"):
+            cls.missing = "PostgreSQL is not installed (scripts/postgres install, or set SKEIN_BENCH_POSTGRES_URL)"
+            return None
+        started = subprocess.run([script, "start"], capture_output=True, text=True)
+        if started.returncode != 0:
+            cls.missing = "scripts/postgres start failed: " + (started.stderr.strip().splitlines() or ["?"])[-1]
+            return None
+        return cls(started.stdout.strip().splitlines()[-1], script, started=True)
+
+    def sql(self, statement, database=None):
+        if not self.psql:
+            raise RuntimeError("no psql to make the benchmark's databases with")
+        result = subprocess.run([self.psql, self.database_url(database) if database else self.url, "-X", "-qAt",
+                                 "-v", "ON_ERROR_STOP=1", "-c", statement], capture_output=True, text=True)
+        if result.returncode != 0:
+            raise RuntimeError(f"psql: {statement}: {result.stderr.strip()}")
+        return result.stdout.strip()
+
+    def database_url(self, name):
+        parts = urllib.parse.urlsplit(self.url)
+        return urllib.parse.urlunsplit(parts._replace(path="/" + name))
+
+    def create(self, name):
+        """A new, empty database: its store URL."""
+        self.sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        self.sql(f"CREATE DATABASE {name}")
+        self.databases.append(name)
+        return self.database_url(name)
+
+    def drop(self, name):
+        self.sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        if name in self.databases:
+            self.databases.remove(name)
+
+    def transactions(self, name):
+        """The transactions committed or rolled back in database `name` so far (each of the store's
+        statements is one), once the processes connected to it are gone (they report at exit)."""
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and \
+                self.sql(f"SELECT count(*) FROM pg_stat_activity WHERE datname = '{name}'") != "0":
+            time.sleep(0.05)
+        return int(self.sql(f"SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = '{name}'"))
+
+    def _postmaster(self):
+        """The server's main process, when it runs on this machine and /proc shows it: the
+        parent of its checkpointer."""
+        try:
+            pid = int(self.sql("SELECT pid FROM pg_stat_activity WHERE backend_type = 'checkpointer'"))
+            with open(f"/proc/{pid}/stat") as f:
+                return int(f.read().rsplit(")", 1)[1].split()[1])
+        except (RuntimeError, ValueError, OSError, IndexError):
+            return None
+
+    def cpu_seconds(self):
+        """The CPU time the whole server has used so far (the postmaster, its live processes, and the
+        ones that ended), or None. Every client's work counts, not only the benchmark's."""
+        if self.postmaster is None:
+            return None
+        tick = os.sysconf("SC_CLK_TCK")
+        total = 0
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            pid, ppid = int(entry), int(fields[1])
+            if pid == self.postmaster:
+                total += sum(int(x) for x in fields[11:15])  # utime stime cutime cstime
+            elif ppid == self.postmaster:
+                total += int(fields[11]) + int(fields[12])
+        return total / tick
+
+    def close(self):
+        for name in list(self.databases):
+            try:
+                self.drop(name)
+            except RuntimeError:
+                pass
+        if self.started:
+            subprocess.run([self.script, "stop"], capture_output=True)
 
 
 # ---------------------------------------------------------------------------------------------
