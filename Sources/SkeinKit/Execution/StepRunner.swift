@@ -382,7 +382,7 @@ public final class StepRunner: Sendable {
                 if usesCache && configuration.cachePolicy == .offline { throw Self.offlineFailure(item: item) }
                 guard let fresh = try await callProvider(
                     request, key: key, builder: builder, mode: mode, policy: policy, timeout: timeout, item: item, row: row,
-                    requests: &requests, cacheHits: cacheHits, claims: usesCache && configuration.cachePolicy == .readWrite)
+                    requests: &requests, cacheHits: cacheHits)
                 else { continue }
                 completion = fresh
                 conversation?.freshReplies += 1
@@ -468,18 +468,15 @@ public final class StepRunner: Sendable {
 
     /// A fresh reply from the provider, within the run's request limit, recorded in the store.
     /// Nil when the provider refused `json_schema` for a step with a schema (remembered for the
-    /// provider; the caller asks again through `json_object`), or when, in a shared store,
-    /// another process took the request first (the caller looks it up again and waits for
-    /// that process's reply). `requests` counts the attempts.
+    /// provider; the caller asks again through `json_object`). `requests` counts the attempts.
     /// Not inlined, so its frame exists only while a request is out: a reply from the store
     /// does not pay for it.
     @inline(never)
     func callProvider(
         _ request: CompletionRequest, key: RequestKey?, builder: StepRequestBuilder, mode: StepRequestBuilder.StructuredMode,
-        policy: RetryPolicy?, timeout: Duration?, item: Int?, row: Int, requests: inout Int, cacheHits: Int, claims: Bool = false
+        policy: RetryPolicy?, timeout: Duration?, item: Int?, row: Int, requests: inout Int, cacheHits: Int
     ) async throws -> Completion? {
         let name = builder.step.name
-        let store = claims ? recording?.store : nil
         let startedAt = Date()
         let clock = ContinuousClock()
         let began = clock.now
@@ -490,9 +487,6 @@ public final class StepRunner: Sendable {
         var cost: Double?
         do {
             completion = try await requestLimit.withPermit {
-                // Claimed once the request has a slot (a shared store): a process claims only
-                // what it is sending, so the others fetch the rest instead of waiting on it.
-                if let store, let key, !(try await store.takeClaim(key)) { throw ClaimedElsewhere() }
                 // The budget is reserved once the request has a slot: one waiting for a slot
                 // holds none of it.
                 let reservation = try await reserve(request, builder: builder)
@@ -518,8 +512,6 @@ public final class StepRunner: Sendable {
             try await recordRequest(
                 request, key: key, builder: builder, item: item, row: row, completion: completion, error: nil, cached: false,
                 attempts: completion.attempts, startedAt: startedAt, duration: clock.now - began, cost: cost, timing: timing)
-        } catch is ClaimedElsewhere {
-            return nil
         } catch let exceeded as BudgetExceeded {
             throw CountedFailure(failure: StepFailure(.budget(exceeded), item: item), requests: requests, cacheHits: cacheHits)
         } catch let error as ProviderError {
@@ -678,9 +670,6 @@ public final class StepRunner: Sendable {
             of: completion, provider: builder.provider, model: request.model, estimatedPromptTokens: request.promptTokenBound)
     }
 }
-
-/// Another process took the claim on a request between its lookup and its slot.
-struct ClaimedElsewhere: Error {}
 
 /// Providers found at run time to reject `response_format: json_schema`. A lock, not an
 /// actor: every request asks, and an actor would cost each one a hop.

@@ -626,53 +626,18 @@ public final class PostgresResultStore: HistoryStore {
 
     // MARK: Claims
 
-    /// Waits while another process holds the claim on `key`: that process's reply once it is
-    /// stored, or nil as soon as nobody holds a live claim (the caller then asks for a slot and
-    /// `takeClaim`s it). The holder's store notifies when it records the request
-    /// (`skein_replies`, LISTEN/NOTIFY); a cheap read after each notice or timeout (50 ms,
-    /// doubling to 1 s) sees the reply, or a claim gone or run out. A claim held by a task of
-    /// this same process is waited for too: two identical requests in one run are sent once.
+    /// Claims `key` for this process, or waits while another process holds it: nil once this
+    /// process holds the claim (send the request), the reply once another process stored it.
+    /// Waiting is polling, every 20 ms at first and at most every 200 ms.
     public func claim(_ key: RequestKey) async throws -> Completion? {
         var delay = Duration.milliseconds(50)
         while true {
-            let state = try await fetch("""
-                SELECT (SELECT response FROM completions WHERE key = \(key.hex)) AS response,
-                    holder.token AS holder, holder.host AS holder_host, holder.pid AS holder_pid,
-                    holder.expires_at < extract(epoch FROM clock_timestamp()) AS expired
-                FROM (SELECT 1) AS one LEFT JOIN request_claims AS holder ON holder.key = \(key.hex)
-                """) { row in
-                (try row["response"].decode(String?.self),
-                 (try row["holder"].decode(String?.self), try row["holder_host"].decode(String?.self),
-                  try row["holder_pid"].decode(Int64?.self)),
-                 try row["expired"].decode(Bool?.self))
-            }
-            guard let (response, holder, expired) = state.first else { return nil }
-            if let response, let value = try? JSONValue(parsing: response), let completion = Completion(storedValue: value) {
-                return completion
-            }
-            guard let token = holder.0, expired != true else { return nil }
-            if Self.isGone(holder) {
-                // Held by a process of this machine that is gone (killed, and now resumed): its
-                // lease need not run out first.
-                try await execute("DELETE FROM request_claims WHERE key = \(key.hex) AND token = \(token)")
-                return nil
-            }
-            startListening()
-            await notices.wait(for: key.hex, upTo: delay)
-            delay = min(delay * 2, .seconds(1))
-        }
-    }
-
-    /// Claims `key` for this process, which has a slot and is about to send the request. False
-    /// when another process took it first or its reply is stored already: the caller gives its
-    /// slot back and looks again (`claim` then waits for that process's reply).
-    public func takeClaim(_ key: RequestKey) async throws -> Bool {
-        for _ in 0..<2 {
             let token = UUID().uuidString
             let lease = leaseDuration
             // Take the claim if nobody holds it or the holder's lease ran out, and read the
-            // reply in the same statement. The same token on a retry of the statement (its
-            // reply lost with a dropped connection) finds the claim its own.
+            // reply in the same statement: a process that stored it and let go of its claim
+            // just before must not make this one pay again. The same token on a retry of the
+            // statement (its reply lost with a dropped connection) finds the claim its own.
             let answers = try await fetch("""
                 WITH taken AS (
                     INSERT INTO request_claims (key, token, expires_at, host, pid)
@@ -682,38 +647,66 @@ public final class PostgresResultStore: HistoryStore {
                     WHERE request_claims.expires_at < extract(epoch FROM clock_timestamp())
                         OR request_claims.token = excluded.token
                     RETURNING token)
-                SELECT (SELECT count(*) FROM taken) > 0 AS taken, (SELECT response FROM completions WHERE key = \(key.hex)) IS NOT NULL AS answered,
+                SELECT (SELECT count(*) FROM taken) > 0 AS taken, (SELECT response FROM completions WHERE key = \(key.hex)) AS response,
                     holder.token AS holder, holder.host AS holder_host, holder.pid AS holder_pid
                 FROM (SELECT 1) AS one LEFT JOIN request_claims AS holder ON holder.key = \(key.hex)
                 """) {
-                (try $0["taken"].decode(Bool.self), try $0["answered"].decode(Bool.self),
+                (try $0["taken"].decode(Bool.self), try $0["response"].decode(String?.self),
                  (try $0["holder"].decode(String?.self), try $0["holder_host"].decode(String?.self), try $0["holder_pid"].decode(Int64?.self)))
             }
-            let (taken, answered, holder) = answers.first ?? (false, false, (nil, nil, nil))
+            let (taken, response, holder) = answers.first ?? (false, nil, (nil, nil, nil))
+            if let response, let value = try? JSONValue(parsing: response), let completion = Completion(storedValue: value) {
+                if taken { try? await execute("DELETE FROM request_claims WHERE key = \(key.hex) AND token = \(token)") }
+                return completion
+            }
             if taken {
                 claims.withLock { $0[key.hex] = token }
                 startRenewing()
-                // The statement read the cache as it was when it began: a process that stored
-                // the reply and let go of its claim while it ran left neither in that view.
-                // Looked up again, after the claim.
+                // The statement read the cache as it was when the statement began: a process
+                // that stored the reply and let go of its claim while it ran left no claim to
+                // see and no reply in that view. Looked up again, after the claim.
                 let stored: Completion?
                 do {
-                    stored = answered ? nil : try await completion(for: key)
+                    stored = try await completion(for: key)
                 } catch {
                     await release(key)
                     throw error
                 }
-                if answered || stored != nil {
-                    await release(key)
-                    return false
-                }
-                return true
+                if stored != nil { await release(key) }
+                return stored
             }
-            if answered { return false }
-            guard Self.isGone(holder), let gone = holder.0 else { return false }
-            try await execute("DELETE FROM request_claims WHERE key = \(key.hex) AND token = \(gone)")
+            // Held by a process of this machine that is gone (killed, and now resumed): its
+            // lease need not run out first.
+            if Self.isGone(holder) {
+                try await execute("DELETE FROM request_claims WHERE key = \(key.hex) AND token = \(holder.0 ?? "")")
+                continue
+            }
+            // Held by another: wait for its reply. The holder's store notifies when it records
+            // the request (`skein_replies`); a cheap read after each notice or timeout (50 ms,
+            // doubling to 1 s) sees the reply, or a claim gone or run out, which this process
+            // then tries to take.
+            startListening()
+            waiting: while true {
+                await notices.wait(for: key.hex, upTo: delay)
+                delay = min(delay * 2, .seconds(1))
+                let state = try await fetch("""
+                    SELECT (SELECT response FROM completions WHERE key = \(key.hex)) AS response,
+                        holder.token AS holder, holder.host AS holder_host, holder.pid AS holder_pid,
+                        holder.expires_at < extract(epoch FROM clock_timestamp()) AS expired
+                    FROM (SELECT 1) AS one LEFT JOIN request_claims AS holder ON holder.key = \(key.hex)
+                    """) { row in
+                    (try row["response"].decode(String?.self),
+                     (try row["holder"].decode(String?.self), try row["holder_host"].decode(String?.self),
+                      try row["holder_pid"].decode(Int64?.self)),
+                     try row["expired"].decode(Bool?.self))
+                }
+                guard let (response, holder, expired) = state.first else { break waiting }
+                if let response, let value = try? JSONValue(parsing: response), let completion = Completion(storedValue: value) {
+                    return completion
+                }
+                if holder.0 == nil || expired == true || Self.isGone(holder) { break waiting }
+            }
         }
-        return false
     }
 
     /// Whether a claim's holder is a process of this machine that no longer runs.

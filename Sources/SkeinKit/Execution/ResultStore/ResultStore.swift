@@ -35,16 +35,11 @@ public protocol ResultStore: Sendable {
     /// Records a dataset row's results line (for `skein merge --store`).
     func record(_ row: RowResultRecord) async throws
 
-    /// Called when the store could not answer a request, before it waits for a slot. In a
-    /// store shared by several processes (`PostgresResultStore`), while another process holds
-    /// the request's claim this waits for that process to store its reply and returns it. Nil:
-    /// nobody is fetching it; ask for a slot.
+    /// Called before a request the store could not answer is sent. A store shared by several
+    /// processes (`PostgresResultStore`) claims the request for this process, or, while
+    /// another holds the claim, waits for that process to store its reply and returns it;
+    /// recording the request lets go of the claim. Nil: send it.
     func claim(_ key: RequestKey) async throws -> Completion?
-
-    /// Called once the request has its slot, just before it is sent: claims it for this
-    /// process (recording the request lets go of the claim). False: another process took it
-    /// (or stored its reply) meanwhile; the caller gives the slot back and looks again.
-    func takeClaim(_ key: RequestKey) async throws -> Bool
 
     /// Lets go of a claim whose request ended without being recorded (cancelled, a store error).
     func release(_ key: RequestKey) async
@@ -56,7 +51,6 @@ public protocol ResultStore: Sendable {
 extension ResultStore {
     /// One process alone uses the store: nothing to wait for.
     public func claim(_ key: RequestKey) async throws -> Completion? { nil }
-    public func takeClaim(_ key: RequestKey) async throws -> Bool { true }
     public func release(_ key: RequestKey) async {}
 }
 
