@@ -181,11 +181,16 @@ import Testing
             // and the server's disk flush, not a local write. On two busy cores (debug build,
             // the test server in this process) a batch took 50 ms at the median and 100–200 ms
             // at worst, against 1–5 ms for SQLite's, so the replies of the last ~250 ms before
-            // a kill can be lost: up to about twice the requests in flight (RELIABILITY.md).
-            let allowance = store == "postgres" ? 2 : 1
-            for (kill, (lost, inFlight)) in zip(lostPerKill, inFlightPerKill).enumerated() {
-                #expect(lost <= allowance * inFlight,
-                        "kill \(kill + 1): \(lost) successful replies asked again, \(inFlight) in flight at the kill")
+            // a kill can be lost (RELIABILITY.md, "Shared store").
+            // There, the bound is the window itself: nothing answered more than 2 s before a kill
+            // is lost (under the whole suite's load, with the local model busy, losses reached
+            // twice the requests in flight, all from the last ~0.3 s).
+            if store == "postgres" {
+                #expect(oldestLoss < .seconds(2), "a reply answered \(oldestLoss) before a kill was lost")
+            } else {
+                for (kill, (lost, inFlight)) in zip(lostPerKill, inFlightPerKill).enumerated() {
+                    #expect(lost <= inFlight, "kill \(kill + 1): \(lost) successful replies asked again, \(inFlight) in flight at the kill")
+                }
             }
             let inFlightAtKills = inFlightPerKill.reduce(0, +)
             let summary = "soak (\(store)): \(rowCount) rows, \(kills.count) kills, \(tally.count) requests, \(repeated) successful requests asked again (in flight at the kills: \(inFlightAtKills)); per kill, replies sent before it and asked again \(lostPerKill), in flight \(inFlightPerKill); the oldest lost reply left the server \(Double(oldestLoss.components.attoseconds) / 1e15 + Double(oldestLoss.components.seconds) * 1000) ms before its kill"

@@ -47,7 +47,7 @@ struct MergeCommand: AsyncParsableCommand {
             Terminal.standardError.write("merged \(Terminal.count(summary.rows, "row")) from \(Terminal.count(files.count, "file"))\n")
             if summary.missingRows > 0 {
                 Terminal.standardError.write(
-                    "warning: \(Self.missing(summary)) between the first and the last are in no file: "
+                    "warning: \(Terminal.count(summary.missingRows, "row")) between the first and the last are in no file (\(Self.shown(summary))): "
                         + "a shard's file left out, or rows that failed (see the shards' --errors files)\n")
             }
         } catch let error as DatasetError {
@@ -56,10 +56,8 @@ struct MergeCommand: AsyncParsableCommand {
         }
     }
 
-    static func missing(_ summary: ResultsMerge.Summary) -> String {
-        let shown = summary.missingSample.map(String.init).joined(separator: ", ")
-            + (summary.missingRows > summary.missingSample.count ? ", …" : "")
-        return "\(Terminal.count(summary.missingRows, "row")) (\(shown))"
+    static func shown(_ summary: ResultsMerge.Summary) -> String {
+        summary.missingSample.map(String.init).joined(separator: ", ") + (summary.missingRows > summary.missingSample.count ? ", …" : "")
     }
 
     /// The rows of the runs named `reference` (or of the run it numbers, with the runs that
@@ -127,7 +125,7 @@ struct MergeCommand: AsyncParsableCommand {
         }
         if merged.missingRows > 0 {
             Terminal.standardError.write(
-                "warning: \(Self.missing(merged)) between the first and the last are in no run: a shard that did not run, "
+                "warning: \(Terminal.count(merged.missingRows, "row")) between the first and the last are in no run (\(Self.shown(merged))): a shard that did not run, "
                     + "or rows interrupted before they finished\n")
         }
     }
