@@ -116,7 +116,8 @@ import Testing
 
     @Test func waitingFollowsTheProcessingDelay() async throws {
         // Long enough that polling sees the batch in progress several times even on a loaded machine.
-        let configuration = SkeinTestServer.Configuration(batches: .init(processingDelay: .seconds(4)))
+        // (4 s once gave only two looks with the whole suite and the local model on two cores.)
+        let configuration = SkeinTestServer.Configuration(batches: .init(processingDelay: .seconds(7)))
         try await withBatchClient(configuration) { server, batches, _ in
             let provider = clientTestProvider(server)
             var file = BatchInputFile()
@@ -127,7 +128,7 @@ import Testing
             let seen = JobLog()
             let job = try await batches.waitForBatch(
                 created.id, provider: provider, polling: Self.fastPolling, onUpdate: seen.handler)
-            #expect(ContinuousClock.now - start >= .seconds(4))
+            #expect(ContinuousClock.now - start >= .seconds(7))
             #expect(job.status == .completed)
             #expect(seen.jobs.first?.status == .inProgress)
             #expect(seen.jobs.last == job)
