@@ -720,14 +720,13 @@ public final class PostgresResultStore: HistoryStore {
     private func startListening() {
         listener.withLock { task in
             guard task == nil else { return }
-            task = Task { [client, logger, notices] in
+            task = Task { [client, notices] in
                 while !Task.isCancelled {
                     _ = try? await client.withConnection { connection in
                         try await connection.listen(on: "skein_replies") { notifications in
                             for try await notification in notifications { notices.wake(notification.payload) }
                         }
                     }
-                    _ = logger
                     try? await Task.sleep(for: .milliseconds(500))
                 }
             }
