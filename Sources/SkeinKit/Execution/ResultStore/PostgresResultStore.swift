@@ -450,7 +450,7 @@ public final class PostgresResultStore: HistoryStore {
     }
 
     func execute(_ query: PostgresQuery) async throws {
-        try await perform { [client, logger] in try await client.query(query, logger: logger) }
+        _ = try await perform { [client, logger] in try await client.query(query, logger: logger) }
     }
 
     /// The rows of a query, each read into a value by `read`.
