@@ -92,21 +92,14 @@ struct MergeCommand: AsyncParsableCommand {
             }
         }
         let output = try OutputFile(path: outputFile)
-        let summary = Mutex(ResultsMerge.Summary())
-        let previous = Mutex(-1)
+        // The summary and the row before, as the file merge keeps them.
+        let counted = Mutex((summary: ResultsMerge.Summary(), previous: -1))
         do {
             try await store.forEachResultLine(runs: ids) { row, line in
                 output.write(line)
-                let last = previous.withLock { value -> Int in
-                    defer { value = row }
-                    return value
-                }
-                summary.withLock { summary in
-                    summary.rows += 1
-                    if row > last + 1 {
-                        summary.missingRows += row - last - 1
-                        for gap in (last + 1)..<min(row, last + 6) where summary.missingSample.count < 5 { summary.missingSample.append(gap) }
-                    }
+                counted.withLock { state in
+                    state.summary.count(row: row, after: state.previous)
+                    state.previous = row
                 }
             }
             try output.commit()
@@ -114,7 +107,7 @@ struct MergeCommand: AsyncParsableCommand {
             Terminal.standardError.write("error: \(error)\n")
             throw ExitCode(1)
         }
-        let merged = summary.withLock { $0 }
+        let merged = counted.withLock { $0.summary }
         Terminal.standardError.write("merged \(Terminal.count(merged.rows, "row")) from \(Terminal.count(ids.count, "run")) in \(store.location)\n")
         if let count {
             let absent = (0..<count).filter { !shards.contains($0) }

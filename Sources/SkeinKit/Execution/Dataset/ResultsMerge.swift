@@ -16,6 +16,15 @@ public enum ResultsMerge {
         public var missingSample: [Int] = []
 
         public init() {}
+
+        /// Counts a row written after `previous` (-1 before the first), and the rows between
+        /// the two as missing.
+        public mutating func count(row: Int, after previous: Int) {
+            rows += 1
+            guard row > previous + 1 else { return }
+            missingRows += row - previous - 1
+            for gap in (previous + 1)..<min(row, previous + 1 + 5) where missingSample.count < 5 { missingSample.append(gap) }
+        }
     }
 
     /// Merges the files, calling `emit` with each line in row order.
@@ -43,16 +52,10 @@ public enum ResultsMerge {
                 throw DatasetError(
                     "row \(head.row) is in more than one file (\(previousFile) and \(readers[chosen].name)): were the shards overlapping?")
             }
-            if head.row > previous + 1 {
-                summary.missingRows += head.row - previous - 1
-                for row in (previous + 1)..<min(head.row, previous + 1 + 5) where summary.missingSample.count < 5 {
-                    summary.missingSample.append(row)
-                }
-            }
+            summary.count(row: head.row, after: previous)
             previous = head.row
             previousFile = readers[chosen].name
             try emit(head.line)
-            summary.rows += 1
             heads[chosen] = try readers[chosen].next()
         }
         return summary

@@ -48,6 +48,40 @@ extension HistoryStore {
     public func cacheStats() async throws -> CacheStats { try await cacheStats(recentRuns: 10) }
 }
 
+/// A run as `skein runs show`, `report` and `diff` name it: a number, `last`, or `last~N`
+/// (N runs before the last). Both stores resolve it through this.
+enum RunReference {
+    case id(Int64)
+    /// Runs back from the newest (0: the last).
+    case back(Int)
+
+    /// - Throws: `StoreError` for text that names no run.
+    init(_ text: String) throws {
+        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        if let id = Int64(trimmed) {
+            self = .id(id)
+        } else if trimmed == "last" {
+            self = .back(0)
+        } else if trimmed.hasPrefix("last~"), let count = Int(trimmed.dropFirst(5)), count >= 0 {
+            self = .back(count)
+        } else {
+            throw StoreError("'\(text)' is not a run: give a run number, 'last' or 'last~N'")
+        }
+    }
+}
+
+extension RunSummary {
+    /// The status to show for a run recorded as `recorded`: a run still `running` whose process
+    /// (on this machine) is gone was killed, or its machine stopped. Runs of other machines
+    /// cannot be asked and keep their recorded status.
+    static func shownStatus(_ recorded: String, host: String, pid: Int) -> String {
+        guard recorded == "running", host == ProcessInfo.processInfo.hostName, !SQLiteResultStore.processIsAlive(pid) else {
+            return recorded
+        }
+        return "killed"
+    }
+}
+
 /// A dataset row's results line (as `-o` writes it), kept so that `skein merge --store` can
 /// assemble a sharded run's results from the store, without the shards' files.
 public struct RowResultRecord: Sendable {

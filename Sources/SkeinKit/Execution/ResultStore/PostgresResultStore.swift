@@ -823,13 +823,9 @@ public final class PostgresResultStore: HistoryStore {
         """
 
     static func summary(_ row: PostgresRandomAccessRow) throws -> RunSummary {
-        var status = try row["status"].decode(String.self)
         let host = try row["host"].decode(String.self)
-        if status == "running", host == ProcessInfo.processInfo.hostName,
-           !SQLiteResultStore.processIsAlive(Int(try row["pid"].decode(Int64.self)))
-        {
-            status = "killed"
-        }
+        let status = RunSummary.shownStatus(
+            try row["status"].decode(String.self), host: host, pid: Int(try row["pid"].decode(Int64.self)))
         return RunSummary(
             id: try row["id"].decode(Int64.self), pipelinePath: try row["pipeline_path"].decode(String.self),
             pipelineSHA256: try row["pipeline_sha256"].decode(String.self), gitCommit: try row["git_commit"].decode(String?.self),
@@ -845,19 +841,14 @@ public final class PostgresResultStore: HistoryStore {
     }
 
     public func resolveRun(_ reference: String) async throws -> Int64 {
-        let trimmed = reference.trimmingCharacters(in: .whitespaces)
-        if let id = Int64(trimmed) {
+        let back: Int
+        switch try RunReference(reference) {
+        case .id(let id):
             let found = try await fetch("SELECT id FROM runs WHERE id = \(id)") { try $0["id"].decode(Int64.self) }
             guard !found.isEmpty else { throw StoreError("no run \(id) in \(location); 'skein runs list' shows the runs") }
             return id
-        }
-        let back: Int
-        if trimmed == "last" {
-            back = 0
-        } else if trimmed.hasPrefix("last~"), let count = Int(trimmed.dropFirst(5)), count >= 0 {
+        case .back(let count):
             back = count
-        } else {
-            throw StoreError("'\(reference)' is not a run: give a run number, 'last' or 'last~N'")
         }
         let ids = try await fetch("SELECT id FROM runs ORDER BY id DESC LIMIT 1 OFFSET \(back)") { try $0["id"].decode(Int64.self) }
         guard let id = ids.first else {

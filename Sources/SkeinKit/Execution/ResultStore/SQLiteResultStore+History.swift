@@ -25,19 +25,14 @@ extension SQLiteResultStore {
     /// Resolves `12`, `last`, `last~1` (the one before the last), … to a run id.
     /// - Throws: `StoreError` when there is no such run.
     public func resolveRun(_ reference: String) async throws -> Int64 {
-        let trimmed = reference.trimmingCharacters(in: .whitespaces)
-        if let id = Int64(trimmed) {
+        let back: Int
+        switch try RunReference(reference) {
+        case .id(let id):
             let exists = try await read { db in try Bool.fetchOne(db, sql: "SELECT 1 FROM runs WHERE id = ?", arguments: [id]) ?? false }
             guard exists else { throw StoreError("no run \(id) in '\(path)'; 'skein runs list' shows the runs") }
             return id
-        }
-        let back: Int
-        if trimmed == "last" {
-            back = 0
-        } else if trimmed.hasPrefix("last~"), let count = Int(trimmed.dropFirst(5)), count >= 0 {
+        case .back(let count):
             back = count
-        } else {
-            throw StoreError("'\(reference)' is not a run: give a run number, 'last' or 'last~N'")
         }
         let id = try await read { db in
             try Int64.fetchOne(db, sql: "SELECT id FROM runs ORDER BY id DESC LIMIT 1 OFFSET ?", arguments: [back])
@@ -177,12 +172,7 @@ extension SQLiteResultStore {
         """
 
     static func summary(_ row: Row) -> RunSummary {
-        var status: String = row["status"]
-        if status == "running" {
-            let host: String = row["host"]
-            let pid: Int = row["pid"]
-            if host == ProcessInfo.processInfo.hostName && !processIsAlive(pid) { status = "killed" }
-        }
+        let status = RunSummary.shownStatus(row["status"], host: row["host"], pid: row["pid"])
         let ended: Double? = row["ended_at"]
         return RunSummary(
             id: row["id"], pipelinePath: row["pipeline_path"], pipelineSHA256: row["pipeline_sha256"], gitCommit: row["git_commit"],
