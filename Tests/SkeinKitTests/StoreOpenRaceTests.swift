@@ -11,33 +11,29 @@ import Testing
 /// time show the same race in one process.
 @Suite struct StoreOpenRaceTests {
     @Test func storesOpeningOneNewFileAtOnceAllSucceed() throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("skein-open-race-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let failures = Failures()
-        for round in 0..<20 {
-            let path = directory.appendingPathComponent("store-\(round).sqlite").path
-            DispatchQueue.concurrentPerform(iterations: 4) { _ in
-                do {
-                    _ = try SQLiteResultStore(path: path)
-                } catch {
-                    failures.append("round \(round): \(error)")
-                }
-            }
-        }
-        #expect(failures.all.isEmpty, "\(failures.all)")
+        let failures = try Self.openFourAtOnce(label: "open") { _ in }
+        #expect(failures.isEmpty, "\(failures)")
     }
 
     /// The same race on an older store: the migrations that add a column (`v5-cost`,
     /// `v6-request-times`) failed the second process with "duplicate column name".
     @Test func storesUpgradingOneOlderFileAtOnceAllSucceed() throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("skein-upgrade-race-\(UUID().uuidString)")
+        let failures = try Self.openFourAtOnce(label: "upgrade") { path in
+            try SQLiteResultStore.makeOlderStore(at: path, upTo: "v4-tests", then: "SELECT 1")
+        }
+        #expect(failures.isEmpty, "\(failures)")
+    }
+
+    /// Twenty rounds of four stores opening one file (made by `prepare`, or new) at once.
+    /// - Returns: the errors, by round.
+    static func openFourAtOnce(label: String, prepare: (String) throws -> Void) throws -> [String] {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("skein-\(label)-race-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
-        let failures = Failures()
+        let failures = Lines()
         for round in 0..<20 {
             let path = directory.appendingPathComponent("store-\(round).sqlite").path
-            try SQLiteResultStore.makeOlderStore(at: path, upTo: "v4-tests", then: "SELECT 1")
+            try prepare(path)
             DispatchQueue.concurrentPerform(iterations: 4) { _ in
                 do {
                     _ = try SQLiteResultStore(path: path)
@@ -46,14 +42,6 @@ import Testing
                 }
             }
         }
-        #expect(failures.all.isEmpty, "\(failures.all)")
+        return failures.all
     }
-}
-
-private final class Failures: @unchecked Sendable {
-    private let lock = NSLock()
-    private var messages: [String] = []
-
-    func append(_ message: String) { lock.withLock { messages.append(message) } }
-    var all: [String] { lock.withLock { messages } }
 }

@@ -128,12 +128,3 @@ import Testing
         }
     }
 }
-
-/// Lines collected from a `@Sendable` callback.
-final class Lines: Sendable {
-    private let lines = Mutex<[String]>([])
-    func append(_ line: String) { lines.withLock { $0.append(line) } }
-    var all: [String] { lines.withLock { $0 } }
-}
-
-import Synchronization

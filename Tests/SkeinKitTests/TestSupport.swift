@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// Paths of the repository and the test fixtures, found from this file's location.
 enum TestPaths {
@@ -41,4 +42,11 @@ enum PythonScript {
         }
         return stdout
     }
+}
+
+/// Lines collected from `@Sendable` callbacks or concurrent work.
+final class Lines: Sendable {
+    private let lines = Mutex<[String]>([])
+    func append(_ line: String) { lines.withLock { $0.append(line) } }
+    var all: [String] { lines.withLock { $0 } }
 }
