@@ -38,11 +38,13 @@ import Testing
         #expect(items.first?["severity"] == "error")
     }
 
-    @Test func billionLaughsIsRefusedWithinOneSecond() async throws {
+    @Test func billionLaughsIsRefusedWithinSeconds() async throws {
         let clock = ContinuousClock()
         let started = clock.now
         let result = try await CLI.run(["validate", "Tests/SkeinKitTests/Fixtures/malformed/billion-laughs.yaml"])
-        #expect(clock.now - started < .seconds(1))
+        // A whole process, on two cores shared with the rest of the suite (1.04 s seen); expanding
+        // the aliases would take minutes and gigabytes.
+        #expect(clock.now - started < .seconds(3))
         #expect(result.status == 1)
         #expect(result.stderr.contains("refusing to expand"))
     }

@@ -22,6 +22,15 @@ import Testing
         return try #require(try JSONValue(parsing: shown.stdout).arrayValue?.first, "\(shown.stdout)\(shown.stderr)")
     }
 
+    /// The last run's two requests: the one that took the one slot first, the one that waited
+    /// for it, and the waiting one's step (either step may go first).
+    static func firstAndWaited(in directory: URL) async throws -> (first: JSONValue, waited: JSONValue, step: String) {
+        let a = try await request("a", in: directory)
+        let b = try await request("b", in: directory)
+        if (a["sent_after"]?.doubleValue ?? -1) > (b["sent_after"]?.doubleValue ?? -1) { return (b, a, "a") }
+        return (a, b, "b")
+    }
+
     @Test func aRequestThatWaitedForASlotSaysHowLongAndAStreamWhenItsFirstTextCame() async throws {
         try await SkeinTestServer.withRunning(.init(latency: .fixed(.milliseconds(300)), tokenInterval: .milliseconds(20))) { server in
             let directory = try CLI.temporaryDirectory()
@@ -31,14 +40,7 @@ import Testing
             let run = try await CLI.run(["run", path, "--concurrency", "1", "--stream", "a", "--quiet"], in: directory)
             #expect(run.status == 0, "\(run.stderr)")
             // Either may take the one slot first: `a` is the one that did, `b` the one that waited.
-            var a = try await Self.request("a", in: directory)
-            var b = try await Self.request("b", in: directory)
-            var (waited, first) = ("b", "a")
-            if (a["sent_after"]?.doubleValue ?? -1) > (b["sent_after"]?.doubleValue ?? -1) {
-                swap(&a, &b)
-                (waited, first) = ("a", "b")
-            }
-            _ = first
+            let (a, b, waited) = try await Self.firstAndWaited(in: directory)
             let (aSent, bSent) = (a["sent_after"]?.doubleValue ?? -1, b["sent_after"]?.doubleValue ?? -1)
             let (aFirst, bFirst) = (a["first_byte_after"]?.doubleValue ?? -1, b["first_byte_after"]?.doubleValue ?? -1)
             let bDuration = b["duration"]?.doubleValue ?? -1
@@ -59,10 +61,10 @@ import Testing
             // Not streamed: no first byte apart from the whole reply; from the store: neither.
             let whole = try await CLI.run(["run", path, "--concurrency", "1", "--quiet", "--no-cache"], in: directory)
             #expect(whole.status == 0, "\(whole.stderr)")
-            let wholeB = try await Self.request("b", in: directory)
+            let wholeB = try await Self.firstAndWaited(in: directory).waited
             #expect(wholeB["first_byte_after"] == nil && (wholeB["sent_after"]?.doubleValue ?? 0) >= 0.28, "\(wholeB)")
             _ = try await CLI.run(["run", path, "--quiet"], in: directory)
-            let stored = try await Self.request("b", in: directory)
+            let stored = try await Self.request(waited, in: directory)
             #expect(stored["cached"] == true && stored["sent_after"] == nil && stored["first_byte_after"] == nil, "\(stored)")
         }
     }
