@@ -26,27 +26,35 @@ public struct PostgresScratchDatabase: Sendable {
     }
 
     /// Creates a database, or returns nil (saying so on stderr) when there is no server.
-    public static func create(for test: String = #function) throws -> PostgresScratchDatabase? {
+    public static func create(for test: String = #function) async throws -> PostgresScratchDatabase? {
         guard let serverURL else {
             FileHandle.standardError.write(Data("skipped the PostgreSQL half of \(test): \(missingReason)\n".utf8))
             return nil
         }
         let name = "skein_test_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(16)
-        try psql(serverURL, "CREATE DATABASE \(name)")
+        try await psql(serverURL, "CREATE DATABASE \(name)")
         return PostgresScratchDatabase(url: replacingDatabase(of: serverURL, with: String(name)), name: String(name), serverURL: serverURL)
     }
 
     /// Runs SQL in this database (to break things on purpose: a newer schema, a killed connection).
     @discardableResult
-    public func execute(_ sql: String) throws -> String { try Self.psql(url, sql) }
+    public func execute(_ sql: String) async throws -> String { try await Self.psql(url, sql) }
 
     /// Runs SQL on the server's own database (`pg_terminate_backend` of this database's connections, say).
     @discardableResult
-    public func executeOnServer(_ sql: String) throws -> String { try Self.psql(serverURL, sql) }
+    public func executeOnServer(_ sql: String) async throws -> String { try await Self.psql(serverURL, sql) }
 
-    /// Drops the database and closes its connections.
+    /// Drops the database and closes its connections, in a `psql` left to finish on its own:
+    /// called from `defer`, which cannot await, and a wait there would block a thread of the
+    /// cooperative pool (see `ChildProcess`). The child outlives this process if need be.
     public func drop() {
-        _ = try? Self.psql(serverURL, "DROP DATABASE IF EXISTS \(name) WITH (FORCE)")
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["psql", serverURL, "-X", "-q", "-c", "DROP DATABASE IF EXISTS \(name) WITH (FORCE)"]
+        process.standardInput = FileHandle.nullDevice
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try? process.run()
     }
 
     static func replacingDatabase(of url: String, with name: String) -> String {
@@ -56,21 +64,12 @@ public struct PostgresScratchDatabase: Sendable {
     }
 
     @discardableResult
-    static func psql(_ url: String, _ sql: String) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["psql", url, "-X", "-q", "-t", "-A", "-v", "ON_ERROR_STOP=1", "-c", sql]
-        let output = Pipe(), errors = Pipe()
-        process.standardOutput = output
-        process.standardError = errors
-        try process.run()
-        let text = output.fileHandleForReading.readDataToEndOfFile()
-        let problem = errors.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw PostgresScratchError(message: "psql failed (\(process.terminationStatus)): \(String(decoding: problem, as: UTF8.self))")
+    static func psql(_ url: String, _ sql: String) async throws -> String {
+        let result = try await ChildProcess.run(["psql", url, "-X", "-q", "-t", "-A", "-v", "ON_ERROR_STOP=1", "-c", sql])
+        guard result.status == 0 else {
+            throw PostgresScratchError(message: "psql failed (\(result.status)): \(result.errorText)")
         }
-        return String(decoding: text, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        return result.text.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 }
 

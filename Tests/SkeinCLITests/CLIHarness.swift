@@ -66,19 +66,12 @@ struct CLI {
         // Blocking reads and waits run on Dispatch threads, never on the cooperative pool:
         // on a 2-core machine that pool has 2 threads, and blocking them would starve the
         // in-process test server the child is talking to.
-        async let stdout = blocking { out.fileHandleForReading.readDataToEndOfFile() }
-        async let stderr = blocking { err.fileHandleForReading.readDataToEndOfFile() }
+        async let stdout = ChildProcess.offThePool { out.fileHandleForReading.readDataToEndOfFile() }
+        async let stderr = ChildProcess.offThePool { err.fileHandleForReading.readDataToEndOfFile() }
         let (o, e) = await (stdout, stderr)
-        await blocking { process.waitUntilExit() }
+        await ChildProcess.offThePool { process.waitUntilExit() }
         return Result(status: process.terminationStatus, stdout: String(decoding: o, as: UTF8.self),
                       stderr: String(decoding: e, as: UTF8.self))
-    }
-
-    /// Runs blocking work on a Dispatch thread and awaits its result.
-    static func blocking<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
-        await withCheckedContinuation { continuation in
-            DispatchQueue.global().async { continuation.resume(returning: work()) }
-        }
     }
 
     static func run(_ arguments: [String], in directory: URL? = nil, environment: [String: String] = [:],

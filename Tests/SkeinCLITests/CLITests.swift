@@ -91,8 +91,8 @@ import Testing
             process.standardOutput = out
             process.standardError = Pipe()
             try process.run()
-            let data = await CLI.blocking { out.fileHandleForReading.readDataToEndOfFile() }
-            await CLI.blocking { process.waitUntilExit() }
+            let data = await ChildProcess.offThePool { out.fileHandleForReading.readDataToEndOfFile() }
+            await ChildProcess.offThePool { process.waitUntilExit() }
             #expect(process.terminationStatus == 0)
             #expect(String(decoding: data, as: UTF8.self) == """
                 {"text":"echo: Write about rivers","translations":["echo: French: echo: Write about rivers","echo: German: echo: Write about rivers"]}

@@ -75,15 +75,15 @@ import Testing
 
     /// The store a chaos run uses: the default SQLite file in the run's directory, or a
     /// scratch PostgreSQL database (nil: no server, the test skips, saying why).
-    static func storeArguments(_ store: String, for test: String = #function) throws -> (arguments: [String], drop: @Sendable () -> Void)? {
+    static func storeArguments(_ store: String, for test: String = #function) async throws -> (arguments: [String], drop: @Sendable () -> Void)? {
         guard store == "postgres" else { return ([], {}) }
-        guard let database = try PostgresScratchDatabase.create(for: test) else { return nil }
+        guard let database = try await PostgresScratchDatabase.create(for: test) else { return nil }
         return (["--store", database.url], { database.drop() })
     }
 
     @Test(arguments: ["sqlite", "postgres"])
     func everyRowCompletesUnderFaultsAndNoSuccessIsPaidTwice(store: String) async throws {
-        guard let (storeArguments, drop) = try Self.storeArguments(store) else { return }
+        guard let (storeArguments, drop) = try await Self.storeArguments(store) else { return }
         defer { drop() }
         let directory = try CLI.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
@@ -114,7 +114,7 @@ import Testing
 
     @Test(arguments: ["sqlite", "postgres"])
     func killedAtRandomMomentsAndRestartedTheResultsAreByteIdentical(store: String) async throws {
-        guard let (storeArguments, drop) = try Self.storeArguments(store) else { return }
+        guard let (storeArguments, drop) = try await Self.storeArguments(store) else { return }
         defer { drop() }
         let directory = try CLI.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }

@@ -1,4 +1,5 @@
 import Foundation
+import SkeinTesting
 import Testing
 
 #if canImport(Glibc)
@@ -65,10 +66,10 @@ enum Chromium {
             try await Task.sleep(for: timeout)
             kill(-pid, SIGKILL)
         }
-        async let stdout = CLI.blocking { out.fileHandleForReading.readDataToEndOfFile() }
-        async let stderr = CLI.blocking { err.fileHandleForReading.readDataToEndOfFile() }
+        async let stdout = ChildProcess.offThePool { out.fileHandleForReading.readDataToEndOfFile() }
+        async let stderr = ChildProcess.offThePool { err.fileHandleForReading.readDataToEndOfFile() }
         let (outData, errData) = await (stdout, stderr)
-        await CLI.blocking { process.waitUntilExit() }
+        await ChildProcess.offThePool { process.waitUntilExit() }
         let elapsed = ContinuousClock.now - started
         watchdog.cancel()
         kill(-pid, SIGKILL)  // anything of its group still running

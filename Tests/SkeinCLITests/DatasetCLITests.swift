@@ -40,8 +40,8 @@ import Testing
                 // `skein run … | head -0`: the reader is gone before the first byte is written.
                 let (process, out, err) = try CLI.start(arguments, in: directory)
                 try out.fileHandleForReading.close()
-                let stderr = await CLI.blocking { err.fileHandleForReading.readDataToEndOfFile() }
-                await CLI.blocking { process.waitUntilExit() }
+                let stderr = await ChildProcess.offThePool { err.fileHandleForReading.readDataToEndOfFile() }
+                await ChildProcess.offThePool { process.waitUntilExit() }
                 let text = String(decoding: stderr, as: UTF8.self)
                 #expect(process.terminationReason == .exit && process.terminationStatus == 141, "\(arguments[2]): \(text)")
                 #expect(!text.contains("Fatal error") && !text.contains("crashed"), "\(text)")
@@ -55,8 +55,8 @@ import Testing
             let fullErr = Pipe()
             full.standardError = fullErr
             try full.run()
-            let fullText = String(decoding: await CLI.blocking { fullErr.fileHandleForReading.readDataToEndOfFile() }, as: UTF8.self)
-            await CLI.blocking { full.waitUntilExit() }
+            let fullText = String(decoding: await ChildProcess.offThePool { fullErr.fileHandleForReading.readDataToEndOfFile() }, as: UTF8.self)
+            await ChildProcess.offThePool { full.waitUntilExit() }
             #expect(full.terminationStatus == 1, "\(fullText)")
             #expect(fullText.contains("error: cannot write to standard output: No space left on device"), "\(fullText)")
             // Everything answered before the reader left was stored: running again asks for nothing new.

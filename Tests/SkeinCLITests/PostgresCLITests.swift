@@ -29,7 +29,7 @@ import Testing
     /// The issue's measure, at a test's size: four processes over the same dataset make each
     /// request once, not four times; every process writes the whole results file.
     @Test func fourProcessesOverOneDatasetPayForEachRequestOnce() async throws {
-        guard let database = try PostgresScratchDatabase.create() else { return }
+        guard let database = try await PostgresScratchDatabase.create() else { return }
         defer { database.drop() }
         try await SkeinTestServer.withRunning(.init(latency: .uniform(min: .milliseconds(20), max: .milliseconds(60)))) { server in
             let directory = try CLI.temporaryDirectory()
@@ -52,11 +52,11 @@ import Testing
             let list = try await CLI.run(["runs", "list", "--store", database.url], in: directory)
             #expect(list.status == 0, "\(list.stderr)")
             #expect(list.stdout.split(separator: "\n").count == 5, "a header and four runs:\n\(list.stdout)")
-            #expect(try database.execute("SELECT count(*) FROM request_claims") == "0")
+            #expect(try await database.execute("SELECT count(*) FROM request_claims") == "0")
             #expect(!list.stdout.contains("HOST"), "one machine's runs need no host column")
 
             // A run of another machine in the shared store: the list says where each ran.
-            try database.execute("""
+            try await database.execute("""
                 INSERT INTO runs (pipeline_path, pipeline_sha256, inputs, options, started_at, status, pid, host)
                 VALUES ('p.yaml', '0', '{}', '{"name":"nightly"}', 0, 'succeeded', 1, 'ci-runner-7')
                 """)
@@ -70,7 +70,7 @@ import Testing
     /// Shards that share a store and a run name are assembled from it, in row order, without
     /// their files; a shard that never ran is named.
     @Test func shardsAreMergedFromTheStoreWithoutTheirFiles() async throws {
-        guard let database = try PostgresScratchDatabase.create() else { return }
+        guard let database = try await PostgresScratchDatabase.create() else { return }
         defer { database.drop() }
         try await SkeinTestServer.withRunning(.init()) { server in
             let directory = try CLI.temporaryDirectory()
@@ -109,7 +109,7 @@ import Testing
     /// SIGKILL in the middle of a dataset run on the shared store, then the same command:
     /// nothing finished is asked again (at most what was in flight at the kill).
     @Test func aKilledRunResumesFromTheSharedStore() async throws {
-        guard let database = try PostgresScratchDatabase.create() else { return }
+        guard let database = try await PostgresScratchDatabase.create() else { return }
         defer { database.drop() }
         try await SkeinTestServer.withRunning(.init(latency: .fixed(.milliseconds(100)))) { server in
             let directory = try CLI.temporaryDirectory()
@@ -123,7 +123,7 @@ import Testing
             kill(process.processIdentifier, SIGKILL)
             _ = await CLI.finish(process, out, err)
             let before = await server.requests.count
-            let stored = Int(try database.execute("SELECT count(*) FROM completions")) ?? -1
+            let stored = Int(try await database.execute("SELECT count(*) FROM completions")) ?? -1
             #expect(stored > 0)
             let resumed = try await CLI.run(arguments, in: directory)
             #expect(resumed.status == 0, "\(resumed.stderr)")

@@ -11,12 +11,12 @@ import Testing
 @Suite struct JSONSchemaDifferentialTests {
     static let seed: UInt64 = 0x5EED_2020_12
 
-    @Test func verdictsMatchPythonJSONSchema() throws {
+    @Test func verdictsMatchPythonJSONSchema() async throws {
         var generator = DifferentialCaseGenerator(seed: Self.seed)
         let cases = generator.cases(schemaCount: 400)
         #expect(cases.count >= 500)
 
-        let python = try PythonJSONSchema.verdicts(for: cases)
+        let python = try await PythonJSONSchema.verdicts(for: cases)
         let missingFormats = DifferentialCaseGenerator.formats.filter { !python.formats.contains($0) }
         #expect(
             missingFormats.isEmpty,
@@ -67,7 +67,7 @@ enum PythonJSONSchema {
         var description: String
     }
 
-    static func verdicts(for cases: [DifferentialCase]) throws -> Output {
+    static func verdicts(for cases: [DifferentialCase]) async throws -> Output {
         // #filePath may be a symlink into the repository (scratch packages link test files).
         let testsDirectory = URL(fileURLWithPath: #filePath).resolvingSymlinksInPath().deletingLastPathComponent()
             .deletingLastPathComponent()
@@ -81,7 +81,7 @@ enum PythonJSONSchema {
         let python = TestPaths.python
         let stdout: Data
         do {
-            stdout = try PythonScript.run(script.path, [input.path])
+            stdout = try await PythonScript.run(script.path, [input.path])
         } catch let exit as PythonScript.Exit {
             throw Failure(description: "\(python) \(script.path) exited with \(exit.status): " + exit.standardError)
         }

@@ -35,7 +35,7 @@ import Testing
         }
     }
 
-    @Test func serializedMatchesPythonJSONDumps() throws {
+    @Test func serializedMatchesPythonJSONDumps() async throws {
         var random = TemplateCaseRandom(state: 2026)
         var cases: [(JSONValue, Int)] = []
         for index in 0..<1_200 { cases.append((Self.value(&random, depth: 0), index % Self.styles.count)) }
@@ -43,7 +43,7 @@ import Testing
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("json-dumps-\(UUID().uuidString).json")
         defer { try? FileManager.default.removeItem(at: file) }
         try input.serialized().write(to: file, atomically: true, encoding: .utf8)
-        let output = try PythonScript.run(TestPaths.repositoryRoot.appendingPathComponent("Tests/Python/json_dumps.py").path, [file.path])
+        let output = try await PythonScript.run(TestPaths.repositoryRoot.appendingPathComponent("Tests/Python/json_dumps.py").path, [file.path])
         let expected = try #require(try JSONValue(parsing: String(decoding: output, as: UTF8.self)).arrayValue)
         #expect(expected.count == cases.count)
         var mismatches = 0

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 @testable import SkeinCore
 @testable import SkeinKit
+import SkeinTesting
 
 @Suite struct PipelineGraphTests {
     func graph(_ text: String, sourceLocation: Testing.SourceLocation = #_sourceLocation) throws -> PipelineGraph {
@@ -75,15 +76,15 @@ import Testing
         try MermaidGrammar.check(mermaid)
     }
 
-    @Test func dotExportPassesGraphviz() throws {
+    @Test func dotExportPassesGraphviz() async throws {
         let dot = try graph(diamond).dot()
         #expect(dot.contains("\"b\" -> \"d\" [label=\"status\", penwidth=2];"))
-        let svg = try Self.run(["dot", "-Tsvg"], input: dot)
+        let svg = try await Self.run(["dot", "-Tsvg"], input: dot)
         #expect(svg.contains("<svg"))
     }
 
     /// Every example pipeline graphs in every format, and its DOT passes Graphviz.
-    @Test func everyExamplePipelineGraphs() throws {
+    @Test func everyExamplePipelineGraphs() async throws {
         let folder = TestPaths.repositoryRoot.appendingPathComponent("pipelines")
         let files = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.hasSuffix(".yaml") }
         #expect(!files.isEmpty)
@@ -92,7 +93,7 @@ import Testing
             let (graph, result) = validator.validateGraph(path: folder.appendingPathComponent(file).path)
             let valid = try #require(graph, "\(file): \(result.diagnostics)")
             try MermaidGrammar.check(valid.mermaid())
-            #expect(try Self.run(["dot", "-Tsvg"], input: valid.dot()).contains("<svg"), "\(file)")
+            #expect(try await Self.run(["dot", "-Tsvg"], input: valid.dot()).contains("<svg"), "\(file)")
             #expect(valid.text().contains("critical path"))
         }
     }
@@ -108,20 +109,10 @@ import Testing
         #expect(graph.criticalPath.count == 200)
     }
 
-    static func run(_ arguments: [String], input: String) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = arguments
-        let stdin = Pipe(), stdout = Pipe()
-        process.standardInput = stdin
-        process.standardOutput = stdout
-        try process.run()
-        stdin.fileHandleForWriting.write(Data(input.utf8))
-        try stdin.fileHandleForWriting.close()
-        let data = stdout.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 0, "\(arguments.joined(separator: " ")) failed")
-        return String(decoding: data, as: UTF8.self)
+    static func run(_ arguments: [String], input: String) async throws -> String {
+        let result = try await ChildProcess.run(arguments, input: Data(input.utf8))
+        #expect(result.status == 0, "\(arguments.joined(separator: " ")) failed")
+        return result.text
     }
 }
 

@@ -79,7 +79,7 @@ import Testing
         #expect(undescribed.isEmpty, "properties without a description: \(undescribed)")
     }
 
-    @Test func validPipelinesPassTheLoaderAndTheSchema() throws {
+    @Test func validPipelinesPassTheLoaderAndTheSchema() async throws {
         let pipelines = try Self.yamlFiles(in: Self.repositoryRoot.appendingPathComponent("pipelines"))
         let valid = try Self.yamlFiles(in: Self.fixtures.appendingPathComponent("valid"))
         #expect(pipelines.count >= 1 && valid.count >= 5, "pipelines: \(pipelines), valid fixtures: \(valid)")
@@ -94,7 +94,7 @@ import Testing
             #expect(result.diagnostics.isEmpty, "\(path): \(result.diagnostics.map(\.description))")
         }
 
-        let check = try PipelineSchemaCheck.run(Self.schemaPath, on: pipelines + valid)
+        let check = try await PipelineSchemaCheck.run(Self.schemaPath, on: pipelines + valid)
         #expect(check.schemaErrors.isEmpty, "the schema is not a valid draft 2020-12 schema: \(check.schemaErrors)")
         for path in pipelines + valid {
             let verdict = try #require(check.verdicts[path], "no verdict for \(path)")
@@ -102,7 +102,7 @@ import Testing
         }
     }
 
-    @Test func structurallyMalformedFixturesAreRejectedByTheSchema() throws {
+    @Test func structurallyMalformedFixturesAreRejectedByTheSchema() async throws {
         let malformed = try Self.yamlFiles(in: Self.fixtures.appendingPathComponent("malformed"))
         let names = Set(malformed.map { URL(fileURLWithPath: $0).lastPathComponent })
         #expect(malformed.count >= 20)
@@ -110,7 +110,7 @@ import Testing
             #expect(names.contains(name), "\(name) is listed as not structural but is not a malformed fixture")
         }
 
-        let check = try PipelineSchemaCheck.run(Self.schemaPath, on: malformed)
+        let check = try await PipelineSchemaCheck.run(Self.schemaPath, on: malformed)
         #expect(check.schemaErrors.isEmpty, "the schema is not a valid draft 2020-12 schema: \(check.schemaErrors)")
         var structural = 0
         for path in malformed {
@@ -242,7 +242,7 @@ import Testing
         ("steps: {a: {prompt: hi}}\noutputs: [x]", false),
     ]
 
-    @Test func edgeCasesAgree() throws {
+    @Test func edgeCasesAgree() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
             "skein-schema-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -254,7 +254,7 @@ import Testing
             try Data("version: 1\n\(testCase.yaml)\n".utf8).write(to: URL(fileURLWithPath: path))
             paths.append(path)
         }
-        let check = try PipelineSchemaCheck.run(Self.schemaPath, on: paths)
+        let check = try await PipelineSchemaCheck.run(Self.schemaPath, on: paths)
         let loader = PipelineLoader(configuration: .init(workingDirectory: directory.path))
         for (testCase, path) in zip(Self.edgeCases, paths) {
             let loaded = loader.load(path: path)
@@ -306,11 +306,11 @@ struct PipelineSchemaCheck {
     var schemaErrors: [String]
     var verdicts: [String: Verdict]
 
-    static func run(_ schemaPath: String, on paths: [String]) throws -> PipelineSchemaCheck {
+    static func run(_ schemaPath: String, on paths: [String]) async throws -> PipelineSchemaCheck {
         let script = PipelineSchemaTests.repositoryRoot.appendingPathComponent("Tests/Python/check_pipeline_schema.py")
         let stdout: Data
         do {
-            stdout = try PythonScript.run(script.path, ["--schema", schemaPath] + paths)
+            stdout = try await PythonScript.run(script.path, ["--schema", schemaPath] + paths)
         } catch let exit as PythonScript.Exit {
             throw Failure(
                 description: "\(TestPaths.python) \(script.path) exited with \(exit.status) "

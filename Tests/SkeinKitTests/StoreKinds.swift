@@ -19,7 +19,7 @@ enum StoreKind: String, CaseIterable, Sendable, CustomTestStringConvertible {
             let store = try SQLiteResultStore(path: directory.appendingPathComponent("store.sqlite").path)
             return (store, { try? FileManager.default.removeItem(at: directory) })
         case .postgres:
-            guard let database = try PostgresScratchDatabase.create(for: test) else { return nil }
+            guard let database = try await PostgresScratchDatabase.create(for: test) else { return nil }
             let store = try await PostgresResultStore.open(try PostgresURL(database.url))
             return (store, { database.drop() })
         }

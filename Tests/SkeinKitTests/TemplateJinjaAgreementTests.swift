@@ -3,6 +3,7 @@ import Testing
 
 @testable import SkeinCore
 @testable import SkeinKit
+import SkeinTesting
 
 /// Renders generated templates with Skein and with Jinja2 (through
 /// `Tests/Python/jinja_render.py`) and requires identical output for every case.
@@ -11,10 +12,10 @@ import Testing
 @Suite struct TemplateJinjaAgreementTests {
     static let caseCount = 400
 
-    @Test func generatedTemplatesRenderLikeJinja2() throws {
+    @Test func generatedTemplatesRenderLikeJinja2() async throws {
         var generator = TemplateCaseGenerator(seed: 0x5EED_2024)
         let cases = (0..<TemplateJinjaAgreementTests.caseCount).map { _ in generator.makeCase() }
-        let jinja = try JinjaRunner.render(cases)
+        let jinja = try await JinjaRunner.render(cases)
         try #require(
             jinja.count == cases.count, "jinja_render.py returned \(jinja.count) results for \(cases.count) cases")
 
@@ -46,7 +47,7 @@ import Testing
     }
 
     /// A few hand-written cases for the corners the generator does not reach.
-    @Test func cornerCasesRenderLikeJinja2() throws {
+    @Test func cornerCasesRenderLikeJinja2() async throws {
         let templates = [
             "a\n", "a\n\n", "a\r\nb\rc\r\n", "{{-1}}", "{{+'a'}}", "x  {{- 1 -}}  \n y", "x  {#- c -#}  y",
             "x  {%- raw -%}  {{ y }}  {%- endraw -%}  z", "{% if true %}{% set z = 3 %}{% endif %}{{ z }}",
@@ -80,7 +81,7 @@ import Testing
             TemplateCase(
                 template: $0, context: JSONValue.JSONObject(uniqueKeysWithValues: context.map { ($0.key, $0.value) }))
         }
-        let jinja = try JinjaRunner.render(cases)
+        let jinja = try await JinjaRunner.render(cases)
         for (template, expected) in zip(templates, jinja) {
             let actual: JinjaRunner.Result
             do { actual = .output(try Template(template).render(TemplateContext(context))) } catch {
@@ -118,39 +119,30 @@ enum JinjaRunner {
             .deletingLastPathComponent()
     }
 
-    static func render(_ cases: [TemplateCase]) throws -> [Result] {
+    static func render(_ cases: [TemplateCase]) async throws -> [Result] {
         let directory = FileManager.default.temporaryDirectory
             .appendingPathComponent("skein-jinja-\(UUID().uuidString)", isDirectory: true)
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
         let input = directory.appendingPathComponent("cases.json")
-        let errors = directory.appendingPathComponent("stderr.txt")
         let document = JSONValue.array(
             cases.map { ["template": .string($0.template), "context": .object($0.context)] })
         try Data(document.serialized().utf8).write(to: input)
-        _ = FileManager.default.createFile(atPath: errors.path, contents: nil)
 
         let python = ProcessInfo.processInfo.environment["SKEIN_PYTHON"] ?? "python3"
         let script = repositoryRoot.appendingPathComponent("Tests/Python/jinja_render.py").path
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = [python, script, input.path]
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = try FileHandle(forWritingTo: errors)
+        let run: ChildProcess.Output
         do {
-            try process.run()
+            run = try await ChildProcess.run([python, script, input.path])
         } catch {
             throw Failure(description: "could not run \(python): \(error)")
         }
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            let message = (try? String(contentsOf: errors, encoding: .utf8)) ?? ""
+        guard run.status == 0 else {
             throw Failure(
-                description: "\(python) \(script) failed with status \(process.terminationStatus) "
-                    + "(Python 3 with Jinja2 is required; set SKEIN_PYTHON to choose the interpreter): \(message)")
+                description: "\(python) \(script) failed with status \(run.status) "
+                    + "(Python 3 with Jinja2 is required; set SKEIN_PYTHON to choose the interpreter): \(run.errorText)")
         }
+        let data = run.standardOutput
         let parsed = try JSONValue(parsing: data)
         guard let results = parsed["results"]?.arrayValue else {
             throw Failure(description: "jinja_render.py printed no results")

@@ -1,4 +1,5 @@
 import Foundation
+import SkeinTesting
 import Synchronization
 
 /// Paths of the repository and the test fixtures, found from this file's location.
@@ -24,23 +25,10 @@ enum PythonScript {
     }
 
     /// - Throws: `Exit` with the status and stderr when the script does not exit 0.
-    static func run(_ script: String, _ arguments: [String]) throws -> Data {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = [TestPaths.python, script] + arguments
-        let output = Pipe()
-        let errors = Pipe()
-        process.standardOutput = output
-        process.standardError = errors
-        try process.run()
-        // Read before waiting, so a full pipe cannot block the child (stderr is small).
-        let stdout = output.fileHandleForReading.readDataToEndOfFile()
-        let stderr = errors.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw Exit(status: process.terminationStatus, standardError: String(decoding: stderr, as: UTF8.self))
-        }
-        return stdout
+    static func run(_ script: String, _ arguments: [String]) async throws -> Data {
+        let result = try await ChildProcess.run([TestPaths.python, script] + arguments)
+        guard result.status == 0 else { throw Exit(status: result.status, standardError: result.errorText) }
+        return result.standardOutput
     }
 }
 
