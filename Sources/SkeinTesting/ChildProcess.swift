@@ -5,10 +5,15 @@ import Foundation
 ///
 /// Foundation's `Process` offers only blocking waits (`waitUntilExit`, `readDataToEndOfFile`).
 /// On a 2-core machine the cooperative pool has two threads: two tests blocked in a child
-/// (two `CREATE DATABASE`s waiting on each other, say) stop every other test of the process,
-/// the in-process test servers with them, and the deadlines those tests hold run out (seen
-/// in CI: a 3 s request past its 30 s deadline). So the reads and the wait run on Dispatch
-/// threads, and the caller awaits them.
+/// stop every other test of the process, the in-process test servers with them.
+///
+/// Nor may they block Dispatch's global queues: on Linux, libdispatch sizes that pool by the
+/// cores and notices blocked threads only on a one-second check (where it notices them at
+/// all), and timers are delivered through it, `Task.sleep` among them. With a dozen CLI
+/// tests reading their children's output on global-queue threads, a 100 ms `Task.sleep`
+/// in the same process was measured taking 21.8 s, every test stood still for ~23 s, and
+/// in CI a 3 s request ran past its 30 s deadline. So each blocking call gets a thread of
+/// its own (as `ToolProcess` does for tools), and the caller awaits it.
 public enum ChildProcess {
     public struct Output: Sendable {
         public var status: Int32
@@ -43,10 +48,12 @@ public enum ChildProcess {
         return Output(status: process.terminationStatus, standardOutput: out, standardError: err)
     }
 
-    /// Runs blocking work on a Dispatch thread and awaits its result.
+    /// Runs blocking work on a thread of its own and awaits its result.
     public static func offThePool<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
         await withCheckedContinuation { continuation in
-            DispatchQueue.global().async { continuation.resume(returning: work()) }
+            let thread = Thread { continuation.resume(returning: work()) }
+            thread.stackSize = 512 << 10
+            thread.start()
         }
     }
 }

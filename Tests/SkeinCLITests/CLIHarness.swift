@@ -63,9 +63,10 @@ struct CLI {
     }
 
     static func finish(_ process: Process, _ out: Pipe, _ err: Pipe) async -> Result {
-        // Blocking reads and waits run on Dispatch threads, never on the cooperative pool:
-        // on a 2-core machine that pool has 2 threads, and blocking them would starve the
-        // in-process test server the child is talking to.
+        // Blocking reads and waits run on threads of their own, neither on the cooperative
+        // pool nor on Dispatch's global queues (see `ChildProcess`): blocking either would
+        // starve the in-process test server the child is talking to, and the timers of
+        // every test.
         async let stdout = ChildProcess.offThePool { out.fileHandleForReading.readDataToEndOfFile() }
         async let stderr = ChildProcess.offThePool { err.fileHandleForReading.readDataToEndOfFile() }
         let (o, e) = await (stdout, stderr)
