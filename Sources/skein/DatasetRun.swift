@@ -86,7 +86,7 @@ struct DatasetRun {
                     emit: { outcome in
                         results.write(outcome.jsonLine)
                         if outcome.status != .succeeded { errors?.write(outcome.errorLine) }
-                        progress.rowDone(failed: outcome.status == .failed)
+                        progress.rowDone(failed: outcome.status == .failed && !outcome.stoppedByBudget)
                     })
             }
             let signals = SignalWatcher { task.cancel() }
@@ -105,6 +105,7 @@ struct DatasetRun {
         let rate = Double(summary.rows) / max(summary.duration.inSeconds, 0.001)
         var line = "\(Terminal.count(summary.rows, "row")): \(summary.succeeded) succeeded"
         if summary.failed > 0 { line += ", \(summary.failed) failed" }
+        if summary.budgetStopped > 0 { line += ", \(summary.budgetStopped) stopped by the budget" }
         line += "; \(Terminal.count(summary.requests, "request"))"
         if summary.cacheHits > 0 { line += ", \(summary.cacheHits) from the store" }
         line += "; " + Summary.cost(summary.spend)

@@ -20,6 +20,9 @@ public struct DatasetRunner: Sendable {
         public var requests: Int
         public var cacheHits: Int
         public var tokens: Int
+        /// Whether the row failed only because `--max-cost` stopped it (before it started, or
+        /// with steps refused): counted apart from rows that failed for a reason of their own.
+        public var stoppedByBudget = false
 
         /// The results-file line: `{"row", "status", "outputs"}` or `{"row", "status", "error", "errors"}`.
         public var jsonLine: String {
@@ -45,7 +48,10 @@ public struct DatasetRunner: Sendable {
     public struct Summary: Sendable {
         public var rows = 0
         public var succeeded = 0
+        /// Rows that failed for a reason of their own (not counting `budgetStopped`).
         public var failed = 0
+        /// Rows that `--max-cost` stopped before they finished (`RowOutcome.stoppedByBudget`).
+        public var budgetStopped = 0
         public var requests = 0
         public var cacheHits = 0
         public var tokens = 0
@@ -163,7 +169,7 @@ public struct DatasetRunner: Sendable {
         summary.duration = clock.now - started
         if let recording {
             summary.runID = recording.runID
-            let status = summary.interrupted ? "interrupted" : (summary.failed > 0 || readError != nil ? "failed" : "succeeded")
+            let status = summary.interrupted ? "interrupted" : (summary.failed + summary.budgetStopped > 0 || readError != nil ? "failed" : "succeeded")
             try? await recording.store.endRun(recording.runID, status: status, outputs: nil, endedAt: Date())
         }
         if let readError { throw readError }
@@ -190,10 +196,13 @@ public struct DatasetRunner: Sendable {
         case .failed: status = .failed
         case .interrupted: status = .interrupted; if errors.isEmpty { errors = ["interrupted"] }
         }
-        return RowOutcome(
+        var row = RowOutcome(
             row: row, status: status, outputs: outcome.outputs, errors: errors, inputs: status == .succeeded ? nil : inputs,
             requests: results.reduce(0) { $0 + $1.requests }, cacheHits: results.reduce(0) { $0 + $1.cacheHits },
             tokens: results.reduce(0) { $0 + ($1.usage?.totalTokens ?? 0) })
+        row.stoppedByBudget = status == .failed && outcome.outputErrors.isEmpty && !outcome.failedSteps.isEmpty
+            && outcome.failedSteps.allSatisfy { $0.failure?.isBudgetStop == true }
+        return row
     }
 
     static func plain(_ values: OrderedDictionary<String, InputResolver.Provided>) -> JSONValue.JSONObject {
@@ -231,6 +240,7 @@ actor Reorderer {
             summary.rows += 1
             switch ready.status {
             case .succeeded: summary.succeeded += 1
+            case .failed where ready.stoppedByBudget: summary.budgetStopped += 1
             case .failed: summary.failed += 1
             case .interrupted: summary.interrupted = true
             }
