@@ -89,9 +89,10 @@ import Testing
 
     @Test func aBatchStaysValidatingThenInProgressForItsDelays() async throws {
         // Delays long enough that a loaded machine (the suite runs its tests in parallel on 2
-        // cores) still sees each phase between two looks.
+        // cores) still sees each phase between two looks (3 s of validation once passed
+        // between creating the batch and the next look).
         let batches = SkeinTestServer.BatchConfiguration(
-            validationDelay: .seconds(3), processingDelay: .seconds(6))
+            validationDelay: .seconds(6), processingDelay: .seconds(6))
         try await SkeinTestServer.withRunning(.init(batches: batches)) { server in
             let http = BatchHTTP(server)
             let lines = (0..<4).map { batchInputLine("row-\($0)", body: chatBody("line \($0)")) }
@@ -117,7 +118,7 @@ import Testing
             }
             let elapsed = ContinuousClock.now - start
             #expect(seen == ["validating", "in_progress", "completed"])
-            #expect(elapsed >= .seconds(9))
+            #expect(elapsed >= .seconds(12))
             // Lines are answered evenly over the delay, not all at its end.
             #expect(progress.contains { $0 > 0 && $0 < 4 })
             #expect(progress == progress.sorted())
