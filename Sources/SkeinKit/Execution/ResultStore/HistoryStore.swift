@@ -72,13 +72,17 @@ enum RunReference {
 
 extension RunSummary {
     /// The status to show for a run recorded as `recorded`: a run still `running` whose process
-    /// (on this machine) is gone was killed, or its machine stopped. Runs of other machines
-    /// cannot be asked and keep their recorded status.
-    static func shownStatus(_ recorded: String, host: String, pid: Int) -> String {
-        guard recorded == "running", host == ProcessInfo.processInfo.hostName, !SQLiteResultStore.processIsAlive(pid) else {
-            return recorded
-        }
-        return "killed"
+    /// is gone was killed, or its machine stopped. On this machine its pid says so; a run of
+    /// another machine is gone when its process has not written its beat for
+    /// `RunHeartbeat.missedBeats` intervals (`heartbeatAge`, nil for a run of a Skein from
+    /// before beats, which keeps its recorded status).
+    static func shownStatus(
+        _ recorded: String, host: String, pid: Int, heartbeatAge: Double?, interval: Duration = RunHeartbeat.defaultInterval
+    ) -> String {
+        guard recorded == "running" else { return recorded }
+        if host == ProcessInfo.processInfo.hostName { return SQLiteResultStore.processIsAlive(pid) ? recorded : "killed" }
+        if let heartbeatAge, heartbeatAge > interval.inSeconds * RunHeartbeat.missedBeats { return "killed" }
+        return recorded
     }
 }
 
@@ -127,6 +131,9 @@ public struct RunSummary: Sendable, Hashable {
     public var cost: Double = 0
     /// Replies from the provider with no price: `cost` leaves them out.
     public var unpricedRequests: Int = 0
+    /// Seconds since its process last wrote its beat (`RunHeartbeat`), by the store's clock;
+    /// nil for a run of a Skein from before beats.
+    public var heartbeatAge: Double?
     /// The `--run-name` it was started with, if any.
     public var name: String? { (try? JSONValue(parsing: options))?["name"]?.stringValue }
 

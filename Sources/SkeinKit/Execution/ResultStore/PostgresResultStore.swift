@@ -31,6 +31,8 @@ public final class PostgresResultStore: HistoryStore {
     /// How long a claim holds without being renewed, in seconds (30 by default); this process
     /// renews its own every third of it.
     public let leaseDuration: Double
+    /// Writes the beat of this process's running runs (`RunHeartbeat`), by the server's clock.
+    let heartbeat: RunHeartbeat
     static let maximumConnections = 16
 
     private let client: PostgresClient
@@ -147,6 +149,8 @@ public final class PostgresResultStore: HistoryStore {
                 host TEXT NOT NULL, pid BIGINT NOT NULL)
             """,
         ]),
+        // When the run's process last wrote its beat (`RunHeartbeat`), by the server's clock.
+        ("v9-heartbeats", ["ALTER TABLE runs ADD COLUMN heartbeat_at DOUBLE PRECISION"]),
     ]
 
     /// Opens the store: connects once (so that a wrong password, an unreachable host or a
@@ -155,7 +159,7 @@ public final class PostgresResultStore: HistoryStore {
     /// - Parameter create: false for commands that only read: a database without Skein's
     ///   tables is then an error, not a new store.
     public static func open(
-        _ url: PostgresURL, create: Bool = true, leaseDuration: Double = 30
+        _ url: PostgresURL, create: Bool = true, leaseDuration: Double = 30, heartbeatInterval: Duration = .seconds(30)
     ) async throws -> PostgresResultStore {
         let tls = try Self.tls(url)
         var direct = PostgresConnection.Configuration(
@@ -183,12 +187,14 @@ public final class PostgresResultStore: HistoryStore {
         configuration.options.maximumConnections = Self.maximumConnections
         configuration.options.connectTimeout = .seconds(10)
         return PostgresResultStore(
-            url: url, client: PostgresClient(configuration: configuration, backgroundLogger: logger), leaseDuration: leaseDuration)
+            url: url, client: PostgresClient(configuration: configuration, backgroundLogger: logger), leaseDuration: leaseDuration,
+            heartbeatInterval: heartbeatInterval)
     }
 
-    private init(url: PostgresURL, client: PostgresClient, leaseDuration: Double) {
+    private init(url: PostgresURL, client: PostgresClient, leaseDuration: Double, heartbeatInterval: Duration) {
         self.url = url
         self.leaseDuration = leaseDuration
+        heartbeat = RunHeartbeat(interval: heartbeatInterval)
         self.client = client
         runner = Task { await client.run() }
         writes.store = self
@@ -200,6 +206,7 @@ public final class PostgresResultStore: HistoryStore {
         guard !closed.exchange(true, ordering: .acquiringAndReleasing) else { return }
         renewer.withLock { $0?.cancel() }
         listener.withLock { $0?.cancel() }
+        heartbeat.stop()
         let tokens = claims.withLock { claims -> [String] in
             defer { claims = [:] }
             return Array(claims.values)
@@ -483,12 +490,15 @@ public final class PostgresResultStore: HistoryStore {
         let pid = Int(ProcessInfo.processInfo.processIdentifier)
         let inputs = run.inputs.serialized(), options = run.options.serialized()
         let ids = try await fetch("""
-            INSERT INTO runs (pipeline_path, pipeline_sha256, git_commit, inputs, options, started_at, status, pid, host)
+            INSERT INTO runs (pipeline_path, pipeline_sha256, git_commit, inputs, options, started_at, status, pid, host, heartbeat_at)
             VALUES (\(run.pipelinePath), \(run.pipelineSHA256), \(run.gitCommit), \(inputs), \(options),
-                    \(run.startedAt.timeIntervalSince1970), 'running', \(pid), \(host))
+                    \(run.startedAt.timeIntervalSince1970), 'running', \(pid), \(host), extract(epoch FROM clock_timestamp()))
             RETURNING id
             """) { try $0["id"].decode(Int64.self) }
         guard let id = ids.first else { throw StoreError("store \(url): the new run got no id") }
+        heartbeat.started(id) { [weak self] runs in
+            try? await self?.execute("UPDATE runs SET heartbeat_at = extract(epoch FROM clock_timestamp()) WHERE id = ANY(\(runs))")
+        }
         return id
     }
 
@@ -622,6 +632,7 @@ public final class PostgresResultStore: HistoryStore {
         let outputs = outputs?.serialized()
         try await execute(
             "UPDATE runs SET status = \(status), outputs = \(outputs), ended_at = \(endedAt.timeIntervalSince1970) WHERE id = \(id)")
+        heartbeat.ended(id)
     }
 
     // MARK: Claims
@@ -818,15 +829,17 @@ public final class PostgresResultStore: HistoryStore {
             (SELECT count(*) FROM run_requests q WHERE q.run_id = r.id AND q.cached) AS hit_count,
             (SELECT coalesce(sum(cost), 0) FROM run_requests q WHERE q.run_id = r.id AND NOT q.cached) AS cost_total,
             (SELECT count(*) FROM run_requests q
-                WHERE q.run_id = r.id AND NOT q.cached AND q.cost IS NULL AND q.error IS NULL) AS unpriced_count
+                WHERE q.run_id = r.id AND NOT q.cached AND q.cost IS NULL AND q.error IS NULL) AS unpriced_count,
+            extract(epoch FROM clock_timestamp())::double precision - r.heartbeat_at AS heartbeat_age
         FROM runs r
         """
 
     static func summary(_ row: PostgresRandomAccessRow) throws -> RunSummary {
         let host = try row["host"].decode(String.self)
+        let heartbeatAge = try row["heartbeat_age"].decode(Double?.self)
         let status = RunSummary.shownStatus(
-            try row["status"].decode(String.self), host: host, pid: Int(try row["pid"].decode(Int64.self)))
-        return RunSummary(
+            try row["status"].decode(String.self), host: host, pid: Int(try row["pid"].decode(Int64.self)), heartbeatAge: heartbeatAge)
+        var summary = RunSummary(
             id: try row["id"].decode(Int64.self), pipelinePath: try row["pipeline_path"].decode(String.self),
             pipelineSHA256: try row["pipeline_sha256"].decode(String.self), gitCommit: try row["git_commit"].decode(String?.self),
             startedAt: Date(timeIntervalSince1970: try row["started_at"].decode(Double.self)),
@@ -834,6 +847,8 @@ public final class PostgresResultStore: HistoryStore {
             steps: Int(try row["step_count"].decode(Int64.self)), requests: Int(try row["request_count"].decode(Int64.self)),
             cacheHits: Int(try row["hit_count"].decode(Int64.self)), options: try row["options"].decode(String.self), host: host,
             cost: try row["cost_total"].decode(Double.self), unpricedRequests: Int(try row["unpriced_count"].decode(Int64.self)))
+        summary.heartbeatAge = heartbeatAge
+        return summary
     }
 
     public func runs(limit: Int = 20) async throws -> [RunSummary] {

@@ -172,13 +172,17 @@ extension SQLiteResultStore {
         """
 
     static func summary(_ row: Row) -> RunSummary {
-        let status = RunSummary.shownStatus(row["status"], host: row["host"], pid: row["pid"])
+        let beat: Double? = row["heartbeat_at"]
+        let heartbeatAge = beat.map { Date().timeIntervalSince1970 - $0 }
+        let status = RunSummary.shownStatus(row["status"], host: row["host"], pid: row["pid"], heartbeatAge: heartbeatAge)
         let ended: Double? = row["ended_at"]
-        return RunSummary(
+        var summary = RunSummary(
             id: row["id"], pipelinePath: row["pipeline_path"], pipelineSHA256: row["pipeline_sha256"], gitCommit: row["git_commit"],
             startedAt: Date(timeIntervalSince1970: row["started_at"]), endedAt: ended.map { Date(timeIntervalSince1970: $0) },
             status: status, steps: row["step_count"], requests: row["request_count"], cacheHits: row["hit_count"],
             options: row["options"], host: row["host"], cost: row["cost_total"], unpricedRequests: row["unpriced_count"])
+        summary.heartbeatAge = heartbeatAge
+        return summary
     }
 
     static func processIsAlive(_ pid: Int) -> Bool {

@@ -18,6 +18,14 @@ extension SQLiteResultStore: HistoryStore {
         }
     }
 
+    /// `v9-heartbeats`: `runs.heartbeat_at`, when the run's process last wrote its beat
+    /// (`RunHeartbeat`; NULL for runs recorded before). (`v8` is the PostgreSQL store's claims.)
+    static func registerHeartbeatMigration(_ migrator: inout DatabaseMigrator) {
+        migrator.registerMigration("v9-heartbeats") { db in
+            try db.execute(sql: "ALTER TABLE runs ADD COLUMN heartbeat_at REAL")
+        }
+    }
+
     public var location: String { path }
 
     public func record(_ row: RowResultRecord) async throws {
@@ -52,5 +60,5 @@ extension SQLiteResultStore: HistoryStore {
     }
 
     /// Nothing to let go of: the file closes with the process.
-    public func close() async {}
+    public func close() async { heartbeat.stop() }
 }

@@ -23,13 +23,16 @@ public final class SQLiteResultStore: ResultStore {
     public let path: String
     let pool: DatabasePool
     let writes: GroupCommitQueue
+    /// Writes the beat of this process's running runs (`RunHeartbeat`).
+    let heartbeat: RunHeartbeat
 
     /// The default location, relative to the working directory.
     public static let defaultPath = ".skein/skein.sqlite"
 
     /// Opens (creating if needed) the store at `path`, creating its directory.
+    /// - Parameter heartbeatInterval: how often a running run writes its beat (`RunHeartbeat`).
     /// - Throws: `StoreError` naming the file and what to do.
-    public init(path: String) throws {
+    public init(path: String, heartbeatInterval: Duration = .seconds(30)) throws {
         self.path = path
         let directory = (path as NSString).deletingLastPathComponent
         if !directory.isEmpty && !FileManager.default.fileExists(atPath: directory) {
@@ -74,7 +77,9 @@ public final class SQLiteResultStore: ResultStore {
         }
         guard let opened else { throw Self.openError(path: path, lastError ?? StoreError("busy")) }
         pool = opened
-        writes = GroupCommitQueue(pool: opened, path: path, checkpointer: Checkpointer(path: path, configuration: configuration))
+        let writes = GroupCommitQueue(pool: opened, path: path, checkpointer: Checkpointer(path: path, configuration: configuration))
+        self.writes = writes
+        heartbeat = RunHeartbeat(interval: heartbeatInterval)
     }
 
     /// Whether a migration failed because another process applied it first: a table it
@@ -190,6 +195,7 @@ public final class SQLiteResultStore: ResultStore {
         registerCostMigration(&migrator)
         registerRequestTimesMigration(&migrator)
         registerRowMigration(&migrator)
+        registerHeartbeatMigration(&migrator)
         return migrator
     }()
 
@@ -203,16 +209,26 @@ public final class SQLiteResultStore: ResultStore {
     public func beginRun(_ run: RunRecord) async throws -> Int64 {
         let host = ProcessInfo.processInfo.hostName
         let pid = Int(ProcessInfo.processInfo.processIdentifier)
-        return try await writeNow { db in
+        let id = try await writeNow { db in
             try db.execute(
                 sql: """
-                    INSERT INTO runs (pipeline_path, pipeline_sha256, git_commit, inputs, options, started_at, status, pid, host)
-                    VALUES (?, ?, ?, ?, ?, ?, 'running', ?, ?)
+                    INSERT INTO runs (pipeline_path, pipeline_sha256, git_commit, inputs, options, started_at, status, pid, host,
+                        heartbeat_at)
+                    VALUES (?, ?, ?, ?, ?, ?, 'running', ?, ?, ?)
                     """,
                 arguments: [run.pipelinePath, run.pipelineSHA256, run.gitCommit, run.inputs.serialized(),
-                            run.options.serialized(), run.startedAt.timeIntervalSince1970, pid, host])
+                            run.options.serialized(), run.startedAt.timeIntervalSince1970, pid, host, Date().timeIntervalSince1970])
             return db.lastInsertedRowID
         }
+        heartbeat.started(id) { [writes] runs in
+            let now = Date().timeIntervalSince1970
+            try? await writes.submit { db in
+                try db.execute(
+                    sql: "UPDATE runs SET heartbeat_at = ? WHERE id IN (\(runs.map(String.init).joined(separator: ", ")))",
+                    arguments: [now])
+            }
+        }
+        return id
     }
 
     // The hot statements below are prepared once per connection (`cachedStatement`): preparing
@@ -294,6 +310,7 @@ public final class SQLiteResultStore: ResultStore {
                 sql: "UPDATE runs SET status = ?, outputs = ?, ended_at = ? WHERE id = ?",
                 arguments: [status, outputs?.serialized(), endedAt.timeIntervalSince1970, id])
         }
+        heartbeat.ended(id)
     }
 
     // MARK: Access
