@@ -26,6 +26,27 @@ import Testing
         return path
     }
 
+    /// A run another machine stopped writing its beat for (killed there) is shown as killed,
+    /// with when it was last heard from and where.
+    @Test func anotherMachinesSilentRunIsShownKilled() async throws {
+        guard let database = try await PostgresScratchDatabase.create() else { return }
+        defer { database.drop() }
+        let directory = try CLI.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        await (try await PostgresResultStore.open(try PostgresURL(database.url))).close()  // the tables
+        try await database.execute("""
+            INSERT INTO runs (pipeline_path, pipeline_sha256, inputs, options, started_at, status, pid, host, heartbeat_at)
+            VALUES ('p.yaml', '0', '{}', '{}', extract(epoch FROM clock_timestamp()) - 900, 'running', 1, 'node-7',
+                    extract(epoch FROM clock_timestamp()) - 600)
+            """)
+        let list = try await CLI.run(["runs", "list", "--store", database.url], in: directory)
+        #expect(list.status == 0, "\(list.stderr)")
+        #expect(list.stdout.contains("killed") && list.stdout.contains("node-7"), "\(list.stdout)")
+        let show = try await CLI.run(["runs", "show", "last", "--store", database.url], in: directory)
+        #expect(show.stdout.hasPrefix("run 1: killed (last heard from 60"), "\(show.stdout)")
+        #expect(show.stdout.contains(" ago on node-7)"), "\(show.stdout)")
+    }
+
     /// The issue's measure, at a test's size: four processes over the same dataset make each
     /// request once, not four times; every process writes the whole results file.
     @Test func fourProcessesOverOneDatasetPayForEachRequestOnce() async throws {

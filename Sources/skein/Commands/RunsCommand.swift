@@ -158,6 +158,7 @@ struct RunsCommand: AsyncParsableCommand {
         object["requests"] = .int(run.requests)
         object["cache_hits"] = .int(run.cacheHits)
         object["host"] = .string(run.host)
+        object["heartbeat_age"] = run.endedAt == nil ? run.heartbeatAge.map { .double($0) } ?? .null : .null
         object["name"] = run.name.map { .string($0) } ?? .null
         // USD of the replies bought from the provider (replies from the store cost the run
         // nothing); null when one had no price, or the run was recorded before costs were.
@@ -184,7 +185,13 @@ struct RunsCommand: AsyncParsableCommand {
 
     static func detailText(_ detail: SQLiteResultStore.RunDetail) -> String {
         let run = detail.summary
-        var out = "run \(run.id): \(run.status)\n"
+        var out = "run \(run.id): \(run.status)"
+        // A run not ended: when its process was last heard from (its beat), and where.
+        if run.endedAt == nil, let age = run.heartbeatAge {
+            out += " (last heard from \(ProgressRenderer.seconds(.seconds(max(age, 0)))) ago"
+                + (run.host.isEmpty || run.host == ProcessInfo.processInfo.hostName ? "" : " on \(run.host)") + ")"
+        }
+        out += "\n"
         out += "pipeline  \(run.pipelinePath) (sha256 \(run.pipelineSHA256.prefix(12)))\n"
         if let commit = run.gitCommit { out += "commit    \(commit)\n" }
         out += "started   \(timestamp(run.startedAt))"
