@@ -188,7 +188,7 @@ struct RunsCommand: AsyncParsableCommand {
         var out = "run \(run.id): \(run.status)"
         // A run not ended: when its process was last heard from (its beat), and where.
         if run.endedAt == nil, let age = run.heartbeatAge {
-            out += " (last heard from \(ProgressRenderer.seconds(.seconds(max(age, 0)))) ago"
+            out += " (last heard from \(DatasetProgress.duration(max(age, 0))) ago"
                 + (run.host.isEmpty || run.host == ProcessInfo.processInfo.hostName ? "" : " on \(run.host)") + ")"
         }
         out += "\n"
