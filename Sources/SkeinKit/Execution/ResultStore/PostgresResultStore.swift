@@ -368,6 +368,9 @@ public final class PostgresResultStore: HistoryStore {
     /// The error for a statement that failed, saying what is kept.
     static func accessError(_ url: PostgresURL, _ error: any Error) -> StoreError {
         if let error = error as? StoreError { return error }
+        if let error = error as? PostgresTransactionError, let inner = error.closureError ?? error.commitError ?? error.beginError {
+            return accessError(url, inner)
+        }
         if let error = error as? PSQLError, let state = error.serverInfo?[.sqlState] {
             let said = error.serverInfo?[.message] ?? state
             if state == "42501" {
@@ -381,6 +384,10 @@ public final class PostgresResultStore: HistoryStore {
 
     /// Whether a failed statement is worth trying again on another connection.
     static func isTransient(_ error: any Error) -> Bool {
+        // A transaction's error wraps what failed: BEGIN, the body, or COMMIT.
+        if let error = error as? PostgresTransactionError {
+            return [error.beginError, error.closureError, error.commitError].contains { $0.map(isTransient) == true }
+        }
         if let error = error as? PSQLError {
             if let state = error.serverInfo?[.sqlState] {
                 // Connection exceptions, the server shutting down or the connection killed,
@@ -456,16 +463,33 @@ public final class PostgresResultStore: HistoryStore {
         func first() -> Bool { !done.exchange(true, ordering: .acquiringAndReleasing) }
     }
 
+    /// Runs a statement that writes, and returns once it is committed.
+    ///
+    /// In an explicit transaction: alone, a statement is committed by the `Sync` after it,
+    /// but PostgresNIO reports it done at its `CommandComplete`, which comes first. A
+    /// connection killed between the two rolled the write back while the caller had been
+    /// told it was stored (`aRunOutlivesItsDatabaseConnectionsBeingKilled`: 3 of 60 replies
+    /// lost over three kills). `COMMIT`'s own completion comes after the commit.
     func execute(_ query: PostgresQuery) async throws {
-        _ = try await perform { [client, logger] in try await client.query(query, logger: logger) }
+        try await perform { [client, logger] in
+            try await client.withTransaction(logger: logger) { connection in _ = try await connection.query(query, logger: logger) }
+        }
     }
 
     /// The rows of a query, each read into a value by `read`.
-    func fetch<T: Sendable>(_ query: PostgresQuery, _ read: @escaping @Sendable (PostgresRandomAccessRow) throws -> T) async throws -> [T] {
+    /// - Parameter committed: for a statement that writes: return only once its write is
+    ///   committed (see `execute`).
+    func fetch<T: Sendable>(
+        _ query: PostgresQuery, committed: Bool = false, _ read: @escaping @Sendable (PostgresRandomAccessRow) throws -> T
+    ) async throws -> [T] {
         try await perform { [client, logger] in
-            var values: [T] = []
-            for try await row in try await client.query(query, logger: logger) { values.append(try read(row.makeRandomAccess())) }
-            return values
+            @Sendable func rows(_ connection: PostgresConnection) async throws -> [T] {
+                var values: [T] = []
+                for try await row in try await connection.query(query, logger: logger) { values.append(try read(row.makeRandomAccess())) }
+                return values
+            }
+            if committed { return try await client.withTransaction(logger: logger) { try await rows($0) } }
+            return try await client.withConnection { try await rows($0) }
         }
     }
 
@@ -494,7 +518,7 @@ public final class PostgresResultStore: HistoryStore {
             VALUES (\(run.pipelinePath), \(run.pipelineSHA256), \(run.gitCommit), \(inputs), \(options),
                     \(run.startedAt.timeIntervalSince1970), 'running', \(pid), \(host), extract(epoch FROM clock_timestamp()))
             RETURNING id
-            """) { try $0["id"].decode(Int64.self) }
+            """, committed: true) { try $0["id"].decode(Int64.self) }
         guard let id = ids.first else { throw StoreError("store \(url): the new run got no id") }
         heartbeat.started(id) { [weak self] runs in
             try? await self?.execute("UPDATE runs SET heartbeat_at = extract(epoch FROM clock_timestamp()) WHERE id = ANY(\(runs))")
