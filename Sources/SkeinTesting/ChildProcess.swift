@@ -41,9 +41,18 @@ public enum ChildProcess {
             if let input { writer.write(input) }
             try? writer.close()
         }
+        let finished = await finish(process, output: output, errors: errors)
+        await written
+        return finished
+    }
+
+    /// Reads a started process's stdout and stderr to their ends, waits for it to exit, and
+    /// returns its status and what it printed (for callers that start it themselves: another
+    /// executable, a process group, a signal sent mid-run).
+    public static func finish(_ process: Process, output: Pipe, errors: Pipe) async -> Output {
         async let standardOutput = offThePool { output.fileHandleForReading.readDataToEndOfFile() }
         async let standardError = offThePool { errors.fileHandleForReading.readDataToEndOfFile() }
-        let (_, out, err) = await (written, standardOutput, standardError)
+        let (out, err) = await (standardOutput, standardError)
         await offThePool { process.waitUntilExit() }
         return Output(status: process.terminationStatus, standardOutput: out, standardError: err)
     }

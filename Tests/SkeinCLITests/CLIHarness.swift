@@ -67,12 +67,8 @@ struct CLI {
         // pool nor on Dispatch's global queues (see `ChildProcess`): blocking either would
         // starve the in-process test server the child is talking to, and the timers of
         // every test.
-        async let stdout = ChildProcess.offThePool { out.fileHandleForReading.readDataToEndOfFile() }
-        async let stderr = ChildProcess.offThePool { err.fileHandleForReading.readDataToEndOfFile() }
-        let (o, e) = await (stdout, stderr)
-        await ChildProcess.offThePool { process.waitUntilExit() }
-        return Result(status: process.terminationStatus, stdout: String(decoding: o, as: UTF8.self),
-                      stderr: String(decoding: e, as: UTF8.self))
+        let finished = await ChildProcess.finish(process, output: out, errors: err)
+        return Result(status: finished.status, stdout: finished.text, stderr: finished.errorText)
     }
 
     static func run(_ arguments: [String], in directory: URL? = nil, environment: [String: String] = [:],

@@ -66,10 +66,7 @@ enum Chromium {
             try await Task.sleep(for: timeout)
             kill(-pid, SIGKILL)
         }
-        async let stdout = ChildProcess.offThePool { out.fileHandleForReading.readDataToEndOfFile() }
-        async let stderr = ChildProcess.offThePool { err.fileHandleForReading.readDataToEndOfFile() }
-        let (outData, errData) = await (stdout, stderr)
-        await ChildProcess.offThePool { process.waitUntilExit() }
+        let finished = await ChildProcess.finish(process, output: out, errors: err)
         let elapsed = ContinuousClock.now - started
         watchdog.cancel()
         kill(-pid, SIGKILL)  // anything of its group still running
@@ -88,8 +85,7 @@ enum Chromium {
             }
         }
         return Result(
-            status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
-            stderr: String(decoding: errData, as: UTF8.self),
+            status: finished.status, stdout: finished.text, stderr: finished.errorText,
             seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18, requestedURLs: urls)
     }
 }

@@ -7,6 +7,7 @@ side by side in the same run (rounds alternate the order), since absolute times 
 shared machines. Progress goes to stderr, the document to stdout.
 """
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -1109,17 +1110,24 @@ def store_data(tmp, name, rows):
     return data, warm
 
 
+@contextlib.contextmanager
+def store_setup(tmp, pg, latency_ms, name, rows):
+    """A recording server answering after `latency_ms`, the two-step pipeline against it
+    (`name`.yaml) and a dataset of `rows` rows: yields (server, pipeline, data, StoreBench)."""
+    with kit.Server([BENCH, "server", "--latency-ms", str(latency_ms), "--honor-max-tokens", "--bodies"],
+                    recording=True) as server:
+        pipeline = os.path.join(tmp, f"{name}.yaml")
+        store_pipeline(pipeline, server.url)
+        data, warm = store_data(tmp, f"{name}-rows", rows)
+        yield server, pipeline, data, StoreBench(tmp, pg, pipeline, warm)
+
+
 def store_overhead(tmp, pg, rows, latency_ms, concurrency, pairs, warm_up=True):
     """A B pairs, order alternating: the same dataset run on a fresh SQLite file and on a fresh
     PostgreSQL database. Returns {kind: [run dicts]}."""
     log(f"  overhead: {rows:,} rows × 2 steps, latency {latency_ms} ms, concurrency {concurrency}, {pairs} pairs")
     results = {"sqlite": [], "postgres": []}
-    with kit.Server([BENCH, "server", "--latency-ms", str(latency_ms), "--honor-max-tokens", "--bodies"],
-                    recording=True) as server:
-        pipeline = os.path.join(tmp, "store.yaml")
-        store_pipeline(pipeline, server.url)
-        data, warm = store_data(tmp, "store-rows", rows)
-        bench = StoreBench(tmp, pg, pipeline, warm)
+    with store_setup(tmp, pg, latency_ms, "store", rows) as (server, pipeline, data, bench):
 
         def one(kind):
             store, name = bench.fresh(kind)
@@ -1163,12 +1171,7 @@ def store_sharing(tmp, pg, rows, latency_ms, concurrency, processes, rounds):
     configs = [("alone-postgres", 1, "postgres", True), ("group-postgres", processes, "postgres", True),
                ("alone-sqlite", 1, "sqlite", False), ("group-sqlite", processes, "sqlite", False)]
     results = {name: [] for name, *_ in configs}
-    with kit.Server([BENCH, "server", "--latency-ms", str(latency_ms), "--honor-max-tokens", "--bodies"],
-                    recording=True) as server:
-        pipeline = os.path.join(tmp, "store-share.yaml")
-        store_pipeline(pipeline, server.url)
-        data, warm = store_data(tmp, "store-share-rows", rows)
-        bench = StoreBench(tmp, pg, pipeline, warm)
+    with store_setup(tmp, pg, latency_ms, "store-share", rows) as (server, pipeline, data, bench):
         for r in range(rounds):
             order = configs[r % len(configs):] + configs[:r % len(configs)]
             for name, count, kind, shared in order:

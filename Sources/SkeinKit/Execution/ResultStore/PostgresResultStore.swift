@@ -665,7 +665,8 @@ public final class PostgresResultStore: HistoryStore {
 
     /// Claims `key` for this process, or waits while another process holds it: nil once this
     /// process holds the claim (send the request), the reply once another process stored it.
-    /// Waiting is polling, every 20 ms at first and at most every 200 ms.
+    /// A waiter is woken by the holder's `skein_replies` notification, with reads 50 ms apart
+    /// doubling to 1 s in case one is missed.
     public func claim(_ key: RequestKey) async throws -> Completion? {
         var delay = Duration.milliseconds(50)
         while true {

@@ -77,8 +77,7 @@ public final class SQLiteResultStore: ResultStore {
         }
         guard let opened else { throw Self.openError(path: path, lastError ?? StoreError("busy")) }
         pool = opened
-        let writes = GroupCommitQueue(pool: opened, path: path, checkpointer: Checkpointer(path: path, configuration: configuration))
-        self.writes = writes
+        writes = GroupCommitQueue(pool: opened, path: path, checkpointer: Checkpointer(path: path, configuration: configuration))
         heartbeat = RunHeartbeat(interval: heartbeatInterval)
     }
 
