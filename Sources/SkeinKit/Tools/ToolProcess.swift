@@ -99,10 +99,13 @@ struct ToolProcess: Sendable {
             async let written: Void = Self.blocking { Self.writeAll(input, to: stdinFD) }
             async let output = Self.blocking { Self.readAll(stdoutFD, limit: Self.outputLimit, keepTail: false, onOverflow: killGroup) }
             async let errors = Self.blocking { Self.readAll(stderrFD, limit: Self.stderrLimit, keepTail: true, onOverflow: {}) }
-            let timer = Task {
-                try? await Task.sleep(for: timeout)
-                if !Task.isCancelled { killGroup() }
-                return !Task.isCancelled
+            // Whether the timer killed the tool is decided once, before the kill: read again
+            // after it, the cancellation that follows the tool's exit (caused by that kill)
+            // could already be set, and a timed-out tool was reported "killed by signal 9".
+            let timer = Task { () -> Bool in
+                guard (try? await Task.sleep(for: timeout)) != nil, !Task.isCancelled else { return false }
+                killGroup()
+                return true
             }
             let status = await Self.blocking { Self.wait(processID) }
             timer.cancel()
